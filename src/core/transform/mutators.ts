@@ -32,6 +32,15 @@ export const stripMirrorFields: Mutator = (t) => {
   };
 };
 
+/**
+ * The integer priority is resolved by admission from priorityClassName; a template that carries both is rejected
+ * if they ever disagree, so only the class name (system-node-critical from kubeadm) is kept.
+ */
+export const dropPriorityValue: Mutator = (t) => {
+  const { priority: _priority, ...spec } = t.spec;
+  return { ...t, spec: spec as PodTemplate['spec'] };
+};
+
 /** Marks the template as ours; `component` and `tier` stay, so `kubectl get pods -l component=...` still works. */
 export const addManagedLabel: Mutator = (t) => ({
   ...t,
@@ -113,6 +122,7 @@ export function flagValue(command: readonly string[] | undefined, name: string):
 
 const COMMON: Mutator[] = [
   stripMirrorFields,
+  dropPriorityValue,
   addManagedLabel,
   addControlPlaneNodeSelector,
   tolerateEverything,

@@ -1,0 +1,107 @@
+// The command line: yargs parses, thin command files act, and this file is the one error boundary that maps
+// typed errors to exit codes and prints each error once.
+import yargs, { type Argv } from 'yargs';
+import { EXIT_CODES, SelfhostError, UsageError } from './core/errors.ts';
+import { parseDuration, type Globals } from './globals.ts';
+import type { Io } from './io.ts';
+import type { ColorMode } from './ui/color.ts';
+
+type Handler = (argv: Record<string, unknown>, g: Globals) => Promise<number>;
+
+export async function run(argv: string[], io: Io, now: () => Date = () => new Date()): Promise<number> {
+  let exitCode = 0;
+  let failure: unknown;
+  const act = (h: Handler) => async (a: Record<string, unknown>) => {
+    try {
+      exitCode = await h(a, globalsFrom(a));
+    } catch (err) {
+      failure = err;
+    }
+  };
+  const notYet = (verb: string, issue: string): Handler => async () => {
+    throw new SelfhostError('not-implemented', `"${verb}" is not implemented yet (${issue}); "kubectl selfhost plan" shows what it will do`);
+  };
+
+  const parser = yargs(argv)
+    .scriptName('kubectl selfhost')
+    .usage('Usage: kubectl selfhost <command> [flags]\n\nPivot a kubeadm static-pod control plane to self-hosted DaemonSets in kube-system, and back.')
+    .option('kubeconfig', { type: 'string', describe: 'Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)', global: true })
+    .option('context', { type: 'string', describe: 'The kubeconfig context to use', global: true })
+    .option('cluster', { type: 'string', describe: 'The kubeconfig cluster to use', global: true })
+    .option('user', { type: 'string', describe: 'The kubeconfig user to use', global: true })
+    .option('request-timeout', { type: 'string', default: '0', describe: 'How long to wait for one API request (e.g. 30s); 0 waits forever', global: true })
+    .option('v', { type: 'number', default: 0, describe: 'Log verbosity (>= 6 prints stack traces of errors)', global: true, requiresArg: true })
+    .option('color', { type: 'string', choices: ['auto', 'always', 'never'], default: 'auto', describe: 'Colour output (auto: only on a terminal, never with NO_COLOR)', global: true })
+    .command('plan', 'Show what pivot would change: a diff per component and the steps, or -o json|yaml', (y: Argv) =>
+      y
+        .option('manifests-dir', { type: 'string', describe: 'Plan offline from a kubeadm static pod directory (e.g. a copy of /etc/kubernetes/manifests); no cluster needed' })
+        .option('components', { type: 'string', describe: 'Comma-separated subset: kube-apiserver,kube-controller-manager,kube-scheduler' })
+        .option('output', { alias: 'o', type: 'string', choices: ['json', 'yaml'], describe: 'json: the versioned plan document; yaml: the DaemonSets it would create' })
+        .epilogue('Exit codes (as kubectl diff): 0 nothing to do, 1 changes planned, >1 error.'),
+      act(async (a, g) => (await import('./commands/plan.ts')).planCommand(a as never, g, io, now())),
+    )
+    .command('pivot', 'Convert the static control plane to DaemonSets, component by component, node by node', {}, act(notYet('pivot', 'issue 4')))
+    .command('status', 'Show where every component on every control-plane node stands', {}, act(notYet('status', 'issue 4')))
+    .command('rollback', 'Return to static pods from any state pivot can leave', {}, act(notYet('rollback', 'issue 4')))
+    .command('version', 'Print the version of kubectl-selfhost', (y: Argv) =>
+      y.option('output', { alias: 'o', type: 'string', choices: ['json'], describe: 'json: machine-readable' }),
+      act(async (a) => (await import('./commands/version.ts')).versionCommand(a as never, io)),
+    )
+    .demandCommand(1, 'name a command: plan, pivot, status, rollback or version (see --help)')
+    .strict()
+    .version(false)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .fail((msg: string | null, err: Error | undefined) => {
+      throw err ?? new UsageError(`${msg ?? 'invalid arguments'} (see "kubectl selfhost --help")`);
+    })
+    .exitProcess(false);
+
+  let helpShown = false;
+  try {
+    await parser.parseAsync(argv, {}, (_err: unknown, _parsed: unknown, output: string) => {
+      if (output) {
+        helpShown = true;
+        io.out(output + '\n');
+      }
+    });
+  } catch (err) {
+    failure = err;
+  }
+  if (failure !== undefined) return report(failure, io, verbosityOf(argv));
+  return helpShown ? 0 : exitCode;
+}
+
+function globalsFrom(a: Record<string, unknown>): Globals {
+  const s = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
+  const g: Globals = {
+    requestTimeoutMs: parseDuration(String(a['request-timeout'] ?? '0'), '--request-timeout'),
+    verbosity: Number(a['v'] ?? 0),
+    color: (s('color') ?? 'auto') as ColorMode,
+  };
+  for (const k of ['kubeconfig', 'context', 'cluster', 'user'] as const) {
+    const v = s(k);
+    if (v !== undefined) {
+      if (v === '') throw new UsageError(`--${k} needs a value`);
+      g[k] = v;
+    }
+  }
+  return g;
+}
+
+function verbosityOf(argv: string[]): number {
+  const i = argv.findIndex((a) => a === '-v' || a === '--v' || a.startsWith('-v=') || a.startsWith('--v='));
+  if (i === -1) return 0;
+  const arg = argv[i]!;
+  return Number(arg.includes('=') ? arg.split('=')[1] : argv[i + 1]) || 0;
+}
+
+/** The one place errors are printed: one line, lower-case, with the fix; the stack only at -v >= 6. */
+function report(err: unknown, io: Io, verbosity: number): number {
+  const message = err instanceof Error ? err.message : String(err);
+  io.err(`error: ${message.split('\n')[0]}\n`);
+  if (verbosity >= 6 && err instanceof Error && err.stack) io.err(err.stack + '\n');
+  return err instanceof SelfhostError ? EXIT_CODES[err.kind] : EXIT_CODES.failed;
+}
+

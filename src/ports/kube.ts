@@ -1,0 +1,53 @@
+// The Kubernetes API port. One real implementation (kube-rest.ts: client-node's kubeconfig, auth and TLS under
+// plain REST calls, so objects travel unmodified), and small fakes in test/unit/fakes.
+export type Obj = { apiVersion?: string; kind?: string; metadata: { name?: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export interface WriteOptions {
+  /** Server-side dry run: the request is sent with dryRun=All and nothing is persisted. */
+  dryRun?: boolean;
+}
+
+export interface KubeApi {
+  /** GET a path; resolves to the parsed JSON, or null on 404. */
+  get<T = Obj>(path: string): Promise<T | null>;
+  list<T = Obj>(path: string, opts?: ListOptions): Promise<T[]>;
+  create<T extends Obj>(path: string, body: T, opts?: WriteOptions): Promise<T>;
+  replace<T extends Obj>(path: string, body: T, opts?: WriteOptions): Promise<T>;
+  /** DELETE; resolves false if it was already gone. */
+  delete(path: string, opts?: WriteOptions & { gracePeriodSeconds?: number; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' }): Promise<boolean>;
+  /** GET a non-JSON path (readyz, pod logs, configz): status code and text, never throws on HTTP status. */
+  raw(path: string): Promise<{ status: number; body: string }>;
+}
+
+/** An HTTP error from the API server, with its Status reason when the body had one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly reason: string | undefined;
+  constructor(status: number, message: string, reason?: string) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** Paths for the resources this tool touches, so callers never build URLs by hand. */
+export const paths = {
+  nodes: () => '/api/v1/nodes',
+  nodeConfigz: (node: string) => `/api/v1/nodes/${node}/proxy/configz`,
+  pods: (ns: string) => `/api/v1/namespaces/${ns}/pods`,
+  pod: (ns: string, name: string) => `/api/v1/namespaces/${ns}/pods/${name}`,
+  podLog: (ns: string, name: string) => `/api/v1/namespaces/${ns}/pods/${name}/log`,
+  events: (ns: string) => `/api/v1/namespaces/${ns}/events`,
+  configMaps: (ns: string) => `/api/v1/namespaces/${ns}/configmaps`,
+  configMap: (ns: string, name: string) => `/api/v1/namespaces/${ns}/configmaps/${name}`,
+  daemonSets: (ns: string) => `/apis/apps/v1/namespaces/${ns}/daemonsets`,
+  daemonSet: (ns: string, name: string) => `/apis/apps/v1/namespaces/${ns}/daemonsets/${name}`,
+  leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+  lease: (ns: string, name: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
+  selfSubjectAccessReviews: () => '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+};

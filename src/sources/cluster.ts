@@ -1,0 +1,93 @@
+// Live source: reads a Snapshot through the API only (no agent pod, no write): control-plane nodes, their
+// kubelet's static pod path (configz), mirror pods, this tool's DaemonSets and pods, and the journal.
+import { createHash } from 'node:crypto';
+import { COMPONENTS, isComponent, type Component } from '../core/components.ts';
+import { ClusterError } from '../core/errors.ts';
+import { parseJournal, type Journal } from '../core/journal.ts';
+import type { DaemonSet, Pod } from '../core/k8s-types.ts';
+import { CONTROL_PLANE_ROLE, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
+import type { DaemonPodSeen, NodeSnapshot, Snapshot, StaticPodSeen } from '../core/snapshot.ts';
+import { isMirrorPod, recognise } from '../core/static-pod.ts';
+import { paths, type KubeApi } from '../ports/kube.ts';
+
+export const JOURNAL_CONFIGMAP = 'kubectl-selfhost-journal';
+export const DEFAULT_STATIC_POD_PATH = '/etc/kubernetes/manifests';
+
+type LivePod = Pod & { metadata: Pod['metadata'] & { name: string }; spec: Pod['spec']; status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount?: number; image?: string }> } };
+type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }> } };
+
+export async function readCluster(kube: KubeApi, source: { context: string; server: string }): Promise<Snapshot> {
+  const [nodes, pods, daemonSets, journalCm] = await Promise.all([
+    kube.list<LiveNode>(paths.nodes(), { labelSelector: CONTROL_PLANE_ROLE }),
+    kube.list<LivePod>(paths.pods(NAMESPACE)),
+    kube.list<DaemonSet>(paths.daemonSets(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}` }),
+    kube.get<{ data?: Record<string, string> }>(paths.configMap(NAMESPACE, JOURNAL_CONFIGMAP)),
+  ]);
+  const mirrors = pods.filter(isMirrorPod);
+  const hosted = pods.filter((p) => p.metadata.labels?.[MANAGED_BY_KEY] === MANAGED_BY_VALUE);
+  const controlPlane = mirrors.some((p) => recognise(p).kind === 'component') || hosted.length > 0 || daemonSets.length > 0;
+  if (nodes.length === 0 || !controlPlane) {
+    throw new ClusterError(
+      `no kubeadm static control plane in context "${source.context}": ${nodes.length === 0 ? `no node carries the ${CONTROL_PLANE_ROLE} label` : 'no control-plane mirror pods in kube-system'} (this tool converts kubeadm clusters; managed control planes have nothing to pivot)`,
+    );
+  }
+  const snapshotNodes = await Promise.all(
+    nodes.map(async (n): Promise<NodeSnapshot> => ({
+      name: n.metadata.name,
+      staticPodPath: await staticPodPath(kube, n.metadata.name),
+      ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
+      staticPods: mirrors.filter((p) => p.spec.nodeName === n.metadata.name).map(mirrorToSeen),
+      daemonPods: hosted.filter((p) => p.spec.nodeName === n.metadata.name).flatMap(daemonPodSeen),
+    })),
+  );
+  const byComponent: Snapshot['daemonSets'] = {};
+  for (const ds of daemonSets) if (isComponent(ds.metadata.name ?? '')) byComponent[ds.metadata.name as Component] = ds;
+  return { source: { kind: 'cluster', ...source }, nodes: snapshotNodes, daemonSets: byComponent, journal: journalFrom(journalCm) };
+}
+
+/** The kubelet's real static pod path from its /configz, kubeadm's default when configz is not readable. */
+export async function staticPodPath(kube: KubeApi, node: string): Promise<string> {
+  try {
+    const res = await kube.raw(paths.nodeConfigz(node));
+    if (res.status === 200) {
+      const path = (JSON.parse(res.body) as { kubeletconfig?: { staticPodPath?: string } }).kubeletconfig?.staticPodPath;
+      if (path) return path.replace(/\/+$/, '');
+    }
+  } catch {
+    // configz is optional (RBAC on nodes/proxy); fall back to kubeadm's default below
+  }
+  return DEFAULT_STATIC_POD_PATH;
+}
+
+function isReady(p: LivePod): boolean {
+  return p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+}
+
+function restarts(p: LivePod): number {
+  return (p.status?.containerStatuses ?? []).reduce((n, s) => n + (s.restartCount ?? 0), 0);
+}
+
+function mirrorToSeen(p: LivePod): StaticPodSeen {
+  const pod: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: p.metadata.name, namespace: p.metadata.namespace, labels: p.metadata.labels, annotations: p.metadata.annotations }, spec: p.spec };
+  const component = p.metadata.labels?.['component'];
+  return {
+    // kubeadm names each manifest after its component.
+    file: component && (COMPONENTS as readonly string[]).concat('etcd').includes(component) ? `${component}.yaml` : undefined,
+    pod,
+    sha256: createHash('sha256').update(JSON.stringify(p.spec)).digest('hex'),
+    recognition: recognise(pod),
+    ready: isReady(p),
+    restarts: restarts(p),
+  } as StaticPodSeen;
+}
+
+function daemonPodSeen(p: LivePod): DaemonPodSeen[] {
+  const component = p.metadata.labels?.['component'] ?? '';
+  if (!isComponent(component)) return [];
+  return [{ component, name: p.metadata.name, ready: isReady(p), restarts: restarts(p), image: p.spec.containers[0]?.image, phase: p.status?.phase }];
+}
+
+function journalFrom(cm: { data?: Record<string, string> } | null): Journal | null {
+  const text = cm?.data?.['journal.json'];
+  return text === undefined ? null : parseJournal(text);
+}
