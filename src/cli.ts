@@ -54,7 +54,8 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
     .alias('h', 'help')
     .wrap(Math.min(120, process.stdout.columns ?? 100))
     .fail((msg: string | null, err: Error | undefined) => {
-      throw err ?? new UsageError(`${msg ?? 'invalid arguments'} (see "kubectl selfhost --help")`);
+      const text = msg ?? 'invalid arguments';
+      throw err ?? new UsageError(`${text.charAt(0).toLowerCase()}${text.slice(1)} (see "kubectl selfhost --help")`);
     })
     .exitProcess(false);
 

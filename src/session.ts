@@ -13,8 +13,8 @@ export interface Session {
   readSnapshot(): Promise<Snapshot>;
 }
 
-export async function connect(g: Globals): Promise<Session> {
-  const cfg = await loadKubeConfig(g);
+export async function connect(g: Globals, env: NodeJS.ProcessEnv): Promise<Session> {
+  const cfg = await loadKubeConfig(g, env);
   const kube = restClient(cfg, g.requestTimeoutMs);
   const where = { context: cfg.context, server: cfg.server };
   return { kube, ...where, readSnapshot: () => readCluster(kube, where) };

@@ -20,7 +20,7 @@ export async function planCommand(args: PlanArgs, g: Globals, io: Io, now: Date)
   const snapshot = args.manifestsDir !== undefined
     ? readManifestsDir(args.manifestsDir)
     : await (async () => {
-        const s = await connect(g);
+        const s = await connect(g, io.env);
         return s.readSnapshot();
       })();
   const plan = buildPlan(snapshot, { components }, now);

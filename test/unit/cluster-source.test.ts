@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ClusterError } from '../../src/core/errors.ts';
+import { paths } from '../../src/ports/kube.ts';
+import { readCluster } from '../../src/sources/cluster.ts';
+import { readStaticPod } from '../../src/sources/manifests-dir.ts';
+import { fakeKube } from './fakes/kube.ts';
+import { FIXTURES } from './helpers.ts';
+
+const where = { context: 'bed', server: 'https://10.213.0.2:6443' };
+const node = (name: string) => ({ metadata: { name, labels: { 'node-role.kubernetes.io/control-plane': '' } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+
+function mirror(component: string, nodeName: string) {
+  const { pod } = readStaticPod(join(FIXTURES, 'kubeadm', 'v1.34.4'), `${component}.yaml`);
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, name: `${component}-${nodeName}`, annotations: { 'kubernetes.io/config.mirror': 'h' } },
+    spec: { ...pod.spec, nodeName },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ restartCount: 2 }] },
+  };
+}
+
+describe('readCluster', () => {
+  it('builds a snapshot from control-plane nodes, mirror pods and the kubelet static pod path', async () => {
+    const kube = fakeKube();
+    kube.put(paths.nodes(), node('cp-1'));
+    for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) kube.put(paths.pods('kube-system'), mirror(c, 'cp-1'));
+    kube.rawAnswers.set(paths.nodeConfigz('cp-1'), { status: 200, body: JSON.stringify({ kubeletconfig: { staticPodPath: '/srv/manifests/' } }) });
+    const snap = await readCluster(kube, where);
+    assert.equal(snap.nodes[0]!.staticPodPath, '/srv/manifests');
+    assert.deepEqual(snap.nodes[0]!.staticPods.map((s) => s.recognition.kind).sort(), ['component', 'component', 'component', 'etcd']);
+    assert.equal(snap.nodes[0]!.staticPods[0]!.restarts, 2);
+    assert.equal(snap.journal, null);
+  });
+
+  it('falls back to kubeadm\'s static pod path when configz is not readable', async () => {
+    const kube = fakeKube();
+    kube.put(paths.nodes(), node('cp-1'));
+    kube.put(paths.pods('kube-system'), mirror('kube-apiserver', 'cp-1'));
+    assert.equal((await readCluster(kube, where)).nodes[0]!.staticPodPath, '/etc/kubernetes/manifests');
+  });
+
+  it('refuses a cluster with no static control plane, saying why', async () => {
+    const kube = fakeKube();
+    kube.put(paths.nodes(), node('cp-1'));
+    await assert.rejects(readCluster(kube, where), (e: unknown) => e instanceof ClusterError && /no kubeadm static control plane in context "bed": no control-plane mirror pods/.test(e.message));
+    await assert.rejects(readCluster(fakeKube(), where), /no node carries the node-role.kubernetes.io\/control-plane label/);
+  });
+});

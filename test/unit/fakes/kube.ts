@@ -1,0 +1,66 @@
+// A small in-memory fake of the KubeApi port (not an API server): objects by path, a call log for order
+// assertions, label-selector matching for lists, and hooks to script failures or raw answers.
+import { ApiError, type KubeApi, type ListOptions, type Obj } from '../../../src/ports/kube.ts';
+
+export interface FakeKube extends KubeApi {
+  objects: Map<string, Obj>;
+  calls: string[];
+  rawAnswers: Map<string, { status: number; body: string }>;
+  put(collectionPath: string, obj: Obj): void;
+}
+
+function matches(obj: Obj, selector: string | undefined): boolean {
+  if (!selector) return true;
+  const labels = (obj.metadata['labels'] ?? {}) as Record<string, string>;
+  return selector.split(',').every((term) => {
+    const [k, v] = term.split('=');
+    return v === undefined ? k! in labels : labels[k!] === v;
+  });
+}
+
+export function fakeKube(): FakeKube {
+  const objects = new Map<string, Obj>();
+  const calls: string[] = [];
+  const rawAnswers = new Map<string, { status: number; body: string }>();
+  const key = (collection: string, name: string) => `${collection}/${name}`;
+  return {
+    objects, calls, rawAnswers,
+    put(collection, obj) {
+      objects.set(key(collection, obj.metadata.name!), structuredClone(obj));
+    },
+    async get<T>(path: string) {
+      calls.push(`GET ${path}`);
+      const o = objects.get(path);
+      return (o ? structuredClone(o) : null) as T | null;
+    },
+    async list<T>(path: string, opts: ListOptions = {}) {
+      calls.push(`LIST ${path}${opts.labelSelector ? `?${opts.labelSelector}` : ''}`);
+      return [...objects.entries()]
+        .filter(([k, o]) => k.startsWith(`${path}/`) && !k.slice(path.length + 1).includes('/') && matches(o, opts.labelSelector))
+        .map(([, o]) => structuredClone(o)) as T[];
+    },
+    async create<T extends Obj>(path: string, body: T, o?: { dryRun?: boolean }) {
+      calls.push(`CREATE ${path}/${body.metadata.name}${o?.dryRun ? ' (dry-run)' : ''}`);
+      const k = key(path, body.metadata.name!);
+      if (objects.has(k)) throw new ApiError(409, `${k} already exists`, 'AlreadyExists');
+      if (!o?.dryRun) objects.set(k, structuredClone(body));
+      return structuredClone(body);
+    },
+    async replace<T extends Obj>(path: string, body: T, o?: { dryRun?: boolean }) {
+      calls.push(`REPLACE ${path}${o?.dryRun ? ' (dry-run)' : ''}`);
+      if (!objects.has(path)) throw new ApiError(404, `${path} not found`, 'NotFound');
+      if (!o?.dryRun) objects.set(path, structuredClone(body));
+      return structuredClone(body);
+    },
+    async delete(path, o = {}) {
+      calls.push(`DELETE ${path}${o.dryRun ? ' (dry-run)' : ''}`);
+      if (!objects.has(path)) return false;
+      if (!o.dryRun) objects.delete(path);
+      return true;
+    },
+    async raw(path) {
+      calls.push(`RAW ${path}`);
+      return rawAnswers.get(path) ?? { status: 404, body: 'not found' };
+    },
+  };
+}

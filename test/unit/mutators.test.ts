@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PodTemplate } from '../../src/core/k8s-types.ts';
+import {
+  addControlPlaneNodeSelector, addManagedLabel, clusterFirstWithHostNet, dropPriorityValue, enablePortSharing,
+  flagValue, MUTATORS, noServiceAccountToken, perNodeAdvertiseAddress, probesWithoutNodeAddress, stripMirrorFields,
+  tolerateEverything, withFlag,
+} from '../../src/core/transform/mutators.ts';
+
+const empty = (): PodTemplate => ({ metadata: {}, spec: { containers: [{ name: 'c' }] } });
+const filled = (): PodTemplate => ({
+  metadata: {
+    name: 'kube-apiserver-cp-1', namespace: 'kube-system', uid: 'u-1', resourceVersion: '42',
+    ownerReferences: [{ kind: 'Node', name: 'cp-1' }],
+    labels: { component: 'kube-apiserver', tier: 'control-plane' },
+    annotations: {
+      'kubernetes.io/config.mirror': 'abc', 'kubernetes.io/config.hash': 'abc', 'kubernetes.io/config.source': 'file',
+      'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': '10.0.0.1:6443', 'example.com/keep': 'yes',
+    },
+  },
+  spec: {
+    nodeName: 'cp-1', hostNetwork: true, priority: 2000001000, priorityClassName: 'system-node-critical',
+    nodeSelector: { 'disk': 'ssd' }, tolerations: [{ operator: 'Exists', effect: 'NoExecute' }],
+    containers: [{
+      name: 'kube-apiserver', image: 'registry.k8s.io/kube-apiserver:v1.34.4',
+      command: ['kube-apiserver', '--advertise-address=10.0.0.1', '--secure-port=6443'],
+      env: [{ name: 'HOST_IP', value: 'stale' }, { name: 'OTHER', value: 'x' }],
+      livenessProbe: { httpGet: { host: '10.0.0.1', path: '/livez', port: 6443 }, periodSeconds: 10 },
+      readinessProbe: { httpGet: { path: '/readyz', port: 6443 } },
+    }],
+    volumes: [{ name: 'k8s-certs', hostPath: { path: '/etc/kubernetes/pki', type: 'DirectoryOrCreate' } }],
+  },
+});
+
+describe('mutators', () => {
+  it('stripMirrorFields drops mirror and node-specific metadata, keeps labels and foreign annotations', () => {
+    assert.deepEqual(stripMirrorFields(empty()), { metadata: { labels: {} }, spec: { containers: [{ name: 'c' }] } });
+    const t = stripMirrorFields(filled());
+    assert.deepEqual(t.metadata, { labels: { component: 'kube-apiserver', tier: 'control-plane' }, annotations: { 'example.com/keep': 'yes' } });
+    assert.equal(t.spec.nodeName, undefined);
+    assert.equal(t.spec.hostNetwork, true);
+    assert.deepEqual(t.spec.volumes, filled().spec.volumes);
+  });
+
+  it('dropPriorityValue keeps the class name only', () => {
+    assert.deepEqual(dropPriorityValue(empty()), empty());
+    const t = dropPriorityValue(filled());
+    assert.equal(t.spec['priority'], undefined);
+    assert.equal(t.spec['priorityClassName'], 'system-node-critical');
+  });
+
+  it('addManagedLabel adds the managed-by label and keeps component/tier', () => {
+    assert.deepEqual(addManagedLabel(empty()).metadata.labels, { 'app.kubernetes.io/managed-by': 'kubectl-selfhost' });
+    assert.deepEqual(addManagedLabel(filled()).metadata.labels, { component: 'kube-apiserver', tier: 'control-plane', 'app.kubernetes.io/managed-by': 'kubectl-selfhost' });
+  });
+
+  it('addControlPlaneNodeSelector adds the role and keeps existing selectors', () => {
+    assert.deepEqual(addControlPlaneNodeSelector(empty()).spec.nodeSelector, { 'node-role.kubernetes.io/control-plane': '' });
+    assert.deepEqual(addControlPlaneNodeSelector(filled()).spec.nodeSelector, { disk: 'ssd', 'node-role.kubernetes.io/control-plane': '' });
+  });
+
+  it('tolerateEverything replaces tolerations with a single Exists', () => {
+    assert.deepEqual(tolerateEverything(empty()).spec.tolerations, [{ operator: 'Exists' }]);
+    assert.deepEqual(tolerateEverything(filled()).spec.tolerations, [{ operator: 'Exists' }]);
+  });
+
+  it('clusterFirstWithHostNet and noServiceAccountToken set their fields', () => {
+    assert.equal(clusterFirstWithHostNet(filled()).spec.dnsPolicy, 'ClusterFirstWithHostNet');
+    const t = noServiceAccountToken(empty());
+    assert.equal(t.spec['automountServiceAccountToken'], false);
+    assert.equal(t.spec['enableServiceLinks'], false);
+  });
+
+  it('enablePortSharing adds the flag once', () => {
+    assert.deepEqual(enablePortSharing(empty()).spec.containers[0]!.command, ['--permit-port-sharing=true']);
+    const once = enablePortSharing(filled());
+    assert.deepEqual(enablePortSharing(once), once);
+    assert.equal(flagValue(once.spec.containers[0]!.command, '--permit-port-sharing'), 'true');
+  });
+
+  it('perNodeAdvertiseAddress uses $(HOST_IP) from the downward API, replacing a stale HOST_IP', () => {
+    const c = perNodeAdvertiseAddress(filled()).spec.containers[0]!;
+    assert.equal(flagValue(c.command, '--advertise-address'), '$(HOST_IP)');
+    assert.deepEqual(c.env, [{ name: 'OTHER', value: 'x' }, { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }]);
+    assert.equal(flagValue(perNodeAdvertiseAddress(empty()).spec.containers[0]!.command, '--advertise-address'), '$(HOST_IP)');
+  });
+
+  it('probesWithoutNodeAddress drops only the probe host', () => {
+    assert.deepEqual(probesWithoutNodeAddress(empty()), empty());
+    const c = probesWithoutNodeAddress(filled()).spec.containers[0]!;
+    assert.deepEqual(c.livenessProbe, { httpGet: { path: '/livez', port: 6443 }, periodSeconds: 10 });
+    assert.deepEqual(c.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
+  });
+
+  it('withFlag and flagValue handle absent, present and bare flags', () => {
+    assert.deepEqual(withFlag(['a', '--x=1'], '--x', '2'), ['a', '--x=2']);
+    assert.deepEqual(withFlag(['a'], '--x', '2'), ['a', '--x=2']);
+    assert.equal(flagValue(['--flag'], '--flag'), 'true');
+    assert.equal(flagValue(['--flagger=1'], '--flag'), undefined);
+  });
+
+  it('only the apiserver gets the per-node address and probe mutators', () => {
+    assert.ok(MUTATORS['kube-apiserver'].includes(perNodeAdvertiseAddress));
+    assert.ok(!MUTATORS['kube-scheduler'].includes(perNodeAdvertiseAddress));
+    assert.ok(!MUTATORS['kube-controller-manager'].includes(probesWithoutNodeAddress));
+  });
+});

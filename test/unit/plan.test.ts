@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { PIVOT_ORDER } from '../../src/core/components.ts';
+import { buildPlan, planExitCode } from '../../src/core/plan.ts';
+import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
+import { toDaemonSet } from '../../src/core/transform/daemonset.ts';
+import { readManifestsDir, readStaticPod } from '../../src/sources/manifests-dir.ts';
+import { assertGolden, FIXTURES, REPO } from './helpers.ts';
+
+const NOW = new Date('2026-01-02T03:04:05Z');
+const dir = join(FIXTURES, 'kubeadm', 'v1.34.4');
+
+function clusterSnapshot(nodes: NodeSnapshot[], extra: Partial<Snapshot> = {}): Snapshot {
+  return { source: { kind: 'cluster', context: 'test', server: 'https://10.0.0.1:6443' }, nodes, daemonSets: {}, journal: null, ...extra };
+}
+const staticNode = (name: string): NodeSnapshot => ({ ...readManifestsDir(dir).nodes[0]!, name, ready: true, staticPodPath: '/etc/kubernetes/manifests' });
+
+describe('buildPlan', () => {
+  it('plan JSON for kubeadm v1.34.4 matches its golden file', () => {
+    const plan = buildPlan(readManifestsDir(dir), { components: [...PIVOT_ORDER] }, NOW);
+    assertGolden('v1.34.4/plan.json', JSON.stringify(plan, null, 2).replaceAll(REPO, '<repo>') + '\n');
+  });
+
+  it('orders components scheduler, controller-manager, apiserver and steps backup -> port sharing -> DaemonSet -> hand-over', () => {
+    const plan = buildPlan(readManifestsDir(dir), { components: [...PIVOT_ORDER] }, NOW);
+    assert.deepEqual(plan.components.map((c) => c.component), ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver']);
+    assert.deepEqual(plan.steps.filter((s) => s.component === 'kube-apiserver').map((s) => s.action), ['backup', 'enable-port-sharing', 'apply-daemonset', 'handover']);
+    assert.equal(planExitCode(plan), 1);
+  });
+
+  it('--components selects a subset', () => {
+    const plan = buildPlan(readManifestsDir(dir), { components: ['kube-scheduler'] }, NOW);
+    assert.deepEqual([...new Set(plan.steps.map((s) => s.component))], ['kube-scheduler']);
+  });
+
+  it('skips the port-sharing restart when the static pod already has the flag', () => {
+    const snap = readManifestsDir(dir);
+    for (const s of snap.nodes[0]!.staticPods) s.pod.spec.containers[0]!.command!.push('--permit-port-sharing=true');
+    const plan = buildPlan(snap, { components: ['kube-apiserver'] }, NOW);
+    assert.equal(plan.steps.some((s) => s.action === 'enable-port-sharing'), false);
+    assert.equal(plan.warnings.some((w) => w.code === 'NoPortSharing'), false);
+  });
+
+  it('plans nothing (exit 0) when every component is already self-hosted', () => {
+    const node: NodeSnapshot = {
+      name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests', ready: true,
+      staticPods: readManifestsDir(dir).nodes[0]!.staticPods.filter((s) => s.recognition.kind === 'etcd'),
+      daemonPods: PIVOT_ORDER.map((component) => ({ component, name: `${component}-x`, ready: true, restarts: 0 })),
+    };
+    const plan = buildPlan(clusterSnapshot([node]), { components: [...PIVOT_ORDER] }, NOW);
+    assert.deepEqual(plan.components.map((c) => c.action), ['skip', 'skip', 'skip']);
+    assert.equal(planExitCode(plan), 0);
+    assert.deepEqual(plan.nodes[0]!.components.map((c) => c.mode), ['self-hosted', 'self-hosted', 'self-hosted']);
+  });
+
+  it('hands over every node with a static pod, and blocks a component missing on a node', () => {
+    const missing: NodeSnapshot = { ...staticNode('cp-3'), staticPods: staticNode('cp-3').staticPods.filter((s) => s.pod.metadata.labels?.['component'] !== 'kube-scheduler') };
+    const plan = buildPlan(clusterSnapshot([staticNode('cp-2'), staticNode('cp-1'), missing]), { components: [...PIVOT_ORDER] }, NOW);
+    const apiserver = plan.components.find((c) => c.component === 'kube-apiserver')!;
+    assert.deepEqual(apiserver.nodes, ['cp-1', 'cp-2', 'cp-3']);
+    assert.equal(plan.steps.filter((s) => s.id.startsWith('handover/kube-apiserver/')).length, 3);
+    const scheduler = plan.components.find((c) => c.component === 'kube-scheduler')!;
+    assert.equal(scheduler.action, 'blocked');
+    assert.ok(plan.warnings.some((w) => w.code === 'ComponentMissing' && w.message.includes('cp-3')));
+  });
+
+  it('warns when nodes disagree beyond their address, and recognises an unchanged DaemonSet', () => {
+    const a = staticNode('cp-1');
+    const b = staticNode('cp-2');
+    const api = b.staticPods.find((s) => s.pod.metadata.labels?.['component'] === 'kube-apiserver')!;
+    api.pod = structuredClone(api.pod);
+    api.pod.spec.containers[0]!.command!.push('--v=4');
+    const existing = toDaemonSet('kube-apiserver', readStaticPod(dir, 'kube-apiserver.yaml').pod);
+    const plan = buildPlan(clusterSnapshot([a, b], { daemonSets: { 'kube-apiserver': existing } }), { components: ['kube-apiserver'] }, NOW);
+    assert.ok(plan.warnings.some((w) => w.code === 'ManifestsDiffer' && w.message.includes('cp-2')));
+    assert.equal(plan.components[0]!.daemonSetExists, 'same');
+  });
+
+  it('is pure: the same snapshot and time give the same plan', () => {
+    const s = readManifestsDir(dir);
+    assert.deepEqual(buildPlan(s, { components: [...PIVOT_ORDER] }, NOW), buildPlan(s, { components: [...PIVOT_ORDER] }, NOW));
+  });
+});
