@@ -5,6 +5,7 @@ import { EXIT_CODES, SelfhostError, UsageError } from './core/errors.ts';
 import { parseDuration, type Globals } from './globals.ts';
 import type { Io } from './io.ts';
 import type { ColorMode } from './ui/color.ts';
+import { DEFAULT_AGENT_IMAGE } from './ports/agent-image.ts';
 
 type Handler = (argv: Record<string, unknown>, g: Globals) => Promise<number>;
 
@@ -17,9 +18,6 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
     } catch (err) {
       failure = err;
     }
-  };
-  const notYet = (verb: string, issue: string): Handler => async () => {
-    throw new SelfhostError('not-implemented', `"${verb}" is not implemented yet (${issue}); "kubectl selfhost plan" shows what it will do`);
   };
 
   const parser = yargs(argv)
@@ -40,9 +38,15 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
         .epilogue('Exit codes (as kubectl diff): 0 nothing to do, 1 changes planned, >1 error.'),
       act(async (a, g) => (await import('./commands/plan.ts')).planCommand(a as never, g, io, now())),
     )
-    .command('pivot', 'Convert the static control plane to DaemonSets, component by component, node by node', {}, act(notYet('pivot', 'issue 4')))
-    .command('status', 'Show where every component on every control-plane node stands', {}, act(notYet('status', 'issue 4')))
-    .command('rollback', 'Return to static pods from any state pivot can leave', {}, act(notYet('rollback', 'issue 4')))
+    .command('pivot', 'Convert the static control plane to DaemonSets, component by component, node by node', (y: Argv) => operateFlags(y, 'pivot'),
+      act(async (a, g) => (await import('./commands/operate.ts')).operateCommand('pivot', a as never, g, io)))
+    .command('status', 'Show where every component on every control-plane node stands', (y: Argv) =>
+      y.option('output', { alias: 'o', type: 'string', choices: ['json', 'yaml'], describe: 'The versioned status document' })
+        .epilogue('Exit codes: 0 healthy, 1 degraded or mid-way (a run to finish or roll back), >1 error.'),
+      act(async (a, g) => (await import('./commands/status.ts')).statusCommand(a as never, g, io)))
+    .command('rollback', 'Return to static pods from any state pivot can leave', (y: Argv) =>
+      operateFlags(y, 'rollback').option('exact', { type: 'boolean', describe: 'Restore the byte-identical original manifests (one more restart each) instead of keeping --permit-port-sharing' }),
+      act(async (a, g) => (await import('./commands/operate.ts')).operateCommand('rollback', a as never, g, io)))
     .command('version', 'Print the version of kubectl-selfhost', (y: Argv) =>
       y.option('output', { alias: 'o', type: 'string', choices: ['json'], describe: 'json: machine-readable' }),
       act(async (a) => (await import('./commands/version.ts')).versionCommand(a as never, io)),
@@ -72,6 +76,15 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
   }
   if (failure !== undefined) return report(failure, io, verbosityOf(argv));
   return helpShown ? 0 : exitCode;
+}
+
+function operateFlags(y: Argv, verb: string): Argv {
+  return y
+    .option('components', { type: 'string', describe: 'Comma-separated subset: kube-apiserver,kube-controller-manager,kube-scheduler' })
+    .option('yes', { alias: 'y', type: 'boolean', describe: `Do not ask for confirmation (required to ${verb} without a terminal)` })
+    .option('dry-run', { type: 'string', choices: ['none', 'client', 'server'], describe: 'client: only show the steps; server: send every write with dryRun=All' })
+    .option('timeout', { type: 'string', default: '5m', describe: 'Limit of each wait (e.g. 90s, 5m)' })
+    .option('agent-image', { type: 'string', default: DEFAULT_AGENT_IMAGE, describe: 'Image of the short-lived node agent pods (busybox sh, cp, mv, base64); mirror it for air-gapped clusters' });
 }
 
 function globalsFrom(a: Record<string, unknown>): Globals {

@@ -34,6 +34,8 @@ export interface NodeSnapshot {
   staticPodPath: string;
   /** null when unknown (offline). */
   ready: boolean | null;
+  /** The node's InternalIP, where its apiserver listens (live only). */
+  address?: string;
   staticPods: StaticPodSeen[];
   daemonPods: DaemonPodSeen[];
 }

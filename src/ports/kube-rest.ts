@@ -4,7 +4,7 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { ClusterError } from '../core/errors.ts';
-import { ApiError, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
+import { ApiError, type ApiProbe, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
 import type { LoadedConfig } from './kubeconfig.ts';
 
 export function restClient(cfg: LoadedConfig, requestTimeoutMs: number): KubeApi {
@@ -92,4 +92,33 @@ function unreachable(cfg: LoadedConfig, err: Error): ClusterError {
     `cannot reach the API server ${cfg.server} of context "${cfg.context}" (${err.message}); check it with "kubectl --context ${cfg.context} cluster-info"`,
     { cause: err },
   );
+}
+
+export function apiProbe(cfg: LoadedConfig, requestTimeoutMs: number): ApiProbe {
+  return {
+    async startTimes(address, port, samples) {
+      const out: number[] = [];
+      for (let i = 0; i < samples; i++) {
+        const opts: RequestOptions = { method: 'GET', headers: { Accept: 'text/plain' } };
+        await cfg.kc.applyToHTTPSOptions(opts);
+        // A fresh connection each time (agent: false), so the kernel picks a listener anew; the certificate is
+        // checked against the kubeconfig's server name, which kubeadm's apiserver certificate carries.
+        Object.assign(opts, { agent: false, servername: new URL(cfg.server).hostname.replace(/^\[|\]$/g, '') });
+        const text = await new Promise<string>((resolve, reject) => {
+          const req = httpsRequest(new URL(`https://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`), opts, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`/metrics: HTTP ${res.statusCode}`))));
+            res.on('error', reject);
+          });
+          req.setTimeout(requestTimeoutMs > 0 ? requestTimeoutMs : 5000, () => req.destroy(new Error('/metrics: no answer')));
+          req.on('error', reject);
+          req.end();
+        }).catch(() => '');
+        const m = /^process_start_time_seconds ([0-9.e+]+)$/m.exec(text);
+        if (m) out.push(Number(m[1]));
+      }
+      return out;
+    },
+  };
 }

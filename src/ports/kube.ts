@@ -51,3 +51,13 @@ export const paths = {
   lease: (ns: string, name: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
   selfSubjectAccessReviews: () => '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
 };
+
+/**
+ * Tells apiserver processes apart from outside: `process_start_time_seconds` from /metrics, each sample over a new
+ * connection to one node's address. With SO_REUSEPORT the kernel spreads new connections over every process bound
+ * to the port, so the set of values says which processes serve. (Both share one identity Lease per host, so the
+ * Lease cannot tell them apart.)
+ */
+export interface ApiProbe {
+  startTimes(address: string, port: number, samples: number): Promise<number[]>;
+}

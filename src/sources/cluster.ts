@@ -14,7 +14,7 @@ export const JOURNAL_CONFIGMAP = 'kubectl-selfhost-journal';
 export const DEFAULT_STATIC_POD_PATH = '/etc/kubernetes/manifests';
 
 type LivePod = Pod & { metadata: Pod['metadata'] & { name: string }; spec: Pod['spec']; status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount?: number; image?: string }> } };
-type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }> } };
+type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
 
 export async function readCluster(kube: KubeApi, source: { context: string; server: string }): Promise<Snapshot> {
   const [nodes, pods, daemonSets, journalCm] = await Promise.all([
@@ -36,6 +36,7 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
       name: n.metadata.name,
       staticPodPath: await staticPodPath(kube, n.metadata.name),
       ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
+      address: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
       staticPods: mirrors.filter((p) => p.spec.nodeName === n.metadata.name).map(mirrorToSeen),
       daemonPods: hosted.filter((p) => p.spec.nodeName === n.metadata.name).flatMap(daemonPodSeen),
     })),

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# npm run test:e2e: brings the real kubeadm test bed up, runs the e2e suite (node:test) against it with the
+# built kubectl-selfhost, and tears the bed down whatever happened. KEEP_BED=1 leaves it up for debugging.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+npm run build --silent
+bed="$root/scripts/testbed/testbed.sh"
+cleanup() { if [ "${KEEP_BED:-0}" != 1 ]; then bash "$bed" down; fi; }
+trap cleanup EXIT
+bash "$bed" up
+KUBECONFIG=$(bash "$bed" kubeconfig)
+export KUBECONFIG
+node --test --test-concurrency=1 --test-reporter=spec ${E2E_FILES:-test/e2e/*.e2e.test.ts}

@@ -1,0 +1,69 @@
+// `kubectl selfhost pivot` and `kubectl selfhost rollback`: parse, connect, render progress, run.
+import { createInterface } from 'node:readline/promises';
+import { parseComponents } from '../core/components.ts';
+import { UsageError } from '../core/errors.ts';
+import { parseDuration, type Globals } from '../globals.ts';
+import type { Io } from '../io.ts';
+import { realClock } from '../ports/clock.ts';
+import type { DryRun } from '../pivot/context.ts';
+import { runPivot, runRollback, type OpArgs } from '../pivot/run.ts';
+import { connect } from '../session.ts';
+import { chalkFor } from '../ui/color.ts';
+import { progressRenderer } from '../ui/progress.ts';
+
+export interface OperateArgs {
+  components?: string;
+  yes?: boolean;
+  'dry-run'?: string;
+  timeout?: string;
+  'agent-image': string;
+  exact?: boolean;
+}
+
+function parseArgs(a: OperateArgs, io: Io): OpArgs {
+  const dry = a['dry-run'] ?? 'none';
+  if (!['none', 'client', 'server'].includes(dry)) throw new UsageError(`invalid --dry-run "${dry}": use none, client or server`);
+  return {
+    components: parseComponents(a.components),
+    dryRun: dry as DryRun,
+    timeoutMs: parseDuration(a.timeout ?? '5m', '--timeout'),
+    agentImage: a['agent-image'],
+    confirm: {
+      yes: a.yes === true || dry !== 'none',
+      interactive: io.stdinIsTTY,
+      async ask(question) {
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        try {
+          return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+        } finally {
+          rl.close();
+        }
+      },
+    },
+  };
+}
+
+export async function operateCommand(verb: 'pivot' | 'rollback', a: OperateArgs, g: Globals, io: Io): Promise<number> {
+  const args = parseArgs(a, io);
+  const c = chalkFor(g, io);
+  const session = await connect(g, io.env);
+  io.out(`Context: ${c.bold(session.context)} (${session.server})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
+  const renderer = await progressRenderer(io, c);
+  const started = Date.now();
+  try {
+    if (verb === 'pivot') {
+      const { plan, journal } = await runPivot(session, args, renderer.emit, realClock);
+      if (!journal) io.out('Nothing to do: every selected component is already self-hosted.\n');
+      else io.out(`${c.green('Pivot complete')}: ${plan.components.filter((x) => x.action === 'pivot').map((x) => x.component).join(', ')} self-hosted in ${secs(started)} (run ${journal.runId}). Undo with "kubectl selfhost rollback".\n`);
+    } else {
+      const journal = await runRollback(session, { ...args, exact: a.exact === true }, renderer.emit, realClock);
+      const restored = journal.done.filter((d) => d.startsWith('restore/') || d.startsWith('exact/')).length;
+      io.out(`${c.green('Rollback complete')}: ${args.components.join(', ')} run as static pods again (${restored} restore step(s)) in ${secs(started)} (run ${journal.runId}).\n`);
+    }
+    return 0;
+  } finally {
+    renderer.stop();
+  }
+}
+
+const secs = (start: number) => `${Math.round((Date.now() - start) / 1000)}s`;

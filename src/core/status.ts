@@ -1,0 +1,91 @@
+// status as a value: a pure function from a Snapshot (plus etcd health and which backups exist) to a versioned
+// document; the table and `-o json|yaml` both render it.
+import { PIVOT_ORDER, type Component } from './components.ts';
+import type { Journal } from './journal.ts';
+import { API_GROUP } from './labels.ts';
+import { findStatic, modeOf, type Mode } from './plan.ts';
+import type { Snapshot } from './snapshot.ts';
+import { imageVersion } from './static-pod.ts';
+
+export const STATUS_API_VERSION = `${API_GROUP}/v1alpha1`;
+
+export interface ComponentStatus {
+  component: Component | 'etcd';
+  mode: Mode;
+  ready: boolean | null;
+  version: string | null;
+  restarts: number | null;
+  /** A cluster copy of this node's static manifest exists (ConfigMap kubectl-selfhost-backup-<node>). */
+  backup: boolean;
+}
+
+export interface Status {
+  apiVersion: typeof STATUS_API_VERSION;
+  kind: 'Status';
+  context: string;
+  nodes: Array<{ name: string; ready: boolean | null; staticPodPath: string; components: ComponentStatus[] }>;
+  daemonSets: Array<{ component: Component; generation: number | null; observedGeneration: number | null; desired: number | null; ready: number | null }>;
+  journal: Pick<Journal, 'operation' | 'runId' | 'state' | 'startedAt' | 'updatedAt' | 'done' | 'lastError'> | null;
+  etcd: { healthy: boolean; detail: string };
+  /** healthy: every component ready, each uniformly static or self-hosted, no unfinished run. */
+  summary: 'healthy' | 'mid-way' | 'degraded';
+  problems: string[];
+}
+
+export interface StatusInputs {
+  snapshot: Snapshot;
+  context: string;
+  etcd: { healthy: boolean; detail: string };
+  /** node -> components with a cluster backup copy. */
+  backups: Record<string, string[]>;
+}
+
+export function buildStatus(i: StatusInputs): Status {
+  const s = i.snapshot;
+  const problems: string[] = [];
+  const nodes = [...s.nodes].sort((a, b) => a.name.localeCompare(b.name)).map((n) => {
+    const comps: ComponentStatus[] = PIVOT_ORDER.map((c) => {
+      const mode = modeOf(n, c);
+      const st = findStatic(n, c);
+      const hosted = n.daemonPods.find((p) => p.component === c);
+      const ready = mode === 'missing' ? false : (hosted?.ready ?? st?.ready ?? null);
+      if (mode === 'missing') problems.push(`${c} is missing on ${n.name}`);
+      else if (ready === false) problems.push(`${c} on ${n.name} is not ready`);
+      return {
+        component: c, mode, ready,
+        version: (hosted?.image?.split(':').pop() ?? (st ? imageVersion(st.pod) : undefined)) ?? null,
+        restarts: hosted?.restarts ?? st?.restarts ?? null,
+        backup: (i.backups[n.name] ?? []).includes(c),
+      };
+    });
+    const etcd = n.staticPods.find((p) => p.recognition.kind === 'etcd');
+    if (etcd) comps.push({ component: 'etcd', mode: 'static', ready: etcd.ready ?? null, version: imageVersion(etcd.pod) ?? null, restarts: etcd.restarts ?? null, backup: false });
+    if (n.ready === false) problems.push(`node ${n.name} is not Ready`);
+    return { name: n.name, ready: n.ready, staticPodPath: n.staticPodPath, components: comps };
+  });
+  const daemonSets = PIVOT_ORDER.flatMap((c) => {
+    const ds = s.daemonSets[c];
+    if (!ds) return [];
+    const st = ds.status ?? {};
+    const generation = (ds.metadata['generation'] as number | undefined) ?? null;
+    if (generation !== null && st.observedGeneration !== undefined && st.observedGeneration < generation) problems.push(`DaemonSet ${c} generation ${generation} not yet observed (${st.observedGeneration})`);
+    return [{ component: c, generation, observedGeneration: st.observedGeneration ?? null, desired: st.desiredNumberScheduled ?? null, ready: st.numberReady ?? null }];
+  });
+  if (!i.etcd.healthy) problems.push(`etcd is not healthy: ${i.etcd.detail}`);
+  const j = s.journal;
+  const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));
+  const mixed = PIVOT_ORDER.some((c) => [...modes].filter((m) => m.startsWith(`${c}:`)).length > 1) || [...modes].some((m) => m.endsWith(':both'));
+  const unfinished = j !== null && j.state !== 'completed';
+  if (unfinished) problems.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it, or "kubectl selfhost rollback"`);
+  const degraded = problems.some((p) => !p.startsWith('the '));
+  return {
+    apiVersion: STATUS_API_VERSION, kind: 'Status', context: i.context, nodes, daemonSets,
+    journal: j ? { operation: j.operation, runId: j.runId, state: j.state, startedAt: j.startedAt, updatedAt: j.updatedAt, done: j.done, ...(j.lastError ? { lastError: j.lastError } : {}) } : null,
+    etcd: i.etcd,
+    summary: degraded ? 'degraded' : mixed || unfinished ? 'mid-way' : 'healthy',
+    problems,
+  };
+}
+
+/** status's exit code: 0 healthy, 1 degraded or mid-way (errors are > 1, as for every verb). */
+export const statusExitCode = (s: Status): 0 | 1 => (s.summary === 'healthy' ? 0 : 1);

@@ -1,0 +1,47 @@
+// One waiting loop for every wait: it polls a probe, reports what it saw (so a timeout prints the last state, not
+// "timed out waiting for the condition"), tolerates errors while the API hands over, and honours a limit.
+import type { Clock } from '../ports/clock.ts';
+import { SelfhostError } from './errors.ts';
+import type { Emit } from './events.ts';
+
+export interface Observation {
+  done: boolean;
+  /** A short description of what was seen last: pod phase, container state and reason, HTTP status... */
+  seen: string;
+}
+
+export interface WaitCtx {
+  clock: Clock;
+  emit: Emit;
+  /** Limit of each wait in ms (--timeout). */
+  timeoutMs: number;
+  pollMs?: number;
+}
+
+export async function waitFor(ctx: WaitCtx, tag: string, what: string, probe: () => Promise<Observation>, detail?: () => Promise<string>): Promise<void> {
+  const start = ctx.clock.now().getTime();
+  const poll = ctx.pollMs ?? 1000;
+  ctx.emit({ type: 'wait-start', tag, what, limitMs: ctx.timeoutMs });
+  let seen = 'nothing yet';
+  for (;;) {
+    try {
+      const o = await probe();
+      seen = o.seen;
+      if (o.done) {
+        ctx.emit({ type: 'wait-end', tag, what, elapsedMs: ctx.clock.now().getTime() - start, ok: true, seen });
+        return;
+      }
+    } catch (err) {
+      seen = `error: ${(err as Error).message.split('\n')[0]}`;
+    }
+    const elapsedMs = ctx.clock.now().getTime() - start;
+    if (elapsedMs >= ctx.timeoutMs) {
+      ctx.emit({ type: 'wait-end', tag, what, elapsedMs, ok: false, seen });
+      let more = '';
+      if (detail) more = await detail().catch(() => '');
+      throw new SelfhostError('failed', `gave up after ${Math.round(elapsedMs / 1000)}s waiting for ${what}; last seen: ${seen}${more ? `; ${more}` : ''} (raise --timeout if it is only slow)`);
+    }
+    ctx.emit({ type: 'wait-tick', tag, what, elapsedMs, limitMs: ctx.timeoutMs, seen });
+    await ctx.clock.sleep(poll);
+  }
+}

@@ -1,0 +1,71 @@
+// Reading what the cluster shows about a component on a node, as short descriptions for waits and failures:
+// pod phase, container state and reason, restarts, and the last events of a pod.
+import type { Component } from '../core/components.ts';
+import { COMPONENT_INFO } from '../core/components.ts';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
+import type { Observation } from '../core/wait.ts';
+import { paths, type ApiProbe, type KubeApi } from '../ports/kube.ts';
+import { mirrorPodName, type NodeRef } from './context.ts';
+
+type ContainerState = { waiting?: { reason?: string; message?: string }; running?: { startedAt?: string }; terminated?: { reason?: string; exitCode?: number } };
+export type LivePod = {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { nodeName?: string; containers: Array<{ command?: string[] }> };
+  status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ ready?: boolean; restartCount?: number; state?: ContainerState; lastState?: ContainerState }> };
+};
+
+export function describePod(p: LivePod | null): string {
+  if (!p) return 'no pod';
+  const cs = p.status?.containerStatuses?.[0];
+  const st = cs?.state;
+  const state = st?.running ? 'running' : st?.waiting ? `waiting (${st.waiting.reason ?? '?'}${st.waiting.message ? `: ${st.waiting.message.slice(0, 160)}` : ''})` : st?.terminated ? `terminated (${st.terminated.reason ?? ''} exit ${st.terminated.exitCode})` : 'no container status';
+  const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  return `pod ${p.metadata.name} phase ${p.status?.phase ?? '?'}, container ${state}, ready ${ready}, restarts ${cs?.restartCount ?? 0}${p.metadata.deletionTimestamp ? ', terminating' : ''}`;
+}
+
+export function isReady(p: LivePod | null): boolean {
+  return !!p && !p.metadata.deletionTimestamp && p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+}
+
+export function startedAt(p: LivePod | null): number | undefined {
+  const s = p?.status?.containerStatuses?.[0]?.state?.running?.startedAt;
+  return s ? Date.parse(s) / 1000 : undefined;
+}
+
+export async function daemonPod(kube: KubeApi, c: Component, node: string): Promise<LivePod | null> {
+  const pods = await kube.list<LivePod>(paths.pods(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},component=${c}`, fieldSelector: `spec.nodeName=${node}` });
+  const live = pods.filter((p) => p.spec.nodeName === node);
+  return live.find((p) => isReady(p)) ?? live[0] ?? null;
+}
+
+export async function mirrorPod(kube: KubeApi, c: Component, node: string): Promise<LivePod | null> {
+  return kube.get<LivePod>(paths.pod(NAMESPACE, mirrorPodName(c, node)));
+}
+
+/** The last few events of a pod, for failure messages. */
+export async function lastEvents(kube: KubeApi, podName: string): Promise<string> {
+  const events = await kube.list<{ reason?: string; message?: string; lastTimestamp?: string; eventTime?: string }>(paths.events(NAMESPACE), { fieldSelector: `involvedObject.name=${podName}` });
+  const last = events.slice(-3).map((e) => `${e.reason}: ${(e.message ?? '').slice(0, 160)}`);
+  return last.length ? `last events: ${last.join(' | ')}` : 'no events';
+}
+
+/** Which apiserver processes answer on a node: distinct start times over fresh connections. */
+export async function servingStartTimes(probe: ApiProbe, node: NodeRef, samples = 12): Promise<number[]> {
+  if (!node.address) return [];
+  const times = await probe.startTimes(node.address, COMPONENT_INFO['kube-apiserver'].port, samples);
+  return [...new Set(times.map((t) => Math.round(t)))].sort();
+}
+
+export const describeTimes = (times: number[]) => (times.length ? `processes started at ${times.map((t) => new Date(t * 1000).toISOString().slice(11, 19)).join(', ')}` : 'no /metrics answer');
+
+export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean): Promise<Observation> {
+  const p = await pod();
+  const started = startedAt(p);
+  if (!isReady(p) || started === undefined) return { done: false, seen: describePod(p) };
+  if (!node.address) return { done: true, seen: `${describePod(p)}; the node has no InternalIP, so readiness is the only proof` };
+  const times = await servingStartTimes(probe, node);
+  // process_start_time_seconds and the container's startedAt differ by the process start-up: allow 5 s.
+  const mine = times.filter((t) => t >= started - 5);
+  const done = only ? mine.length > 0 && mine.length === times.length : mine.length > 0;
+  return { done, seen: `${describePod(p)}; ${describeTimes(times)}` };
+}

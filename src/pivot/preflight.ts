@@ -1,0 +1,61 @@
+// Preflight, before any change: the user may do what the operation needs (SelfSubjectAccessReview), no other run
+// is in the way, and the static control plane is healthy where it is to be handed over.
+import type { Component } from '../core/components.ts';
+import { PreconditionError } from '../core/errors.ts';
+import { NAMESPACE } from '../core/labels.ts';
+import { findStatic, modeOf } from '../core/plan.ts';
+import type { Snapshot } from '../core/snapshot.ts';
+import { paths, type KubeApi } from '../ports/kube.ts';
+
+export interface Access {
+  verb: string;
+  resource: string;
+  group?: string;
+  subresource?: string;
+  namespace?: string;
+}
+
+export const NEEDED_ACCESS: Access[] = [
+  ...['get', 'list', 'create', 'update', 'delete'].map((verb) => ({ verb, resource: 'daemonsets', group: 'apps', namespace: NAMESPACE })),
+  ...['get', 'list', 'create', 'delete'].map((verb) => ({ verb, resource: 'pods', namespace: NAMESPACE })),
+  { verb: 'get', resource: 'pods', subresource: 'log', namespace: NAMESPACE },
+  ...['get', 'create', 'update', 'delete'].map((verb) => ({ verb, resource: 'configmaps', namespace: NAMESPACE })),
+  ...['get', 'create', 'update', 'delete'].map((verb) => ({ verb, resource: 'leases', group: 'coordination.k8s.io', namespace: NAMESPACE })),
+  { verb: 'list', resource: 'nodes' },
+  { verb: 'get', resource: 'nodes', subresource: 'proxy' },
+  { verb: 'list', resource: 'events', namespace: NAMESPACE },
+];
+
+export async function checkAccess(kube: KubeApi, needed: Access[] = NEEDED_ACCESS): Promise<void> {
+  const denied: string[] = [];
+  await Promise.all(needed.map(async (a) => {
+    const review = await kube.create(paths.selfSubjectAccessReviews(), {
+      apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {},
+      spec: { resourceAttributes: { verb: a.verb, resource: a.resource, group: a.group ?? '', subresource: a.subresource ?? '', namespace: a.namespace ?? '' } },
+    });
+    if ((review as { status?: { allowed?: boolean } }).status?.allowed !== true) {
+      denied.push(`${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.group ? `.${a.group}` : ''}${a.namespace ? ` in ${a.namespace}` : ''}`);
+    }
+  }));
+  if (denied.length > 0) {
+    throw new PreconditionError(`your user may not ${denied.sort().join(', ')}; use a cluster-admin context (kubeadm's admin.conf) or grant these`);
+  }
+}
+
+/** Pure checks on what was read. `resuming`: an earlier run of the same operation left work, so both modes are expected. */
+export function checkHealthy(s: Snapshot, components: readonly Component[], resuming: boolean): void {
+  if (s.journal?.state === 'in-progress' && s.journal.operation === 'rollback' && !resuming) {
+    throw new PreconditionError(`a rollback (run ${s.journal.runId}, started ${s.journal.startedAt}) did not finish; finish it with "kubectl selfhost rollback" first`);
+  }
+  for (const n of s.nodes) {
+    if (n.ready === false) throw new PreconditionError(`control-plane node ${n.name} is not Ready; fix it before pivoting ("kubectl describe node ${n.name}")`);
+    for (const c of components) {
+      const mode = modeOf(n, c);
+      if (mode === 'missing') throw new PreconditionError(`${c} runs neither static nor self-hosted on ${n.name}; fix the control plane first ("kubectl selfhost status")`);
+      const st = findStatic(n, c);
+      if (mode === 'static' && st && st.ready === false) {
+        throw new PreconditionError(`the static ${c} on ${n.name} is not ready; fix it before pivoting ("kubectl -n kube-system describe pod ${c}-${n.name}")`);
+      }
+    }
+  }
+}

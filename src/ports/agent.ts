@@ -1,0 +1,106 @@
+// The real NodeFiles: each operation is one short-lived pod pinned to the node (spec.nodeName, so it needs no
+// scheduler), running a few lines of busybox sh on two hostPath mounts: the static pod directory at /m and the
+// backup directory beside it at /b. Nothing else of the node (no pki, no keys) is mounted. The pod is deleted
+// afterwards whatever happened.
+import { randomBytes } from 'node:crypto';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
+import { SelfhostError } from '../core/errors.ts';
+import { waitFor, type WaitCtx } from '../core/wait.ts';
+import { paths, type KubeApi, type Obj } from './kube.ts';
+import type { NodeDirs, NodeFiles } from './nodefs.ts';
+
+export { DEFAULT_AGENT_IMAGE } from './agent-image.ts';
+export const AGENT_COMPONENT = 'node-agent';
+const NOT_FOUND = 3;
+
+// Each script gets $F (a validated file name) and, for writes, $CONTENT (base64).
+const SCRIPTS = {
+  read: 'if [ -f "/m/$F" ]; then cat "/m/$F"; else exit 3; fi',
+  readBackup: 'if [ -f "/b/$F" ]; then cat "/b/$F"; else exit 3; fi',
+  backup: 'if [ ! -f "/b/$F" ]; then [ -f "/m/$F" ] || exit 3; cp "/m/$F" "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"; fi; cat "/b/$F"',
+  write: 'echo "$CONTENT" | base64 -d > "/m/.$F.tmp" && sync && mv "/m/.$F.tmp" "/m/$F"',
+  writeBackup: 'echo "$CONTENT" | base64 -d > "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"',
+  remove: '[ -f "/b/$F" ] || { echo "no backup of $F on this node; refusing to remove it" >&2; exit 4; }; rm -f "/m/$F"',
+  removeBackups: 'rm -f /b/* /b/.[!.]* 2>/dev/null; true',
+} as const;
+
+type Op = keyof typeof SCRIPTS;
+
+export interface AgentOptions {
+  kube: KubeApi;
+  wait: WaitCtx;
+  image: string;
+}
+
+export function agentNodeFiles(o: AgentOptions): NodeFiles {
+  const run = (op: Op, node: string, dirs: NodeDirs, file: string, content?: string) => runAgent(o, op, node, dirs, file, content);
+  return {
+    read: async (node, dirs, file) => (await run('read', node, dirs, file)).output,
+    readBackup: async (node, dirs, file) => (await run('readBackup', node, dirs, file)).output,
+    backup: async (node, dirs, file) => (await run('backup', node, dirs, file)).output,
+    write: async (node, dirs, file, content) => void (await run('write', node, dirs, file, content)),
+    writeBackup: async (node, dirs, file, content) => void (await run('writeBackup', node, dirs, file, content)),
+    remove: async (node, dirs, file) => void (await run('remove', node, dirs, file)),
+    removeBackups: async (node, dirs) => void (await run('removeBackups', node, dirs, 'none')),
+  };
+}
+
+export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, script: string, env: Record<string, string>): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': AGENT_COMPONENT } },
+    spec: {
+      nodeName: node,
+      restartPolicy: 'Never',
+      hostNetwork: true,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 0,
+      priorityClassName: 'system-node-critical',
+      tolerations: [{ operator: 'Exists' }],
+      containers: [{
+        name: 'agent',
+        image,
+        imagePullPolicy: 'IfNotPresent',
+        command: ['sh', '-c', script],
+        env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
+        volumeMounts: [{ name: 'manifests', mountPath: '/m' }, { name: 'backup', mountPath: '/b' }],
+        resources: { requests: { cpu: '10m', memory: '16Mi' } },
+      }],
+      volumes: [
+        { name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } },
+        { name: 'backup', hostPath: { path: dirs.backup, type: 'DirectoryOrCreate' } },
+      ],
+    },
+  };
+}
+
+type AgentPodStatus = { status?: { phase?: string; containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number; reason?: string } } }> } };
+
+async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, file: string, content?: string): Promise<{ output: string | null }> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) throw new SelfhostError('failed', `refusing an unsafe manifest file name "${file}"`);
+  const name = `kubectl-selfhost-agent-${node}`.slice(0, 50).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '') + `-${randomBytes(3).toString('hex')}`;
+  const env: Record<string, string> = { F: file };
+  if (content !== undefined) env['CONTENT'] = Buffer.from(content).toString('base64');
+  const tag = `agent/${node}`;
+  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, SCRIPTS[op], env));
+  try {
+    let last: AgentPodStatus | null = null;
+    await waitFor(o.wait, tag, `node agent ${name} (${op} ${file}) to finish on ${node}`, async () => {
+      last = await o.kube.get<AgentPodStatus>(paths.pod(NAMESPACE, name));
+      const phase = last?.status?.phase ?? 'not found';
+      const st = last?.status?.containerStatuses?.[0]?.state;
+      const why = st?.waiting ? `waiting: ${st.waiting.reason ?? ''} ${st.waiting.message ?? ''}`.trim() : st?.terminated ? `terminated: exit ${st.terminated.exitCode}` : '';
+      return { done: phase === 'Succeeded' || phase === 'Failed', seen: `pod phase ${phase}${why ? `, ${why}` : ''}` };
+    });
+    const status = last as AgentPodStatus | null;
+    const exitCode = status?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? (status?.status?.phase === 'Succeeded' ? 0 : -1);
+    const log = await o.kube.raw(`${paths.podLog(NAMESPACE, name)}?container=agent`);
+    if (exitCode === 0) return { output: log.body };
+    if (exitCode === NOT_FOUND) return { output: null };
+    throw new SelfhostError('failed', `node agent on ${node} failed to ${op} ${file} (exit ${exitCode}): ${log.body.trim().split('\n').pop() ?? ''}`);
+  } finally {
+    await o.kube.delete(paths.pod(NAMESPACE, name), { gracePeriodSeconds: 0 }).catch(() => false);
+  }
+}

@@ -1,0 +1,31 @@
+// The node-files port: reading and changing a control-plane node's static pod directory and the backup directory
+// beside it. The real implementation runs short-lived agent pods (agent.ts); tests use a map (test/unit/fakes).
+export interface NodeDirs {
+  /** The kubelet's staticPodPath on that node, e.g. /etc/kubernetes/manifests. */
+  manifests: string;
+  /** Beside it, never inside it (the kubelet would run what it finds there): e.g. /etc/kubernetes/selfhost-backup. */
+  backup: string;
+}
+
+export interface NodeFiles {
+  /** The manifest's text, or null when the file is absent. */
+  read(node: string, dirs: NodeDirs, file: string): Promise<string | null>;
+  /** The node backup's text, or null when there is none. */
+  readBackup(node: string, dirs: NodeDirs, file: string): Promise<string | null>;
+  /** Copies the manifest to the backup directory unless a backup exists; resolves to the backup's text (null: no manifest and no backup). */
+  backup(node: string, dirs: NodeDirs, file: string): Promise<string | null>;
+  /** Writes the manifest atomically (dotfile, then rename: the kubelet ignores dotfiles). */
+  write(node: string, dirs: NodeDirs, file: string, content: string): Promise<void>;
+  /** Removes the manifest, refusing unless its backup exists on the node. */
+  remove(node: string, dirs: NodeDirs, file: string): Promise<void>;
+  /** Writes a backup file (used to put the cluster copy back on the node). */
+  writeBackup(node: string, dirs: NodeDirs, file: string, content: string): Promise<void>;
+  /** Removes this tool's backup directory from the node. */
+  removeBackups(node: string, dirs: NodeDirs): Promise<void>;
+}
+
+export function nodeDirs(staticPodPath: string): NodeDirs {
+  const manifests = staticPodPath.replace(/\/+$/, '');
+  const parent = manifests.slice(0, manifests.lastIndexOf('/')) || '/';
+  return { manifests, backup: `${parent === '/' ? '' : parent}/selfhost-backup` };
+}

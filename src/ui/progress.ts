@@ -1,0 +1,62 @@
+// The one renderer of progress events: ora spinners and colour on a terminal, plain lines otherwise (a line per
+// step, per wait start and end, and a "still waiting" line every 15 s with what was seen last).
+import type { ChalkInstance } from 'chalk';
+import type { Ora } from 'ora';
+import type { Emit, ProgressEvent } from '../core/events.ts';
+import type { Io } from '../io.ts';
+
+const secs = (ms: number) => `${Math.round(ms / 1000)}s`;
+
+export interface Renderer {
+  emit: Emit;
+  stop(): void;
+}
+
+export async function progressRenderer(io: Io, c: ChalkInstance): Promise<Renderer> {
+  const ora = io.isTTY ? (await import('ora')).default : null;
+  let spinner: Ora | null = null;
+  const lastPlain = new Map<string, number>();
+  const line = (t: string) => {
+    if (spinner) spinner.clear();
+    io.out(t + '\n');
+    if (spinner) spinner.render();
+  };
+  const emit = (e: ProgressEvent) => {
+    const tag = c.cyan(e.tag);
+    switch (e.type) {
+      case 'info': return line(`${tag} ${e.message}`);
+      case 'warn': return line(`${tag} ${c.yellow('warning:')} ${e.message}`);
+      case 'step-start': return line(`${tag} ${c.bold(`(${e.index}/${e.total})`)} ${e.description}`);
+      case 'step-done': return line(`${tag} ${c.green('done')}${e.skipped ? c.dim(` (${e.skipped})`) : ''}`);
+      case 'step-failed': return line(`${tag} ${c.red('failed:')} ${e.error}`);
+      case 'wait-start':
+        if (ora) {
+          spinner = ora({ text: `${tag} waiting for ${e.what} (0s of ${secs(e.limitMs)})`, stream: process.stdout }).start();
+        } else {
+          lastPlain.set(e.what, 0);
+          line(`${e.tag} waiting for ${e.what} (limit ${secs(e.limitMs)})`);
+        }
+        return;
+      case 'wait-tick':
+        if (spinner) {
+          spinner.text = `${tag} waiting for ${e.what} (${secs(e.elapsedMs)} of ${secs(e.limitMs)}) ${c.dim(e.seen)}`;
+        } else if (e.elapsedMs - (lastPlain.get(e.what) ?? 0) >= 15_000) {
+          lastPlain.set(e.what, e.elapsedMs);
+          line(`${e.tag} still waiting for ${e.what} (${secs(e.elapsedMs)} of ${secs(e.limitMs)}): ${e.seen}`);
+        }
+        return;
+      case 'wait-end': {
+        const text = `${tag} ${e.ok ? 'ready' : 'gave up'}: ${e.what} after ${secs(e.elapsedMs)}${e.ok ? '' : `; last seen: ${e.seen}`}`;
+        if (spinner) {
+          if (e.ok) spinner.succeed(text);
+          else spinner.fail(text);
+          spinner = null;
+        } else {
+          line(text.replace(/\x1b\[[0-9;]*m/g, ''));
+        }
+        return;
+      }
+    }
+  };
+  return { emit, stop: () => { spinner?.stop(); spinner = null; } };
+}
