@@ -1,0 +1,34 @@
+// A fake of the NodeFiles port: files per node in maps, with a call log shared with the fake KubeApi.
+import type { NodeDirs, NodeFiles } from '../../../src/ports/nodefs.ts';
+
+export interface FakeFiles extends NodeFiles {
+  manifests: Map<string, string>;
+  backups: Map<string, string>;
+  onRemove?: (node: string, file: string) => void;
+}
+
+export function fakeFiles(calls: string[]): FakeFiles {
+  const manifests = new Map<string, string>();
+  const backups = new Map<string, string>();
+  const k = (node: string, file: string) => `${node}/${file}`;
+  const f: FakeFiles = {
+    manifests, backups,
+    async read(node, _d: NodeDirs, file) { calls.push(`node ${node}: read ${file}`); return manifests.get(k(node, file)) ?? null; },
+    async readBackup(node, _d, file) { calls.push(`node ${node}: read backup ${file}`); return backups.get(k(node, file)) ?? null; },
+    async backup(node, _d, file) {
+      calls.push(`node ${node}: backup ${file}`);
+      if (!backups.has(k(node, file)) && manifests.has(k(node, file))) backups.set(k(node, file), manifests.get(k(node, file))!);
+      return backups.get(k(node, file)) ?? null;
+    },
+    async write(node, _d, file, content) { calls.push(`node ${node}: write ${file}`); manifests.set(k(node, file), content); },
+    async writeBackup(node, _d, file, content) { calls.push(`node ${node}: write backup ${file}`); backups.set(k(node, file), content); },
+    async remove(node, _d, file) {
+      calls.push(`node ${node}: remove ${file}`);
+      if (!backups.has(k(node, file))) throw new Error(`no backup of ${file}`);
+      manifests.delete(k(node, file));
+      f.onRemove?.(node, file);
+    },
+    async removeBackups(node) { calls.push(`node ${node}: remove backups`); for (const key of [...backups.keys()]) if (key.startsWith(`${node}/`)) backups.delete(key); },
+  };
+  return f;
+}

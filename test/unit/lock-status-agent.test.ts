@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { PreconditionError } from '../../src/core/errors.ts';
+import { newJournal } from '../../src/core/journal.ts';
+import { buildStatus, statusExitCode } from '../../src/core/status.ts';
+import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
+import { acquireLock, LOCK_NAME } from '../../src/pivot/lock.ts';
+import { checkAccess, checkHealthy } from '../../src/pivot/preflight.ts';
+import { agentPod } from '../../src/ports/agent.ts';
+import { paths, type Obj } from '../../src/ports/kube.ts';
+import { nodeDirs } from '../../src/ports/nodefs.ts';
+import { readManifestsDir } from '../../src/sources/manifests-dir.ts';
+import { fakeClock } from './fakes/clock.ts';
+import { fakeKube } from './fakes/kube.ts';
+import { FIXTURES } from './helpers.ts';
+
+const leasePath = paths.lease('kube-system', LOCK_NAME);
+
+describe('Lease lock', () => {
+  it('takes a free lock, refuses one held by a live run, takes over an expired one, releases its own', async () => {
+    const kube = fakeKube();
+    const clock = fakeClock();
+    const lock = await acquireLock(kube, clock, 'pivot');
+    assert.ok(kube.objects.has(leasePath));
+    await lock.release();
+    assert.equal(kube.objects.has(leasePath), false);
+
+    kube.put(paths.leases('kube-system'), { metadata: { name: LOCK_NAME }, spec: { holderIdentity: 'alice@elsewhere/1', leaseDurationSeconds: 60, acquireTime: clock.now().toISOString(), renewTime: clock.now().toISOString() } } as Obj);
+    await assert.rejects(acquireLock(kube, clock, 'pivot'), (e: unknown) => e instanceof PreconditionError && /holder alice@elsewhere\/1/.test(e.message));
+    clock.t += 61_000;
+    const taken = await acquireLock(kube, clock, 'pivot');
+    assert.notEqual((kube.objects.get(leasePath) as { spec: { holderIdentity: string } }).spec.holderIdentity, 'alice@elsewhere/1');
+    await taken.release();
+  });
+});
+
+describe('preflight', () => {
+  it('names every permission the user lacks', async () => {
+    const kube = fakeKube();
+    kube.create = async (_p, body) => ({ ...body, status: { allowed: (body as unknown as { spec: { resourceAttributes: { resource: string } } }).spec.resourceAttributes.resource !== 'leases' } });
+    await assert.rejects(checkAccess(kube), /your user may not create leases.coordination.k8s.io in kube-system, delete leases/);
+  });
+
+  it('refuses a not-ready static pod and an unfinished rollback', () => {
+    const s = readManifestsDir(join(FIXTURES, 'kubeadm', 'v1.34.4'));
+    s.nodes[0]!.staticPods.forEach((p) => { p.ready = true; });
+    checkHealthy(s, ['kube-apiserver'], false);
+    s.nodes[0]!.staticPods.find((p) => p.pod.metadata.labels?.['component'] === 'kube-apiserver')!.ready = false;
+    assert.throws(() => checkHealthy(s, ['kube-apiserver'], false), /static kube-apiserver on local is not ready/);
+    s.journal = newJournal('rollback', 'r9', [], new Date());
+    assert.throws(() => checkHealthy(s, ['kube-scheduler'], false), /rollback \(run r9.*did not finish/);
+  });
+});
+
+describe('status', () => {
+  const base = (): Snapshot => {
+    const s = readManifestsDir(join(FIXTURES, 'kubeadm', 'v1.34.4'));
+    s.nodes[0]!.staticPods.forEach((p) => { p.ready = true; });
+    return s;
+  };
+  const healthyEtcd = { healthy: true, detail: 'ok' };
+
+  it('healthy when static and ready, mid-way with both modes, degraded when not ready', () => {
+    const s = base();
+    assert.equal(buildStatus({ snapshot: s, context: 'c', etcd: healthyEtcd, backups: {} }).summary, 'healthy');
+    const node: NodeSnapshot = s.nodes[0]!;
+    node.daemonPods.push({ component: 'kube-scheduler', name: 'kube-scheduler-x', ready: true, restarts: 0 });
+    const mid = buildStatus({ snapshot: s, context: 'c', etcd: healthyEtcd, backups: { local: ['kube-scheduler'] } });
+    assert.equal(mid.summary, 'mid-way');
+    assert.equal(mid.nodes[0]!.components.find((c) => c.component === 'kube-scheduler')!.mode, 'both');
+    assert.equal(mid.nodes[0]!.components.find((c) => c.component === 'kube-scheduler')!.backup, true);
+    assert.equal(statusExitCode(mid), 1);
+    const bad = buildStatus({ snapshot: s, context: 'c', etcd: { healthy: false, detail: '500' }, backups: {} });
+    assert.equal(bad.summary, 'degraded');
+    assert.ok(bad.problems.some((p) => p.includes('etcd is not healthy')));
+  });
+});
+
+describe('node agent pod', () => {
+  it('is pinned to the node and mounts only the manifest and backup directories', () => {
+    const pod = agentPod('a', 'cp-1', nodeDirs('/etc/kubernetes/manifests'), 'busybox:x', 'true', { F: 'kube-apiserver.yaml' }) as Obj & { spec: { nodeName: string; volumes: Array<{ hostPath: { path: string } }>; automountServiceAccountToken: boolean } };
+    assert.equal(pod.spec.nodeName, 'cp-1');
+    assert.deepEqual(pod.spec.volumes.map((v) => v.hostPath.path), ['/etc/kubernetes/manifests', '/etc/kubernetes/selfhost-backup']);
+    assert.equal(pod.spec.automountServiceAccountToken, false);
+  });
+
+  it('keeps backups beside the static pod directory, never inside it', () => {
+    assert.deepEqual(nodeDirs('/etc/kubernetes/manifests/'), { manifests: '/etc/kubernetes/manifests', backup: '/etc/kubernetes/selfhost-backup' });
+    assert.deepEqual(nodeDirs('/manifests'), { manifests: '/manifests', backup: '/selfhost-backup' });
+  });
+});

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Component } from '../../src/core/components.ts';
+import { newJournal } from '../../src/core/journal.ts';
+import { buildPlan } from '../../src/core/plan.ts';
+import { runSteps } from '../../src/core/runner.ts';
+import type { Snapshot } from '../../src/core/snapshot.ts';
+import { parseAll } from '../../src/core/yaml.ts';
+import type { DryRun, NodeRef, OpContext } from '../../src/pivot/context.ts';
+import { pivotSteps } from '../../src/pivot/pivot-steps.ts';
+import { rollbackPlan, rollbackSteps } from '../../src/pivot/rollback-steps.ts';
+import { paths, type Obj } from '../../src/ports/kube.ts';
+import { parseStaticPod } from '../../src/sources/manifests-dir.ts';
+import { fakeClock } from './fakes/clock.ts';
+import { fakeKube } from './fakes/kube.ts';
+import { fakeFiles } from './fakes/nodefs.ts';
+import { FIXTURES } from './helpers.ts';
+
+const NODE: NodeRef = { name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests', address: undefined };
+const text = (c: string) => readFileSync(join(FIXTURES, 'kubeadm', 'v1.34.4', `${c}.yaml`), 'utf8');
+const ready = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ restartCount: 0, state: { running: { startedAt: '2026-01-02T03:00:00Z' } } }] };
+
+/** A world where the kubelet and the DaemonSet controller react instantly to what the steps do. */
+function world(c: Component, dryRun: DryRun = 'none') {
+  const kube = fakeKube();
+  const files = fakeFiles(kube.calls);
+  const mirrorPath = paths.pod('kube-system', `${c}-${NODE.name}`);
+  const putMirror = (content: string) => {
+    const pod = parseAll(content)[0] as Obj & { spec: object };
+    kube.objects.set(mirrorPath, { ...pod, metadata: { ...pod.metadata, name: `${c}-${NODE.name}`, annotations: { 'kubernetes.io/config.mirror': 'x' } }, spec: { ...pod.spec, nodeName: NODE.name }, status: ready });
+  };
+  files.manifests.set(`${NODE.name}/${c}.yaml`, text(c));
+  putMirror(text(c));
+  const origWrite = files.write;
+  files.write = async (node, d, f, content) => { await origWrite(node, d, f, content); putMirror(content); };
+  files.onRemove = () => kube.objects.delete(mirrorPath);
+  const origCreate = kube.create;
+  kube.create = async (path, body, o) => {
+    const out = await origCreate(path, body, o);
+    if (path === paths.daemonSets('kube-system') && !o?.dryRun) {
+      kube.put(paths.pods('kube-system'), { metadata: { name: `${c}-abcde`, labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: c } }, spec: { nodeName: NODE.name, containers: [{}] }, status: ready } as Obj);
+    }
+    return out;
+  };
+  const clock = fakeClock();
+  const wait = { clock, emit: () => undefined, timeoutMs: 10_000, pollMs: 100 };
+  const ctx: OpContext = { kube, files, probe: { startTimes: async () => [] }, clock, emit: () => undefined, wait, dryRun };
+  const snapshot: Snapshot = {
+    source: { kind: 'cluster', context: 't', server: 's' },
+    nodes: [{ name: NODE.name, staticPodPath: NODE.staticPodPath, ready: true, staticPods: [{ ...parseStaticPod(text(c), `${c}.yaml`, 'x'), ready: true }], daemonPods: [] }],
+    daemonSets: {}, journal: null,
+  };
+  const r = { emit: () => undefined, journal: { save: async () => undefined }, now: () => clock.now() };
+  return { kube, files, ctx, snapshot, r, mirrorPath };
+}
+
+const relevant = (calls: string[]) => calls.filter((x) => !x.startsWith('GET') && !x.startsWith('LIST') && !x.startsWith('RAW'));
+
+describe('pivot steps against fakes at the ports', () => {
+  it('backs up, enables port sharing, creates the DaemonSet, then hands over, in that order', async () => {
+    const w = world('kube-scheduler');
+    const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
+    await runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', ['kube-scheduler'], w.ctx.clock.now()));
+    assert.deepEqual(relevant(w.kube.calls), [
+      'node cp-1: backup kube-scheduler.yaml',
+      'CREATE /api/v1/namespaces/kube-system/configmaps/kubectl-selfhost-backup-cp-1',
+      'node cp-1: read kube-scheduler.yaml',
+      'node cp-1: write kube-scheduler.yaml',
+      'CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler',
+      'node cp-1: remove kube-scheduler.yaml',
+    ]);
+    assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), text('kube-scheduler'), 'the backup is the original, before the port-sharing edit');
+    assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), false);
+    assert.equal(w.kube.objects.has(w.mirrorPath), false);
+  });
+
+  it('running the same steps again changes nothing (idempotent resume)', async () => {
+    const w = world('kube-controller-manager');
+    const plan = buildPlan(w.snapshot, { components: ['kube-controller-manager'] }, w.ctx.clock.now());
+    const steps = pivotSteps(plan, [NODE]);
+    await runSteps(steps, w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    w.kube.calls.length = 0;
+    // The journal was lost: every step runs again, and finds its work done.
+    const again = await runSteps(steps, w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.equal(again.state, 'completed');
+    assert.equal(relevant(w.kube.calls).some((x) => x.startsWith('CREATE /apis/apps')), false, 'no second DaemonSet create');
+    assert.equal(relevant(w.kube.calls).some((x) => x.includes('write kube-controller-manager')), false, 'no second manifest write');
+  });
+
+  it('--dry-run=server sends the DaemonSet with dryRun and touches no node', async () => {
+    const w = world('kube-scheduler', 'server');
+    const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
+    await runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.deepEqual(relevant(w.kube.calls), ['CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler (dry-run)']);
+    assert.equal(w.files.manifests.get('cp-1/kube-scheduler.yaml'), text('kube-scheduler'));
+  });
+
+  it('a hand-over that never gets a serving DaemonSet pod fails with what it saw last', async () => {
+    const w = world('kube-scheduler');
+    w.kube.create = async (_p, body) => body; // the DaemonSet controller never makes a pod
+    const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
+    await assert.rejects(
+      runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now())),
+      /gave up after 10s waiting for the DaemonSet pod of kube-scheduler on cp-1 to serve; last seen: no pod; no DaemonSet pod was created/,
+    );
+    assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), true, 'the static manifest stays when the hand-over cannot happen');
+  });
+});
+
+describe('rollback steps against fakes at the ports', () => {
+  it('plans the apiserver first and cleans up last', () => {
+    const ids = rollbackPlan([NODE], { components: ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], exact: false }).map((s) => s.id);
+    assert.deepEqual(ids, ['restore/kube-apiserver/cp-1', 'delete-daemonset/kube-apiserver', 'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'cleanup']);
+  });
+
+  it('after a pivot, restores the static pod from the backup (node copy lost: cluster copy), removes the DaemonSet and the backups', async () => {
+    const w = world('kube-scheduler');
+    const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
+    await runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    w.files.backups.clear(); // the node copy is lost
+    const origDelete = w.kube.delete;
+    w.kube.delete = async (path, o) => {
+      const gone = await origDelete(path, o);
+      if (path.endsWith('/daemonsets/kube-scheduler')) w.kube.objects.delete(paths.pod('kube-system', 'kube-scheduler-abcde'));
+      return gone;
+    };
+    w.kube.calls.length = 0;
+    await runSteps(rollbackSteps([NODE], { components: ['kube-scheduler'], exact: false }), w.ctx, w.r, newJournal('rollback', 'r2', [], w.ctx.clock.now()));
+    const restored = w.files.manifests.get('cp-1/kube-scheduler.yaml')!;
+    assert.match(restored, /--permit-port-sharing=true/);
+    assert.match(restored, /--kubeconfig=\/etc\/kubernetes\/scheduler.conf/);
+    assert.equal(w.kube.objects.has(paths.daemonSet('kube-system', 'kube-scheduler')), false);
+    assert.equal(w.kube.objects.has(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1')), false, 'backups removed at the end');
+    const order = relevant(w.kube.calls);
+    assert.ok(order.indexOf('node cp-1: write kube-scheduler.yaml') < order.indexOf('DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler'), 'static back before the DaemonSet goes');
+  });
+});

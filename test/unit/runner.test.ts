@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ProgressEvent } from '../../src/core/events.ts';
+import { newJournal, parseJournal, type Journal } from '../../src/core/journal.ts';
+import { runSteps, type Step } from '../../src/core/runner.ts';
+import { journalFor } from '../../src/pivot/operation.ts';
+
+const now = () => new Date('2026-01-02T03:04:05Z');
+
+function harness() {
+  const saved: Journal[] = [];
+  const events: ProgressEvent[] = [];
+  const ran: string[] = [];
+  const step = (id: string, fail = false): Step<object> => ({ id, tag: `[t/${id}]`, description: `do ${id}`, run: async () => { ran.push(id); if (fail) throw new Error('boom'); } });
+  return { saved, events, ran, step, r: { emit: (e: ProgressEvent) => events.push(e), journal: { save: async (j: Journal) => void saved.push(structuredClone(j)) }, now } };
+}
+
+describe('runSteps', () => {
+  it('runs steps in order and records each in the journal before the next', async () => {
+    const h = harness();
+    const j = await runSteps([h.step('a'), h.step('b')], {}, h.r, newJournal('pivot', 'r1', [], now()));
+    assert.deepEqual(h.ran, ['a', 'b']);
+    assert.deepEqual(h.saved.map((s) => [s.done, s.state]), [[['a'], 'in-progress'], [['a', 'b'], 'in-progress'], [['a', 'b'], 'completed']]);
+    assert.equal(j.state, 'completed');
+  });
+
+  it('skips what the journal records as done (resume)', async () => {
+    const h = harness();
+    const journal = { ...newJournal('pivot', 'r1', [], now()), done: ['a'] };
+    await runSteps([h.step('a'), h.step('b')], {}, h.r, journal);
+    assert.deepEqual(h.ran, ['b']);
+  });
+
+  it('on failure records the failed state with the step name and stops', async () => {
+    const h = harness();
+    await assert.rejects(runSteps([h.step('a'), h.step('b', true), h.step('c')], {}, h.r, newJournal('pivot', 'r1', [], now())), /\[t\/b\] do b: boom/);
+    assert.deepEqual(h.ran, ['a', 'b']);
+    const last = h.saved.at(-1)!;
+    assert.equal(last.state, 'failed');
+    assert.deepEqual(last.done, ['a']);
+    assert.match(last.lastError!, /boom/);
+    assert.ok(h.events.some((e) => e.type === 'step-failed'));
+  });
+});
+
+describe('journal', () => {
+  it('resumes an unfinished run of the same operation and starts anew otherwise', () => {
+    const failed = { ...newJournal('pivot', 'old', ['kube-scheduler'], now()), state: 'failed' as const, done: ['x'] };
+    assert.deepEqual(journalFor(failed, 'pivot', ['kube-apiserver'], now()).journal.done, ['x']);
+    assert.equal(journalFor(failed, 'pivot', [], now()).resumed, true);
+    assert.equal(journalFor(failed, 'rollback', [], now()).resumed, false);
+    assert.equal(journalFor({ ...failed, state: 'completed' }, 'pivot', [], now()).resumed, false);
+    assert.equal(journalFor(null, 'pivot', [], now()).journal.done.length, 0);
+  });
+
+  it('round-trips through JSON and refuses a foreign document', () => {
+    const j = newJournal('rollback', 'r', ['kube-apiserver'], now());
+    assert.deepEqual(parseJournal(JSON.stringify(j)), j);
+    assert.throws(() => parseJournal('{"kind":"Something"}'), /unrecognised journal/);
+  });
+});
