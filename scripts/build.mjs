@@ -1,5 +1,10 @@
-// Bundles src/main.ts into one file with esbuild: dist/kubectl-selfhost.cjs (CommonJS, so the same bundle can be
-// the entry of a Node single executable application). ESM-only dependencies use import.meta.url, shimmed here.
+// Bundles the CLI with esbuild into dist/, as CommonJS so that the bundle can be the entry of a Node single
+// executable application (npm run package):
+//   dist/kubectl-selfhost.cjs              the CLI and kubectl's completion hook (entry: src/completion/entry.ts)
+//   dist/kubectl-selfhost.client-node.cjs  @kubernetes/client-node alone (16 of the 18 MB), loaded on first use
+// Node parses a script whole before running it, so client-node inside the main bundle cost every verb ~250 ms,
+// even `--help`; CommonJS output has no code splitting, hence the second bundle and the small loader below.
+// ESM-only dependencies use import.meta.url, shimmed here.
 import { build } from 'esbuild';
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,20 +17,63 @@ try {
   // not a git checkout: keep "unknown"
 }
 
-await build({
-  entryPoints: ['src/main.ts'],
+const CHUNK_FILE = 'kubectl-selfhost.client-node.cjs';
+
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node22',
   format: 'cjs',
-  outfile: 'dist/kubectl-selfhost.cjs',
   banner: { js: 'const __import_meta_url = require("url").pathToFileURL(__filename).href;' },
-  define: {
-    'import.meta.url': '__import_meta_url',
-    __SELFHOST_VERSION__: JSON.stringify(pkg.version),
-    __SELFHOST_COMMIT__: JSON.stringify(commit),
-  },
-  // Top-level await in main.ts is not allowed in CJS; main.ts is wrapped by the entry below instead.
+  define: { 'import.meta.url': '__import_meta_url' },
   legalComments: 'none',
   logLevel: 'warning',
-});
+};
+
+// The main bundle sees `@kubernetes/client-node` as this module: it loads the chunk from beside the bundle, or,
+// inside a single executable, from the SEA asset of the same name (scripts/package/sea.mjs embeds it).
+const lazyChunk = {
+  name: 'lazy-client-node',
+  setup(b) {
+    b.onResolve({ filter: /^@kubernetes\/client-node$/ }, () => ({ path: CHUNK_FILE, namespace: 'lazy-chunk' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-chunk' }, () => ({
+      loader: 'js',
+      contents: `
+const path = require('node:path');
+const sea = require('node:sea');
+const file = ${JSON.stringify(CHUNK_FILE)};
+if (sea.isSea()) {
+  const filename = path.join(path.dirname(process.execPath), file);
+  const wrapper = require('node:vm').compileFunction(sea.getAsset(file, 'utf8'),
+    ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+  const chunk = { exports: {} };
+  wrapper(chunk.exports, require('node:module').createRequire(filename), chunk, filename, path.dirname(filename));
+  module.exports = chunk.exports;
+} else {
+  module.exports = require(path.join(__dirname, file));
+}`,
+    }));
+  },
+};
+
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: ['src/completion/entry.ts'],
+    outfile: 'dist/kubectl-selfhost.cjs',
+    define: {
+      ...common.define,
+      __SELFHOST_VERSION__: JSON.stringify(pkg.version),
+      __SELFHOST_COMMIT__: JSON.stringify(commit),
+    },
+    plugins: [lazyChunk],
+  }),
+  build({
+    ...common,
+    stdin: { contents: "module.exports = require('@kubernetes/client-node');", resolveDir: '.', loader: 'js' },
+    outfile: `dist/${CHUNK_FILE}`,
+    // Whitespace and syntax only: identifiers keep their names, so stack traces at -v 6 stay readable.
+    minifyWhitespace: true,
+    minifySyntax: true,
+  }),
+]);

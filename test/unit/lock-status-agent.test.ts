@@ -30,7 +30,7 @@ describe('Lease lock', () => {
     await assert.rejects(acquireLock(kube, clock, 'pivot'), (e: unknown) => e instanceof PreconditionError && /holder alice@elsewhere\/1/.test(e.message));
     clock.t += 61_000;
     const taken = await acquireLock(kube, clock, 'pivot');
-    assert.notEqual((kube.objects.get(leasePath) as { spec: { holderIdentity: string } }).spec.holderIdentity, 'alice@elsewhere/1');
+    assert.notEqual((kube.objects.get(leasePath) as unknown as { spec: { holderIdentity: string } }).spec.holderIdentity, 'alice@elsewhere/1');
     await taken.release();
   });
 });
