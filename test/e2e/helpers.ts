@@ -1,0 +1,84 @@
+// e2e helpers: run the built kubectl-selfhost and kubectl against the real test bed (KUBECONFIG set by
+// scripts/e2e.sh), read the node's static pod directory, and wait with bounded polls.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const REPO = join(import.meta.dirname, '..', '..');
+export const BIN = join(REPO, 'bin', 'kubectl-selfhost');
+export const KUBECONFIG = process.env['KUBECONFIG'] ?? '';
+export const MANIFESTS = '/etc/kubernetes/manifests';
+export const BACKUPS = '/etc/kubernetes/selfhost-backup';
+
+const env = () => ({ ...process.env, KUBECONFIG, NO_COLOR: '1' });
+
+export function selfhost(args: string[], timeoutMs = 900_000): { code: number; out: string; err: string; ms: number } {
+  const t0 = Date.now();
+  const r = spawnSync(BIN, args, { env: env(), encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr, ms: Date.now() - t0 };
+}
+
+export function selfhostBackground(args: string[]): ChildProcess {
+  return spawn(BIN, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function kubectl(args: string[]): string {
+  return execFileSync('kubectl', args, { env: env(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function kubectlJson<T>(args: string[]): T {
+  return JSON.parse(kubectl([...args, '-o', 'json'])) as T;
+}
+
+export function tryKubectl(args: string[]): string | null {
+  try {
+    return kubectl(args);
+  } catch {
+    return null;
+  }
+}
+
+export function staticManifests(): string[] {
+  return existsSync(MANIFESTS) ? readdirSync(MANIFESTS).filter((f) => !f.startsWith('.')).sort() : [];
+}
+
+export async function until<T>(what: string, limitMs: number, probe: () => T | null | undefined | false): Promise<T> {
+  const t0 = Date.now();
+  let last: unknown = null;
+  for (;;) {
+    try {
+      const v = probe();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = (err as Error).message.split('\n')[0];
+    }
+    if (Date.now() - t0 > limitMs) throw new Error(`gave up after ${limitMs / 1000}s waiting for ${what}; last seen: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export interface StatusDoc {
+  summary: string;
+  nodes: Array<{ name: string; components: Array<{ component: string; mode: string; ready: boolean | null; backup: boolean }> }>;
+  daemonSets: unknown[];
+  journal: { operation: string; state: string; done: string[] } | null;
+}
+
+export function status(): { code: number; doc: StatusDoc } {
+  const r = selfhost(['status', '-o', 'json']);
+  if (r.code > 1) throw new Error(`status failed (${r.code}): ${r.err}`);
+  return { code: r.code, doc: JSON.parse(r.out) as StatusDoc };
+}
+
+export function modes(doc: StatusDoc): Record<string, string> {
+  return Object.fromEntries(doc.nodes.flatMap((n) => n.components.map((c) => [c.component, c.mode])));
+}
+
+export function agentPods(): string[] {
+  return kubectl(['-n', 'kube-system', 'get', 'pods', '-l', 'app.kubernetes.io/component=node-agent', '-o', 'name']).split('\n').filter(Boolean);
+}
+
+export function ourDaemonSets(): string[] {
+  return kubectl(['-n', 'kube-system', 'get', 'daemonsets', '-l', 'app.kubernetes.io/managed-by=kubectl-selfhost', '-o', 'name']).split('\n').filter(Boolean);
+}

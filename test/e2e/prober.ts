@@ -1,0 +1,83 @@
+// The API prober: at least 20 requests a second, each on a new TCP+TLS connection (agent: false), alternating
+// /readyz and a small list, against the kubeconfig's API server. It reports requests sent, failed, and the
+// longest gap without a successful answer. Bounded: it stops when told to, or after maxMs.
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { load } from 'js-yaml';
+
+export interface ProbeReport {
+  label: string;
+  sent: number;
+  failed: number;
+  longestGapMs: number;
+  durationMs: number;
+  firstErrors: string[];
+}
+
+interface KubeconfigFile {
+  'current-context': string;
+  contexts: Array<{ name: string; context: { cluster: string; user: string } }>;
+  clusters: Array<{ name: string; cluster: { server: string; 'certificate-authority-data'?: string } }>;
+  users: Array<{ name: string; user: { 'client-certificate-data'?: string; 'client-key-data'?: string } }>;
+}
+
+export function startProber(kubeconfig: string, label: string, ratePerSecond = 25, maxMs = 600_000): { stop(): Promise<ProbeReport> } {
+  const kc = load(readFileSync(kubeconfig, 'utf8')) as KubeconfigFile;
+  const ctx = kc.contexts.find((c) => c.name === kc['current-context'])!.context;
+  const cluster = kc.clusters.find((c) => c.name === ctx.cluster)!.cluster;
+  const user = kc.users.find((u) => u.name === ctx.user)!.user;
+  const b64 = (s?: string) => (s ? Buffer.from(s, 'base64') : undefined);
+  const tls = { ca: b64(cluster['certificate-authority-data']), cert: b64(user['client-certificate-data']), key: b64(user['client-key-data']) };
+  const paths = ['/readyz', '/api/v1/namespaces/kube-system/configmaps?limit=1'];
+  const start = Date.now();
+  let sent = 0;
+  let failed = 0;
+  let lastSuccess = start;
+  let longestGapMs = 0;
+  const firstErrors: string[] = [];
+  const inflight = new Set<Promise<void>>();
+
+  const one = (path: string) => new Promise<void>((resolve) => {
+    const t0 = Date.now();
+    const fail = (why: string) => {
+      failed++;
+      if (firstErrors.length < 5) firstErrors.push(`${new Date(t0).toISOString().slice(11, 23)} ${path}: ${why}`);
+      resolve();
+    };
+    const req = request(new URL(path, cluster.server), { ...tls, agent: false, method: 'GET', timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode === 200) {
+          const now = Date.now();
+          longestGapMs = Math.max(longestGapMs, now - lastSuccess);
+          lastSuccess = Math.max(lastSuccess, now);
+          resolve();
+        } else fail(`HTTP ${res.statusCode}`);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout after 2s')));
+    req.on('error', (e) => fail(e.message));
+    req.end();
+  });
+
+  const timer = setInterval(() => {
+    if (Date.now() - start > maxMs) return;
+    const p = one(paths[sent % paths.length]!);
+    sent++;
+    inflight.add(p);
+    void p.then(() => inflight.delete(p));
+  }, Math.floor(1000 / ratePerSecond));
+
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(inflight);
+      longestGapMs = Math.max(longestGapMs, Date.now() - lastSuccess);
+      return { label, sent, failed, longestGapMs, durationMs: Date.now() - start, firstErrors };
+    },
+  };
+}
+
+export function formatReport(r: ProbeReport): string {
+  return `${r.label}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)}s (${(r.sent / (r.durationMs / 1000)).toFixed(1)}/s, each on a new connection), ${r.failed} failed, longest gap without a success ${(r.longestGapMs / 1000).toFixed(2)}s${r.firstErrors.length ? `; first failures: ${r.firstErrors.join('; ')}` : ''}`;
+}
