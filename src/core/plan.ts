@@ -184,6 +184,7 @@ function commonWarnings(nodes: NodeSnapshot[]): Warning[] {
     }
   }
   if (nodes.length === 0) out.push({ code: 'NoControlPlane', message: 'no control-plane node with static pods was found' });
+  out.push({ code: 'NoRebootRecovery', message: 'reboot recovery is not implemented yet: after a reboot of a control-plane node the self-hosted apiserver cannot start by itself; run "kubectl selfhost rollback" before rebooting one' });
   out.push({ code: 'KubeadmUpgrade', message: 'kubeadm upgrade does not manage self-hosted components: run "kubectl selfhost rollback" before "kubeadm upgrade", then pivot again' });
   return out;
 }
