@@ -54,6 +54,7 @@ export async function operateCommand(verb: 'pivot' | 'rollback', a: OperateArgs,
     if (verb === 'pivot') {
       const { plan, journal } = await runPivot(session, args, renderer.emit, realClock);
       if (!journal) io.out('Nothing to do: every selected component is already self-hosted.\n');
+      else if (args.dryRun !== 'none') io.out(`Dry run (${args.dryRun}) complete in ${secs(started)}: nothing was changed.\n`);
       else io.out(`${c.green('Pivot complete')}: ${plan.components.filter((x) => x.action === 'pivot').map((x) => x.component).join(', ')} self-hosted in ${secs(started)} (run ${journal.runId}). Undo with "kubectl selfhost rollback".\n`);
     } else {
       const journal = await runRollback(session, { ...args, exact: a.exact === true }, renderer.emit, realClock);

@@ -1,5 +1,5 @@
 // Steps as data, run by one small runner (after kubeadm's workflow Runner). The runner decides up front which
-// steps run (those the journal has not recorded as done), runs them in order, wraps failures with the step's
+// steps run (those the journal has not recorded as done, and those that re-check a desired state), runs them in order, wraps failures with the step's
 // name, and records each completed step in the journal before starting the next, so a run killed at any point
 // can be resumed by running the same command again.
 import { wrap } from './errors.ts';
@@ -11,6 +11,8 @@ export interface Step<C> {
   /** `[pivot/kube-apiserver]`-style tag for the renderer. */
   tag: string;
   description: string;
+  /** Run even when the journal records it as done: its desired state may have changed since (e.g. a DaemonSet). */
+  alwaysRun?: boolean;
   /** Does the work; resolves to a reason when there was nothing to do (already done by an earlier run). */
   run(ctx: C): Promise<string | void>;
 }
@@ -26,7 +28,7 @@ export interface RunnerCtx {
 }
 
 export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, r: RunnerCtx, journal: Journal): Promise<Journal> {
-  const todo = steps.filter((s) => !journal.done.includes(s.id));
+  const todo = steps.filter((s) => s.alwaysRun === true || !journal.done.includes(s.id));
   let j = journal;
   for (const [i, step] of todo.entries()) {
     const pos = { index: i + 1, total: todo.length };

@@ -10,8 +10,8 @@ import { mirrorPodName, type NodeRef } from './context.ts';
 type ContainerState = { waiting?: { reason?: string; message?: string }; running?: { startedAt?: string }; terminated?: { reason?: string; exitCode?: number } };
 export type LivePod = {
   metadata: { name: string; deletionTimestamp?: string };
-  spec: { nodeName?: string; containers: Array<{ command?: string[] }> };
-  status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ ready?: boolean; restartCount?: number; state?: ContainerState; lastState?: ContainerState }> };
+  spec: { nodeName?: string; containers: Array<{ command?: string[] }>; affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: Array<{ matchFields?: Array<{ values?: string[] }> }> } } } };
+  status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; containerStatuses?: Array<{ ready?: boolean; restartCount?: number; state?: ContainerState; lastState?: ContainerState }> };
 };
 
 export function describePod(p: LivePod | null): string {
@@ -20,6 +20,8 @@ export function describePod(p: LivePod | null): string {
   const st = cs?.state;
   const state = st?.running ? 'running' : st?.waiting ? `waiting (${st.waiting.reason ?? '?'}${st.waiting.message ? `: ${st.waiting.message.slice(0, 160)}` : ''})` : st?.terminated ? `terminated (${st.terminated.reason ?? ''} exit ${st.terminated.exitCode})` : 'no container status';
   const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const unscheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  if (unscheduled) return `pod ${p.metadata.name} not scheduled (${unscheduled.reason}: ${(unscheduled.message ?? '').slice(0, 200)})`;
   return `pod ${p.metadata.name} phase ${p.status?.phase ?? '?'}, container ${state}, ready ${ready}, restarts ${cs?.restartCount ?? 0}${p.metadata.deletionTimestamp ? ', terminating' : ''}`;
 }
 
@@ -33,8 +35,10 @@ export function startedAt(p: LivePod | null): number | undefined {
 }
 
 export async function daemonPod(kube: KubeApi, c: Component, node: string): Promise<LivePod | null> {
-  const pods = await kube.list<LivePod>(paths.pods(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},component=${c}`, fieldSelector: `spec.nodeName=${node}` });
-  const live = pods.filter((p) => p.spec.nodeName === node);
+  // Not by spec.nodeName alone: a pod the scheduler has not placed yet targets its node through node affinity.
+  const pods = await kube.list<LivePod>(paths.pods(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},component=${c}` });
+  const targets = (p: LivePod) => p.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms?.some((t) => t.matchFields?.some((f) => f.values?.includes(node)));
+  const live = pods.filter((p) => p.spec.nodeName === node || (!p.spec.nodeName && targets(p)));
   return live.find((p) => isReady(p)) ?? live[0] ?? null;
 }
 

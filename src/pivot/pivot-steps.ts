@@ -24,7 +24,7 @@ export function pivotSteps(plan: Plan, nodes: readonly NodeRef[]): Step<Ctx>[] {
     switch (s.action) {
       case 'backup': return { ...base, run: (ctx: Ctx) => backup(ctx, cp, node!) };
       case 'enable-port-sharing': return { ...base, run: (ctx: Ctx) => enablePortSharing(ctx, s.component, node!, fileOf(cp)) };
-      case 'apply-daemonset': return { ...base, run: (ctx: Ctx) => applyDaemonSet(ctx, cp.daemonSet!) };
+      case 'apply-daemonset': return { ...base, alwaysRun: true, run: (ctx: Ctx) => applyDaemonSet(ctx, cp.daemonSet!) };
       case 'handover': return { ...base, run: (ctx: Ctx) => handover(ctx, s, node!, fileOf(cp)) };
     }
   });
@@ -47,7 +47,8 @@ export async function enablePortSharing(ctx: Ctx, c: Component, node: NodeRef, f
   if (text === null) return 'the static manifest is gone already (handed over by an earlier run)';
   const pod = parseAll(text)[0] as Pod;
   const has = (p: { spec: { containers: Array<{ command?: string[] }> } } | null) => !!p && p.spec.containers.every((x) => flagValue(x.command, PORT_SHARING_FLAG) === 'true');
-  if (!has(pod)) {
+  const already = has(pod);
+  if (!already) {
     pod.spec.containers = pod.spec.containers.map((x) => ({ ...x, command: withFlag(x.command ?? [], PORT_SHARING_FLAG, 'true') }));
     await ctx.files.write(node.name, dirs, file, toYaml(pod));
   }
@@ -55,7 +56,7 @@ export async function enablePortSharing(ctx: Ctx, c: Component, node: NodeRef, f
     const m = await mirrorPod(ctx.kube, c, node.name);
     return { done: has(m) && isReady(m), seen: m ? `${describePod(m)}, flag ${has(m) ? 'present' : 'not yet'}` : 'no mirror pod yet' };
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
-  return has(pod) ? 'the static pod already shares its port' : undefined;
+  return already ? 'the static pod already shares its port' : undefined;
 }
 
 export async function applyDaemonSet(ctx: Pick<Ctx, 'kube' | 'dryRun'>, ds: DaemonSet): Promise<string | void> {

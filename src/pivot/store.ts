@@ -20,7 +20,8 @@ function configMap(name: string, data: Record<string, string>, annotations: Reco
 
 /** Creates or updates a ConfigMap; retried while the API hands over between apiserver processes. */
 async function upsert(kube: KubeApi, wait: WaitCtx, tag: string, cm: ConfigMap, dryRun: boolean): Promise<void> {
-  await waitFor(wait, tag, `ConfigMap kube-system/${cm.metadata.name} to be written`, async () => {
+  // Quiet: a record written in passing is no news; only a failure to write it is (the error says so).
+  await waitFor({ ...wait, emit: () => undefined }, tag, `ConfigMap kube-system/${cm.metadata.name} to be written`, async () => {
     const existing = await kube.get<ConfigMap>(paths.configMap(NAMESPACE, cm.metadata.name!));
     if (existing) {
       await kube.replace(paths.configMap(NAMESPACE, cm.metadata.name!), { ...cm, metadata: { ...cm.metadata, resourceVersion: existing.metadata['resourceVersion'] } }, { dryRun });

@@ -15,7 +15,7 @@ export interface Renderer {
 export async function progressRenderer(io: Io, c: ChalkInstance): Promise<Renderer> {
   const ora = io.isTTY ? (await import('ora')).default : null;
   let spinner: Ora | null = null;
-  const lastPlain = new Map<string, number>();
+  const lastPlain = new Map<string, { at: number; seen: string }>();
   const line = (t: string) => {
     if (spinner) spinner.clear();
     io.out(t + '\n');
@@ -33,15 +33,19 @@ export async function progressRenderer(io: Io, c: ChalkInstance): Promise<Render
         if (ora) {
           spinner = ora({ text: `${tag} waiting for ${e.what} (0s of ${secs(e.limitMs)})`, stream: process.stdout }).start();
         } else {
-          lastPlain.set(e.what, 0);
+          lastPlain.set(e.what, { at: 0, seen: '' });
           line(`${e.tag} waiting for ${e.what} (limit ${secs(e.limitMs)})`);
         }
         return;
       case 'wait-tick':
         if (spinner) {
           spinner.text = `${tag} waiting for ${e.what} (${secs(e.elapsedMs)} of ${secs(e.limitMs)}) ${c.dim(e.seen)}`;
-        } else if (e.elapsedMs - (lastPlain.get(e.what) ?? 0) >= 15_000) {
-          lastPlain.set(e.what, e.elapsedMs);
+        } else {
+          // A line when what is seen changes (at most every 15 s), and every minute regardless.
+          const last = lastPlain.get(e.what) ?? { at: 0, seen: '' };
+          const gap = e.elapsedMs - last.at;
+          if (!((gap >= 15_000 && e.seen !== last.seen) || gap >= 60_000)) return;
+          lastPlain.set(e.what, { at: e.elapsedMs, seen: e.seen });
           line(`${e.tag} still waiting for ${e.what} (${secs(e.elapsedMs)} of ${secs(e.limitMs)}): ${e.seen}`);
         }
         return;

@@ -4,7 +4,7 @@ import type { PodTemplate } from '../../src/core/k8s-types.ts';
 import {
   addControlPlaneNodeSelector, addManagedLabel, clusterFirstWithHostNet, dropPriorityValue, enablePortSharing,
   flagValue, MUTATORS, noServiceAccountToken, perNodeAdvertiseAddress, probesWithoutNodeAddress, stripMirrorFields,
-  tolerateEverything, withFlag,
+  tolerateEverything, withFlag, withoutHostPorts,
 } from '../../src/core/transform/mutators.ts';
 
 const empty = (): PodTemplate => ({ metadata: {}, spec: { containers: [{ name: 'c' }] } });
@@ -89,6 +89,17 @@ describe('mutators', () => {
     assert.deepEqual(probesWithoutNodeAddress(empty()), empty());
     const c = probesWithoutNodeAddress(filled()).spec.containers[0]!;
     assert.deepEqual(c.livenessProbe, { httpGet: { path: '/livez', port: 6443 }, periodSeconds: 10 });
+    assert.deepEqual(c.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
+  });
+
+  it('withoutHostPorts drops ports and gives named probe ports their number', () => {
+    assert.deepEqual(withoutHostPorts(empty()), empty());
+    const t = filled();
+    t.spec.containers[0]!['ports'] = [{ name: 'probe-port', containerPort: 6443, protocol: 'TCP' }];
+    t.spec.containers[0]!.livenessProbe = { httpGet: { path: '/livez', port: 'probe-port' } };
+    const c = withoutHostPorts(t).spec.containers[0]!;
+    assert.equal(c['ports'], undefined);
+    assert.deepEqual(c.livenessProbe, { httpGet: { path: '/livez', port: 6443 } });
     assert.deepEqual(c.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
   });
 

@@ -31,6 +31,13 @@ describe('runSteps', () => {
     assert.deepEqual(h.ran, ['b']);
   });
 
+  it('re-runs a step that re-checks its desired state even when recorded as done', async () => {
+    const h = harness();
+    const journal = { ...newJournal('pivot', 'r1', [], now()), done: ['a', 'b'] };
+    await runSteps([h.step('a'), { ...h.step('b'), alwaysRun: true }], {}, h.r, journal);
+    assert.deepEqual(h.ran, ['b']);
+  });
+
   it('on failure records the failed state with the step name and stops', async () => {
     const h = harness();
     await assert.rejects(runSteps([h.step('a'), h.step('b', true), h.step('c')], {}, h.r, newJournal('pivot', 'r1', [], now())), /\[t\/b\] do b: boom/);

@@ -105,6 +105,25 @@ export const probesWithoutNodeAddress: Mutator = (t) =>
     return out;
   });
 
+/**
+ * A hostNetwork pod's containerPorts are host ports, and the scheduler places no second pod that asks for a host
+ * port in use: with kubeadm's `probe-port` declared, the DaemonSet pod could never be scheduled beside the static
+ * pod it replaces (nor a surge pod beside the old one). Ports are dropped; probes naming one get its number.
+ */
+export const withoutHostPorts: Mutator = (t) =>
+  mapContainers(t, (c) => {
+    const ports = (c['ports'] ?? []) as Array<{ name?: string; containerPort: number }>;
+    const { ports: _ports, ...out } = c as Container & { ports?: unknown };
+    for (const key of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+      const probe = c[key];
+      const named = probe?.httpGet?.port;
+      if (typeof named !== 'string') continue;
+      const port = ports.find((p) => p.name === named)?.containerPort ?? (/^\d+$/.test(named) ? Number(named) : undefined);
+      if (port !== undefined) out[key] = { ...probe, httpGet: { ...probe!.httpGet, port } };
+    }
+    return out as Container;
+  });
+
 /** Sets `--name=value` in a command line, replacing an existing value of the same flag. */
 export function withFlag(command: string[], name: string, value: string): string[] {
   const flag = `${name}=${value}`;
@@ -129,6 +148,7 @@ const COMMON: Mutator[] = [
   clusterFirstWithHostNet,
   noServiceAccountToken,
   enablePortSharing,
+  withoutHostPorts,
 ];
 
 export const MUTATORS: Record<Component, Mutator[]> = {
