@@ -3,6 +3,7 @@
 // received exactly as the API server has them (client-node's typed models drop fields they do not know).
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import { isIP } from 'node:net';
 import { ClusterError } from '../core/errors.ts';
 import { ApiError, type ApiProbe, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
 import type { LoadedConfig } from './kubeconfig.ts';
@@ -102,8 +103,9 @@ export function apiProbe(cfg: LoadedConfig, requestTimeoutMs: number): ApiProbe 
         const opts: RequestOptions = { method: 'GET', headers: { Accept: 'text/plain' } };
         await cfg.kc.applyToHTTPSOptions(opts);
         // A fresh connection each time (agent: false), so the kernel picks a listener anew; the certificate is
-        // checked against the kubeconfig's server name, which kubeadm's apiserver certificate carries.
-        Object.assign(opts, { agent: false, servername: new URL(cfg.server).hostname.replace(/^\[|\]$/g, '') });
+        // checked against the kubeconfig's server name (a DNS name; an IP is checked as is), which kubeadm's certificate carries.
+        const serverName = new URL(cfg.server).hostname.replace(/^\[|\]$/g, '');
+        Object.assign(opts, { agent: false }, isIP(serverName) ? {} : { servername: serverName });
         const text = await new Promise<string>((resolve, reject) => {
           const req = httpsRequest(new URL(`https://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`), opts, (res) => {
             const chunks: Buffer[] = [];
