@@ -137,7 +137,7 @@ pod_pids() {
 # Pids whose network or UTS namespace is the node's (catches e.g. a kubeadm left running by a killed `up`).
 node_ns_pids() {
   local net="" uts="" p
-  [ -e "$NETNS_FILE" ] && net="net:[$(stat -L -c %i "$NETNS_FILE" 2>/dev/null)]"
+  mountpoint -q "$NETNS_FILE" 2>/dev/null && net="net:[$(stat -L -c %i "$NETNS_FILE" 2>/dev/null)]"
   [ -e "$UTS_NS" ] && mountpoint -q "$UTS_NS" && uts="uts:[$(stat -L -c %i "$UTS_NS" 2>/dev/null)]"
   [ -n "$net$uts" ] || return 0
   for p in /proc/[0-9]*; do
@@ -571,6 +571,9 @@ cmd_up() {
   stage "host packages"
   ensure_packages
   stage "binaries (cache)"
+  if [ ! -f "$CACHE_ROOT/bin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION/.complete" ] && ! command -v go >/dev/null; then
+    die "the binaries are not cached and building them needs Go >= 1.24 on PATH (https://go.dev/dl)"
+  fi
   bin=$(bash "$here/build-binaries.sh" 2>>"$CACHE_ROOT/build.log" | tail -n 1) ||
     die "build-binaries.sh failed, see $CACHE_ROOT/build.log"
   [ -f "$bin/.complete" ] || die "build-binaries.sh did not produce $bin"
@@ -647,14 +650,14 @@ spec:
       - name: busybox
         image: $BUSYBOX_IMAGE
         imagePullPolicy: Never
-        command: ["sh", "-c", "echo bed-smoke ok; exec sleep 3600"]
+        command: ["sh", "-c", "echo bed-smoke ok; trap 'exit 0' TERM; sleep 3600 & wait"]
 EOF
   if ! kubectl_ --request-timeout=0 rollout status deployment/bed-smoke --timeout=180s; then
     kubectl_ describe pods -l app=bed-smoke >&2 || true
     die "the smoke Deployment did not become available"
   fi
   kubectl_ get pods -l app=bed-smoke -o wide
-  if [ -z "${BED_KEEP_SMOKE:-}" ]; then kubectl_ delete deployment bed-smoke --wait=true >/dev/null; fi
+  if [ -z "${BED_KEEP_SMOKE:-}" ]; then kubectl_ delete deployment bed-smoke --cascade=foreground --wait=true >/dev/null; fi
 }
 
 do_down() {
@@ -665,6 +668,14 @@ do_down() {
   rmdir /var/lib/cni/results /var/lib/cni/networks /var/lib/cni 2>/dev/null || true
   rmdir -p /usr/libexec/kubernetes/kubelet-plugins/volume/exec 2>/dev/null || true
   rm -rf "${HOME:-/root}/.kube/cache/discovery/${NODE_IP}_6443"
+  local left=() d
+  [ ! -e "$NETNS_FILE" ] || left+=("namespace $NETNS_FILE")
+  ! ip link show "$HOST_IF" >/dev/null 2>&1 || left+=("link $HOST_IF")
+  for d in "${KUBE_DIRS[@]}" "$STATE" "$RUN"; do [ ! -e "$d" ] || left+=("$d"); done
+  mapfile -t -O "${#left[@]}" left < <(mounts_under /var/lib/kubelet "$RUN" "$STATE" | sed 's/^/mount /')
+  mapfile -t -O "${#left[@]}" left < <({ pod_pids; shim_pids; } | sed 's/^/process /')
+  for d in $(cgroup_mounts); do [ ! -d "$d/kubepods" ] || left+=("cgroup $d/kubepods"); done
+  [ ${#left[@]} -eq 0 ] || die "down: left behind: ${left[*]}"
   [ -n "$quiet" ] || say "down: nothing of the bed is left (cache kept in $CACHE_ROOT)"
 }
 

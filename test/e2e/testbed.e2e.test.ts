@@ -145,7 +145,7 @@ spec:
       - name: busybox
         image: ${BUSYBOX}
         imagePullPolicy: Never
-        command: [sh, -c, 'echo testbed-e2e says hello; exec sleep 3600']
+        command: [sh, -c, "echo testbed-e2e says hello; trap 'exit 0' TERM; sleep 3600 & wait"]
 `;
   const applied = kubectl(['apply', '-f', '-'], manifest);
   assert.equal(applied.status, 0, `kubectl apply failed: ${applied.stderr}`);
@@ -162,7 +162,7 @@ spec:
   const logs = kubectl(['-n', 'default', 'logs', podName]);
   assert.equal(logs.status, 0, `kubectl logs failed: ${logs.stderr}`);
   assert.match(logs.stdout, /testbed-e2e says hello/);
-  const deleted = kubectl(['-n', 'default', 'delete', 'deployment', DEPLOYMENT, '--wait=true']);
+  const deleted = kubectl(['-n', 'default', 'delete', 'deployment', DEPLOYMENT, '--cascade=foreground', '--wait=true']);
   assert.equal(deleted.status, 0, `kubectl delete failed: ${deleted.stderr}`);
 });
 
