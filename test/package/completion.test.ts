@@ -1,10 +1,10 @@
 // Shell completion: the pure completer, the kubeconfig name reader, the dispatch, and the spec against the real
 // yargs definitions (so that a flag added to the CLI without its completion fails here, not in a user's shell).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { run } from '../../src/cli.ts';
 import { complete, Directive, formatCompletion, type NameSource } from '../../src/completion/complete.ts';
 import { completionRequest } from '../../src/completion/dispatch.ts';
@@ -70,6 +70,7 @@ describe('complete', () => {
 
 describe('kubeconfig names', () => {
   const dir = mkdtempSync(join(tmpdir(), 'selfhost-complete-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   writeFileSync(a, 'contexts: [{name: one}, {name: two}]\nclusters: [{name: c1}]\n');
