@@ -1,4 +1,5 @@
 // Where a command's output goes. The CLI passes the process streams; tests pass buffers.
+import { isatty } from 'node:tty';
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
@@ -13,7 +14,8 @@ export function processIo(): Io {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     isTTY: process.stdout.isTTY === true,
-    stdinIsTTY: process.stdin.isTTY === true,
+    // isatty(0) rather than process.stdin.isTTY: touching process.stdin builds the stream (about 15 ms).
+    stdinIsTTY: isatty(0),
     env: process.env,
   };
 }

@@ -14,7 +14,6 @@ export interface LoadedConfig {
 }
 
 export async function loadKubeConfig(g: Pick<Globals, 'kubeconfig' | 'context' | 'cluster' | 'user'>, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
   const files = g.kubeconfig !== undefined ? [g.kubeconfig] : (env['KUBECONFIG'] ?? '').split(delimiter).filter(Boolean);
   const candidates = files.length > 0 ? files : [join(env['HOME'] ?? homedir(), '.kube', 'config')];
   const present = candidates.filter((f) => existsSync(f));
@@ -24,6 +23,8 @@ export async function loadKubeConfig(g: Pick<Globals, 'kubeconfig' | 'context' |
   if (present.length === 0) {
     throw new ConfigError(`no kubeconfig found (looked at ${candidates.join(', ')}); set KUBECONFIG or pass --kubeconfig`);
   }
+  // Only now load client-node: a missing kubeconfig is reported without paying for it.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   // kubectl's merge rule: the first file to set a value wins, including current-context.
   for (const file of present) {
