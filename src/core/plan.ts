@@ -26,7 +26,7 @@ export interface PlannedNode {
   components: NodeComponentState[];
 }
 
-export type StepAction = 'backup' | 'enable-port-sharing' | 'apply-daemonset' | 'handover';
+export type StepAction = 'backup' | 'enable-port-sharing' | 'apply-daemonset' | 'handover' | 'checkpoint';
 
 export interface PlannedStep {
   id: string;
@@ -101,7 +101,7 @@ export function buildPlan(snapshot: Snapshot, options: PlanOptions, now: Date): 
   const components = PIVOT_ORDER.filter((c) => options.components.includes(c)).map((c) =>
     planComponent(c, nodes, snapshot, warnings),
   );
-  const steps = components.flatMap((cp) => stepsFor(cp, nodes));
+  const steps = components.flatMap((cp) => [...stepsFor(cp, nodes), ...checkpointSteps(cp, nodes, snapshot)]);
   return {
     apiVersion: PLAN_API_VERSION,
     kind: 'Plan',
@@ -173,6 +173,21 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[]): PlannedStep[] {
   return steps;
 }
 
+/**
+ * Reboot recovery for the apiserver (src/core/checkpoint.ts): written on every node after its hand-over, and
+ * written again whenever the DaemonSet has been edited since (its generation differs from the recorded one).
+ */
+function checkpointSteps(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
+  if (cp.component !== 'kube-apiserver' || cp.action === 'blocked') return [];
+  const generation = snapshot.daemonSets['kube-apiserver']?.metadata['generation'];
+  const stale = (n: NodeSnapshot) => cp.action === 'pivot' || n.checkpoint?.recordedGeneration === undefined || n.checkpoint.recordedGeneration !== generation || !n.checkpoint.checkpointer;
+  return nodes.filter(stale).map((n) => ({
+    id: `checkpoint/kube-apiserver/${n.name}`, action: 'checkpoint', component: 'kube-apiserver', node: n.name,
+    description: `on ${n.name}: write the apiserver checkpoint (inactive, beside ${n.staticPodPath}) from the DaemonSet as it is now, and the checkpointer static pod that activates it after a reboot`,
+    cost: 'none (one small static pod per node)',
+  }));
+}
+
 function commonWarnings(nodes: NodeSnapshot[]): Warning[] {
   const out: Warning[] = [];
   if (nodes.some((n) => n.staticPods.some((s) => s.recognition.kind === 'etcd'))) {
@@ -184,7 +199,7 @@ function commonWarnings(nodes: NodeSnapshot[]): Warning[] {
     }
   }
   if (nodes.length === 0) out.push({ code: 'NoControlPlane', message: 'no control-plane node with static pods was found' });
-  out.push({ code: 'NoRebootRecovery', message: 'reboot recovery is not implemented yet: after a reboot of a control-plane node the self-hosted apiserver cannot start by itself; run "kubectl selfhost rollback" before rebooting one' });
+  out.push({ code: 'RebootRecovery', message: 'reboot recovery: pivot leaves on every control-plane node a checkpointer static pod and an inactive checkpoint of the apiserver; after a reboot the checkpoint serves until the DaemonSet pod runs again; edit the apiserver DaemonSet? run "kubectl selfhost pivot" again to re-sync the checkpoint' });
   out.push({ code: 'KubeadmUpgrade', message: 'kubeadm upgrade does not manage self-hosted components: run "kubectl selfhost rollback" before "kubeadm upgrade", then pivot again' });
   return out;
 }

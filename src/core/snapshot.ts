@@ -38,6 +38,17 @@ export interface NodeSnapshot {
   address?: string;
   staticPods: StaticPodSeen[];
   daemonPods: DaemonPodSeen[];
+  /** Reboot recovery on this node (live only): what the cluster record and the mirror pods show. */
+  checkpoint?: CheckpointSeen;
+}
+
+export interface CheckpointSeen {
+  /** The DaemonSet generation the node's checkpoint was written from (cluster record), if one was written. */
+  recordedGeneration?: number;
+  /** The checkpoint runs (its mirror pod exists): the node is recovering from a reboot. */
+  active: boolean;
+  /** The checkpointer static pod runs. */
+  checkpointer: boolean;
 }
 
 export interface Snapshot {

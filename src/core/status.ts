@@ -6,6 +6,7 @@ import { API_GROUP } from './labels.ts';
 import { findStatic, modeOf, type Mode } from './plan.ts';
 import type { Snapshot } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
+import { checkpointMatches } from './checkpoint.ts';
 
 export const STATUS_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -19,11 +20,22 @@ export interface ComponentStatus {
   backup: boolean;
 }
 
+/** Reboot recovery on a node: see src/core/checkpoint.ts. */
+export interface CheckpointStatus {
+  /** A checkpoint was written (cluster record) and the checkpointer runs. */
+  exists: boolean;
+  /** The checkpoint serves: the node is recovering from a reboot. */
+  active: boolean;
+  /** Written from the DaemonSet's current generation (null when there is no DaemonSet or no record). */
+  matchesDaemonSet: boolean | null;
+  recordedGeneration: number | null;
+}
+
 export interface Status {
   apiVersion: typeof STATUS_API_VERSION;
   kind: 'Status';
   context: string;
-  nodes: Array<{ name: string; ready: boolean | null; staticPodPath: string; components: ComponentStatus[] }>;
+  nodes: Array<{ name: string; ready: boolean | null; staticPodPath: string; components: ComponentStatus[]; checkpoint: CheckpointStatus }>;
   daemonSets: Array<{ component: Component; generation: number | null; observedGeneration: number | null; desired: number | null; ready: number | null }>;
   journal: Pick<Journal, 'operation' | 'runId' | 'state' | 'startedAt' | 'updatedAt' | 'done' | 'lastError'> | null;
   etcd: { healthy: boolean; detail: string };
@@ -61,7 +73,19 @@ export function buildStatus(i: StatusInputs): Status {
     const etcd = n.staticPods.find((p) => p.recognition.kind === 'etcd');
     if (etcd) comps.push({ component: 'etcd', mode: 'static', ready: etcd.ready ?? null, version: imageVersion(etcd.pod) ?? null, restarts: etcd.restarts ?? null, backup: false });
     if (n.ready === false) problems.push(`node ${n.name} is not Ready`);
-    return { name: n.name, ready: n.ready, staticPodPath: n.staticPodPath, components: comps };
+    const cp = n.checkpoint;
+    const checkpoint: CheckpointStatus = {
+      exists: cp?.recordedGeneration !== undefined && cp.checkpointer,
+      active: cp?.active ?? false,
+      matchesDaemonSet: checkpointMatches(s.daemonSets['kube-apiserver'], cp?.recordedGeneration),
+      recordedGeneration: cp?.recordedGeneration ?? null,
+    };
+    if (modeOf(n, 'kube-apiserver') === 'self-hosted' && s.source.kind === 'cluster') {
+      if (!checkpoint.exists) problems.push(`no reboot recovery on ${n.name} (no checkpoint or checkpointer); run "kubectl selfhost pivot" to install it`);
+      else if (checkpoint.matchesDaemonSet === false) problems.push(`the apiserver checkpoint on ${n.name} was written from DaemonSet generation ${checkpoint.recordedGeneration}, which has been edited since; run "kubectl selfhost pivot" to re-sync it`);
+    }
+    if (checkpoint.active) problems.push(`the apiserver checkpoint is active on ${n.name}: recovering from a reboot until the DaemonSet pod serves`);
+    return { name: n.name, ready: n.ready, staticPodPath: n.staticPodPath, components: comps, checkpoint };
   });
   const daemonSets = PIVOT_ORDER.flatMap((c) => {
     const ds = s.daemonSets[c];

@@ -11,12 +11,15 @@ import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths, type Obj } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
-import { daemonPod, describePod, isReady, lastEvents, mirrorPod, observeApiserverServes } from './observe.ts';
-import { writeClusterBackup } from './store.ts';
+import { daemonPod, describePod, isReady, lastEvents, mirrorPod, observeApiserverServes, type LivePod } from './observe.ts';
+import { CHECKPOINTER_FILE, CHECKPOINTER_POD, checkpointerPod, checkpointPod, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
+import { DEFAULT_AGENT_IMAGE } from '../ports/agent-image.ts';
+import { recordCheckpoint, writeClusterBackup } from './store.ts';
 
 type Ctx = OpContext;
 
-export function pivotSteps(plan: Plan, nodes: readonly NodeRef[]): Step<Ctx>[] {
+export function pivotSteps(plan: Plan, nodes: readonly NodeRef[], agentImage = DEFAULT_AGENT_IMAGE): Step<Ctx>[] {
+  const image = agentImage;
   return plan.steps.map((s) => {
     const cp = plan.components.find((c) => c.component === s.component)!;
     const node = nodes.find((n) => n.name === s.node);
@@ -26,6 +29,7 @@ export function pivotSteps(plan: Plan, nodes: readonly NodeRef[]): Step<Ctx>[] {
       case 'enable-port-sharing': return { ...base, run: (ctx: Ctx) => enablePortSharing(ctx, s.component, node!, fileOf(cp)) };
       case 'apply-daemonset': return { ...base, alwaysRun: true, run: (ctx: Ctx) => applyDaemonSet(ctx, cp.daemonSet!) };
       case 'handover': return { ...base, run: (ctx: Ctx) => handover(ctx, s, node!, fileOf(cp)) };
+      case 'checkpoint': return { ...base, alwaysRun: true, run: (ctx: Ctx) => writeCheckpoint(ctx, node!, image) };
     }
   });
 }
@@ -97,4 +101,25 @@ export async function handover(ctx: Ctx, s: PlannedStep, node: NodeRef, file: st
   });
   await waitFor(ctx.wait, tag, `${c} on ${node.name} to be healthy, served by the DaemonSet pod alone`,
     async () => (api ? observeApiserverServes(ctx.probe, node, pod, true) : pod().then((p) => ({ done: isReady(p), seen: describePod(p) }))), detail);
+}
+
+/**
+ * Reboot recovery on one node (src/core/checkpoint.ts): the inactive checkpoint rendered from the apiserver
+ * DaemonSet as it is now, the checkpointer static pod, and the cluster record of the generation it was written
+ * from (so that status can tell when the DaemonSet was edited since). Needs the DaemonSet pod serving already.
+ */
+export async function writeCheckpoint(ctx: Ctx, node: NodeRef, image: string): Promise<string | void> {
+  if (ctx.dryRun !== 'none') return 'dry run: no checkpoint written';
+  if (!node.address) throw new Error(`node ${node.name} has no InternalIP to advertise from its checkpoint`);
+  const ds = await ctx.kube.get<DaemonSet & Obj>(paths.daemonSet(NAMESPACE, 'kube-apiserver'));
+  if (!ds) return 'no apiserver DaemonSet: nothing to checkpoint';
+  const generation = Number(ds.metadata['generation'] ?? 0);
+  const dirs = nodeDirs(node.staticPodPath);
+  await ctx.files.writeBackup(node.name, dirs, INACTIVE_CHECKPOINT_FILE, toYaml(checkpointPod(ds.spec.template, node.address, generation)));
+  await ctx.files.write(node.name, dirs, CHECKPOINTER_FILE, toYaml(checkpointerPod(image, dirs, COMPONENT_INFO['kube-apiserver'].port)));
+  await recordCheckpoint(ctx.kube, ctx.wait, node.name, generation);
+  await waitFor(ctx.wait, tagOf('pivot', 'kube-apiserver'), `the checkpointer on ${node.name} to run`, async () => {
+    const m = await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${node.name}`));
+    return { done: isReady(m), seen: describePod(m) };
+  });
 }

@@ -11,7 +11,8 @@ import { paths } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
 import { daemonPod, describePod, isReady, lastEvents, mirrorPod, observeApiserverServes } from './observe.ts';
-import { deleteClusterBackups, readClusterBackup } from './store.ts';
+import { deleteClusterBackups, readClusterBackup, recordCheckpoint } from './store.ts';
+import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD } from '../core/checkpoint.ts';
 
 export interface RollbackOptions {
   components: readonly Component[];
@@ -29,6 +30,9 @@ export interface RollbackStepInfo {
 /** The rollback plan: pure, like pivot's. Components in reverse pivot order: the apiserver first. */
 export function rollbackPlan(nodes: readonly NodeRef[], o: RollbackOptions): RollbackStepInfo[] {
   const out: RollbackStepInfo[] = [];
+  if (o.components.includes('kube-apiserver')) {
+    for (const n of nodes) out.push({ id: `uncheckpoint/${n.name}`, component: 'kube-apiserver', node: n.name, description: `on ${n.name}: remove the checkpointer and any active apiserver checkpoint (reboot recovery)` });
+  }
   for (const c of [...o.components].reverse()) {
     for (const n of nodes) out.push({ id: `restore/${c}/${n.name}`, component: c, node: n.name, description: `on ${n.name}: restore the static ${c} from its backup (unless it runs) and wait until it serves` });
     out.push({ id: `delete-daemonset/${c}`, component: c, node: null, description: `delete DaemonSet kube-system/${c} and wait until the static pods serve alone` });
@@ -44,6 +48,7 @@ export function rollbackSteps(nodes: readonly NodeRef[], o: RollbackOptions): St
   return rollbackPlan(nodes, o).map((s) => {
     const base = { id: s.id, tag: s.component ? tagOf('rollback', s.component) : '[rollback]', description: s.description };
     const node = nodes.find((n) => n.name === s.node);
+    if (s.id.startsWith('uncheckpoint/')) return { ...base, run: (ctx: Ctx) => removeCheckpoint(ctx, node!) };
     if (s.id.startsWith('restore/')) return { ...base, run: (ctx: Ctx) => restore(ctx, s.component!, node!, false) };
     if (s.id.startsWith('delete-daemonset/')) return { ...base, run: (ctx: Ctx) => deleteDaemonSet(ctx, s.component!, nodes) };
     if (s.id.startsWith('exact/')) return { ...base, run: (ctx: Ctx) => restore(ctx, s.component!, node!, true) };
@@ -115,6 +120,19 @@ export async function deleteDaemonSet(ctx: Ctx, c: Component, nodes: readonly No
       COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, n, mirror, true) : mirror().then((m) => ({ done: isReady(m), seen: describePod(m) })));
   }
   return gone ? undefined : 'the DaemonSet was gone already';
+}
+
+/** Reboot recovery off: the checkpointer goes first, so that it cannot activate a checkpoint during the rollback. */
+export async function removeCheckpoint(ctx: Ctx, node: NodeRef): Promise<string | void> {
+  if (ctx.dryRun !== 'none') return 'dry run: checkpointer left';
+  const dirs = nodeDirs(node.staticPodPath);
+  await ctx.files.removeOwned(node.name, dirs, CHECKPOINTER_FILE);
+  await ctx.files.removeOwned(node.name, dirs, ACTIVE_CHECKPOINT_FILE);
+  await recordCheckpoint(ctx.kube, ctx.wait, node.name, null);
+  await waitFor(ctx.wait, tagOf('rollback', 'kube-apiserver'), `the checkpointer on ${node.name} to stop`, async () => {
+    const left = await Promise.all([CHECKPOINTER_POD, CHECKPOINT_POD].map((p) => ctx.kube.get(paths.pod(NAMESPACE, `${p}-${node.name}`))));
+    return { done: left.every((p) => p === null), seen: left.some((p) => p !== null) ? 'mirror pod still there' : 'gone' };
+  });
 }
 
 async function daemonSetExists(ctx: Ctx, c: Component): Promise<boolean> {

@@ -54,7 +54,7 @@ export async function runPivot(session: Session, a: OpArgs, emit: Emit, clock: C
   await confirmOrRefuse(a.confirm, `Pivot ${plan.components.filter((c) => c.action === 'pivot').map((c) => c.component).join(', ')} on context "${session.context}" in ${plan.steps.length} steps?`, 'pivot');
   const ctx = opContext(session, a, emit, clock);
   if (a.dryRun === 'none') plan = buildPlan(await withNodeFiles(ctx, snapshot, a.components), { components: a.components }, clock.now());
-  const journal = await execute(ctx, 'pivot', pivotSteps(plan, nodeRefs(snapshot)), snapshot.journal, a.components);
+  const journal = await execute(ctx, 'pivot', pivotSteps(plan, nodeRefs(snapshot), a.agentImage), snapshot.journal, a.components);
   return { plan, journal };
 }
 

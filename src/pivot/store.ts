@@ -6,7 +6,7 @@ import { API_GROUP, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/
 import type { JournalStore } from '../core/runner.ts';
 import { waitFor, type WaitCtx } from '../core/wait.ts';
 import { paths, type KubeApi, type Obj } from '../ports/kube.ts';
-import { JOURNAL_CONFIGMAP } from '../sources/cluster.ts';
+import { CHECKPOINTS_CONFIGMAP, JOURNAL_CONFIGMAP } from '../sources/cluster.ts';
 
 export const BACKUP_FORMAT = 'v1';
 export const BACKUP_FORMAT_ANNOTATION = `${API_GROUP}/backup-format`;
@@ -52,4 +52,17 @@ export async function writeClusterBackup(kube: KubeApi, wait: WaitCtx, node: str
 
 export async function deleteClusterBackups(kube: KubeApi, node: string, dryRun: boolean): Promise<void> {
   await kube.delete(paths.configMap(NAMESPACE, backupConfigMapName(node)), { dryRun });
+}
+
+/** Records the DaemonSet generation a node's checkpoint was written from (ConfigMap kubectl-selfhost-checkpoints). */
+export async function recordCheckpoint(kube: KubeApi, wait: WaitCtx, node: string, generation: number | null): Promise<void> {
+  const existing = await kube.get<ConfigMap>(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP));
+  const data = { ...(existing?.data ?? {}) };
+  if (generation === null) delete data[node];
+  else data[node] = String(generation);
+  if (Object.keys(data).length === 0) {
+    await kube.delete(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP));
+    return;
+  }
+  await upsert(kube, wait, '[checkpoint]', configMap(CHECKPOINTS_CONFIGMAP, data), false);
 }

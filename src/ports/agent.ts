@@ -1,6 +1,7 @@
 // The real NodeFiles: each operation is one short-lived pod pinned to the node (spec.nodeName, so it needs no
 // scheduler), running a few lines of busybox sh on two hostPath mounts: the static pod directory at /m and the
-// backup directory beside it at /b. Nothing else of the node (no pki, no keys) is mounted. The pod is deleted
+// backup directory beside it at /b. Nothing else of the node (no pki, no keys) is mounted, except for removing
+// this tool's directory at the end of a rollback, which mounts its parent. The pod is deleted
 // afterwards whatever happened.
 import { randomBytes } from 'node:crypto';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
@@ -21,7 +22,9 @@ const SCRIPTS = {
   write: 'echo "$CONTENT" | base64 -d > "/m/.$F.tmp" && sync && mv "/m/.$F.tmp" "/m/$F"',
   writeBackup: 'echo "$CONTENT" | base64 -d > "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"',
   remove: '[ -f "/b/$F" ] || { echo "no backup of $F on this node; refusing to remove it" >&2; exit 4; }; rm -f "/m/$F"',
-  removeBackups: 'rm -f /b/* /b/.[!.]* 2>/dev/null; true',
+  removeOwned: 'case "$F" in kubectl-selfhost-*) rm -f "/m/$F" ;; *) echo "refusing to remove $F: not a file of this tool" >&2; exit 4 ;; esac',
+  // Runs with the parent of the manifest directory at /p (the only op that mounts it), to remove the directory too.
+  removeBackups: 'rm -rf "/p/$F"',
 } as const;
 
 type Op = keyof typeof SCRIPTS;
@@ -41,11 +44,17 @@ export function agentNodeFiles(o: AgentOptions): NodeFiles {
     write: async (node, dirs, file, content) => void (await run('write', node, dirs, file, content)),
     writeBackup: async (node, dirs, file, content) => void (await run('writeBackup', node, dirs, file, content)),
     remove: async (node, dirs, file) => void (await run('remove', node, dirs, file)),
-    removeBackups: async (node, dirs) => void (await run('removeBackups', node, dirs, 'none')),
+    removeOwned: async (node, dirs, file) => void (await run('removeOwned', node, dirs, file)),
+    removeBackups: async (node, dirs) => void (await run('removeBackups', node, dirs, dirs.backup.slice(dirs.backup.lastIndexOf('/') + 1))),
   };
 }
 
-export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, script: string, env: Record<string, string>): Obj {
+export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, script: string, env: Record<string, string>, parentMount = false): Obj {
+  const parent = dirs.backup.slice(0, dirs.backup.lastIndexOf('/')) || '/';
+  const volumes = parentMount
+    ? [{ name: 'parent', hostPath: { path: parent, type: 'Directory' } }]
+    : [{ name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } }, { name: 'backup', hostPath: { path: dirs.backup, type: 'DirectoryOrCreate' } }];
+  const mounts = parentMount ? [{ name: 'parent', mountPath: '/p' }] : [{ name: 'manifests', mountPath: '/m' }, { name: 'backup', mountPath: '/b' }];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -65,13 +74,10 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
         imagePullPolicy: 'IfNotPresent',
         command: ['sh', '-c', script],
         env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
-        volumeMounts: [{ name: 'manifests', mountPath: '/m' }, { name: 'backup', mountPath: '/b' }],
+        volumeMounts: mounts,
         resources: { requests: { cpu: '10m', memory: '16Mi' } },
       }],
-      volumes: [
-        { name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } },
-        { name: 'backup', hostPath: { path: dirs.backup, type: 'DirectoryOrCreate' } },
-      ],
+      volumes,
     },
   };
 }
@@ -84,7 +90,7 @@ async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, f
   const env: Record<string, string> = { F: file };
   if (content !== undefined) env['CONTENT'] = Buffer.from(content).toString('base64');
   const tag = `agent/${node}`;
-  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, SCRIPTS[op], env));
+  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, SCRIPTS[op], env, op === 'removeBackups'));
   try {
     let last: AgentPodStatus | null = null;
     await waitFor(o.wait, tag, `node agent ${name} (${op} ${file}) to finish on ${node}`, async () => {

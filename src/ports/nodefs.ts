@@ -3,7 +3,10 @@
 export interface NodeDirs {
   /** The kubelet's staticPodPath on that node, e.g. /etc/kubernetes/manifests. */
   manifests: string;
-  /** Beside it, never inside it (the kubelet would run what it finds there): e.g. /etc/kubernetes/selfhost-backup. */
+  /**
+   * This tool's own directory beside it, never inside it (the kubelet would run what it finds there), e.g.
+   * /etc/kubernetes/selfhost-backup: the backups and the apiserver's inactive checkpoint.
+   */
   backup: string;
 }
 
@@ -20,7 +23,9 @@ export interface NodeFiles {
   remove(node: string, dirs: NodeDirs, file: string): Promise<void>;
   /** Writes a backup file (used to put the cluster copy back on the node). */
   writeBackup(node: string, dirs: NodeDirs, file: string, content: string): Promise<void>;
-  /** Removes this tool's backup directory from the node. */
+  /** Removes a manifest this tool created (the checkpointer, an active checkpoint): names starting kubectl-selfhost- only. */
+  removeOwned(node: string, dirs: NodeDirs, file: string): Promise<void>;
+  /** Removes this tool's directory beside the manifest directory (backups, the inactive checkpoint), and the directory itself. */
   removeBackups(node: string, dirs: NodeDirs): Promise<void>;
 }
 

@@ -6,24 +6,29 @@ import { ClusterError } from '../core/errors.ts';
 import { parseJournal, type Journal } from '../core/journal.ts';
 import type { DaemonSet, Pod } from '../core/k8s-types.ts';
 import { CONTROL_PLANE_ROLE, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
-import type { DaemonPodSeen, NodeSnapshot, Snapshot, StaticPodSeen } from '../core/snapshot.ts';
+import type { CheckpointSeen, DaemonPodSeen, NodeSnapshot, Snapshot, StaticPodSeen } from '../core/snapshot.ts';
+import { CHECKPOINT_ROLE_LABEL } from '../core/checkpoint.ts';
 import { isMirrorPod, recognise } from '../core/static-pod.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
 
 export const JOURNAL_CONFIGMAP = 'kubectl-selfhost-journal';
+export const CHECKPOINTS_CONFIGMAP = 'kubectl-selfhost-checkpoints';
 export const DEFAULT_STATIC_POD_PATH = '/etc/kubernetes/manifests';
 
 type LivePod = Pod & { metadata: Pod['metadata'] & { name: string }; spec: Pod['spec']; status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount?: number; image?: string }> } };
 type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
 
 export async function readCluster(kube: KubeApi, source: { context: string; server: string }): Promise<Snapshot> {
-  const [nodes, pods, daemonSets, journalCm] = await Promise.all([
+  const [nodes, pods, daemonSets, journalCm, checkpointsCm] = await Promise.all([
     kube.list<LiveNode>(paths.nodes(), { labelSelector: CONTROL_PLANE_ROLE }),
     kube.list<LivePod>(paths.pods(NAMESPACE)),
     kube.list<DaemonSet>(paths.daemonSets(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}` }),
     kube.get<{ data?: Record<string, string> }>(paths.configMap(NAMESPACE, JOURNAL_CONFIGMAP)),
+    kube.get<{ data?: Record<string, string> }>(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP)),
   ]);
-  const mirrors = pods.filter(isMirrorPod);
+  // This tool's own static pods (checkpointer, active checkpoint) are not control-plane components to plan.
+  const own = pods.filter((p) => isMirrorPod(p) && p.metadata.labels?.[CHECKPOINT_ROLE_LABEL] !== undefined);
+  const mirrors = pods.filter((p) => isMirrorPod(p) && !own.includes(p));
   const hosted = pods.filter((p) => p.metadata.labels?.[MANAGED_BY_KEY] === MANAGED_BY_VALUE);
   const controlPlane = mirrors.some((p) => recognise(p).kind === 'component') || hosted.length > 0 || daemonSets.length > 0;
   if (nodes.length === 0 || !controlPlane) {
@@ -38,7 +43,8 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
       ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
       address: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
       staticPods: mirrors.filter((p) => p.spec.nodeName === n.metadata.name).map(mirrorToSeen),
-      daemonPods: hosted.filter((p) => p.spec.nodeName === n.metadata.name).flatMap(daemonPodSeen),
+      daemonPods: hosted.filter((p) => p.spec.nodeName === n.metadata.name && !isMirrorPod(p)).flatMap(daemonPodSeen),
+      checkpoint: checkpointSeen(n.metadata.name, own, checkpointsCm?.data),
     })),
   );
   const byComponent: Snapshot['daemonSets'] = {};
@@ -86,6 +92,12 @@ function daemonPodSeen(p: LivePod): DaemonPodSeen[] {
   const component = p.metadata.labels?.['component'] ?? '';
   if (!isComponent(component)) return [];
   return [{ component, name: p.metadata.name, ready: isReady(p), restarts: restarts(p), image: p.spec.containers[0]?.image, phase: p.status?.phase }];
+}
+
+function checkpointSeen(node: string, own: LivePod[], record: Record<string, string> | undefined): CheckpointSeen {
+  const role = (r: string) => own.some((p) => p.spec.nodeName === node && p.metadata.labels?.[CHECKPOINT_ROLE_LABEL] === r);
+  const generation = record?.[node];
+  return { ...(generation !== undefined ? { recordedGeneration: Number(generation) } : {}), active: role('checkpoint'), checkpointer: role('checkpointer') };
 }
 
 function journalFrom(cm: { data?: Record<string, string> } | null): Journal | null {

@@ -12,6 +12,13 @@ export function renderStatus(s: Status, server: string, c: ChalkInstance): strin
   };
   const rows = s.nodes.flatMap((n) => n.components.map((x) => [n.name, x.component, mode(x.mode), yn(x.ready), x.version ?? '-', String(x.restarts ?? '-'), gen(x.component), x.component === 'etcd' ? '-' : x.backup ? 'yes' : 'no']));
   out.push(table(['NODE', 'COMPONENT', 'MODE', 'READY', 'VERSION', 'RESTARTS', 'DS GEN/OBSERVED', 'BACKUP'], rows), '');
+  const ck = (n: Status['nodes'][number]) => {
+    const k = n.checkpoint;
+    if (!k.exists && !k.active) return 'none';
+    const sync = k.matchesDaemonSet === false ? c.yellow(`stale (written from generation ${k.recordedGeneration})`) : 'matches the DaemonSet';
+    return `${k.active ? c.yellow('active') : 'inactive'}, ${sync}`;
+  };
+  out.push(table(['NODE', 'APISERVER CHECKPOINT (reboot recovery)'], s.nodes.map((n) => [n.name, ck(n)])), '');
   const j = s.journal;
   out.push(`Journal: ${j ? `${j.operation} ${j.runId} ${j.state === 'completed' ? c.green(j.state) : c.yellow(j.state)} (started ${j.startedAt}, ${j.done.length} step(s) done)` : 'none (never pivoted)'}`);
   out.push(`etcd: ${s.etcd.healthy ? c.green('healthy') : c.red('unhealthy')} (${s.etcd.detail})`);

@@ -1,6 +1,6 @@
 // e2e helpers: run the built kubectl-selfhost and kubectl against the real test bed (KUBECONFIG set by
 // scripts/e2e.sh), read the node's static pod directory, and wait with bounded polls.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -16,6 +16,21 @@ export function selfhost(args: string[], timeoutMs = 900_000): { code: number; o
   const t0 = Date.now();
   const r = spawnSync(BIN, args, { env: env(), encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr, ms: Date.now() - t0 };
+}
+
+/** Like selfhost(), without blocking the event loop (the prober runs in this process meanwhile). */
+export function selfhostAsync(args: string[], timeoutMs = 900_000): Promise<{ code: number; out: string; err: string; ms: number }> {
+  const t0 = Date.now();
+  const child = spawn(BIN, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code: code ?? -1, out, err, ms: Date.now() - t0 });
+  }));
 }
 
 export function selfhostBackground(args: string[]): ChildProcess {
@@ -42,12 +57,17 @@ export function staticManifests(): string[] {
   return existsSync(MANIFESTS) ? readdirSync(MANIFESTS).filter((f) => !f.startsWith('.')).sort() : [];
 }
 
-export async function until<T>(what: string, limitMs: number, probe: () => T | null | undefined | false): Promise<T> {
+/** kubectl without blocking the event loop: null when it fails. */
+export function kubectlAsync(args: string[]): Promise<string | null> {
+  return new Promise((resolve) => execFile('kubectl', args, { env: env(), encoding: 'utf8' }, (err, stdout) => resolve(err ? null : stdout)));
+}
+
+export async function until<T>(what: string, limitMs: number, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>): Promise<T> {
   const t0 = Date.now();
   let last: unknown = null;
   for (;;) {
     try {
-      const v = probe();
+      const v = await probe();
       if (v) return v;
       last = v;
     } catch (err) {

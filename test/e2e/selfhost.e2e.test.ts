@@ -2,14 +2,14 @@
 // a kubeadm-style hand-over measured in the same run for comparison, and SIGKILLed runs resumed and rolled back.
 // Prints the figures; asserts behaviour, never timings.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { dump, loadAll } from 'js-yaml';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
 import {
-  agentPods, KUBECONFIG, kubectl, kubectlJson, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostBackground,
+  agentPods, BACKUPS, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
   staticManifests, status, tryKubectl, until,
 } from './helpers.ts';
 
@@ -35,6 +35,8 @@ function assertStaticControlPlane(): void {
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
   assert.deepEqual(ourDaemonSets(), []);
   assert.deepEqual(agentPods(), []);
+  assert.equal(existsSync(BACKUPS), false, 'nothing of the tool left on the node');
+  assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-checkpoints']), null);
 }
 
 function assertSelfHosted(): void {
@@ -42,7 +44,7 @@ function assertSelfHosted(): void {
   assert.equal(s.code, 0, `status exit code; problems: ${JSON.stringify(s.doc)}`);
   assert.equal(s.doc.summary, 'healthy');
   assert.deepEqual(modes(s.doc), { 'kube-scheduler': 'self-hosted', 'kube-controller-manager': 'self-hosted', 'kube-apiserver': 'self-hosted', etcd: 'static' });
-  assert.deepEqual(staticManifests(), ['etcd.yaml'], 'no static control-plane manifests left');
+  assert.deepEqual(staticManifests(), ['etcd.yaml', 'kubectl-selfhost-checkpointer.yaml'], 'no static control-plane manifests left; the checkpointer for reboot recovery');
   assert.deepEqual(agentPods(), []);
 }
 
@@ -74,7 +76,7 @@ describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, ()
   });
 
   it('pivot hands the control plane to DaemonSets; status shows it; the self-hosted scheduler and controller-manager work', async () => {
-    const { value: r } = await probed('our pivot (static -> DaemonSets, all three)', () => selfhost(['pivot', '--yes']));
+    const { value: r } = await probed('our pivot (static -> DaemonSets, all three)', () => selfhostAsync(['pivot', '--yes']));
     assert.equal(r.code, 0, r.out + r.err);
     report(`pivot wall time: ${(r.ms / 1000).toFixed(1)}s`);
     assertSelfHosted();
@@ -90,7 +92,7 @@ describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, ()
   });
 
   it('rollback returns to static pods: no DaemonSet, no agent pod, no backup left', async () => {
-    const { value: r } = await probed('our rollback (DaemonSets -> static, all three)', () => selfhost(['rollback', '--yes']));
+    const { value: r } = await probed('our rollback (DaemonSets -> static, all three)', () => selfhostAsync(['rollback', '--yes']));
     assert.equal(r.code, 0, r.out + r.err);
     report(`rollback wall time: ${(r.ms / 1000).toFixed(1)}s`);
     assertStaticControlPlane();
@@ -99,12 +101,12 @@ describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, ()
   });
 
   it('pivot again (the static pods now share their port: the hand-over alone) and rollback again', async () => {
-    const { value: p } = await probed('our pivot again (static pods already share the port: hand-over only)', () => selfhost(['pivot', '--yes']));
+    const { value: p } = await probed('our pivot again (static pods already share the port: hand-over only)', () => selfhostAsync(['pivot', '--yes']));
     assert.equal(p.code, 0, p.out + p.err);
     assert.doesNotMatch(p.out, /add --permit-port-sharing/, 'no restart needed the second time');
     report(`second pivot wall time: ${(p.ms / 1000).toFixed(1)}s`);
     assertSelfHosted();
-    const { value: r } = await probed('our rollback again', () => selfhost(['rollback', '--yes']));
+    const { value: r } = await probed('our rollback again', () => selfhostAsync(['rollback', '--yes']));
     assert.equal(r.code, 0, r.out + r.err);
     report(`second rollback wall time: ${(r.ms / 1000).toFixed(1)}s`);
     assertStaticControlPlane();
@@ -130,8 +132,8 @@ describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, ()
     const t0 = Date.now();
     await probed('kubeadm-style hand-over (remove the static manifest, the DaemonSet pod takes the port)', async () => {
       renameSync(join(MANIFESTS, 'kube-apiserver.yaml'), join(dir, 'removed.yaml'));
-      await until('the API to answer from the DaemonSet pod', 600_000, () => tryKubectl(['get', '--raw', '/readyz']) === 'ok');
-      await until('the DaemonSet pod to be ready', 600_000, () => tryKubectl(['-n', 'kube-system', 'get', 'pods', '-l', 'k8s-app=kubeadm-style-apiserver', '-o', 'jsonpath={.items[*].status.containerStatuses[*].ready}'])?.includes('true'));
+      await until('the API to answer from the DaemonSet pod', 600_000, async () => (await kubectlAsync(['get', '--raw', '/readyz'])) === 'ok');
+      await until('the DaemonSet pod to be ready', 600_000, async () => (await kubectlAsync(['-n', 'kube-system', 'get', 'pods', '-l', 'k8s-app=kubeadm-style-apiserver', '-o', 'jsonpath={.items[*].status.containerStatuses[*].ready}']))?.includes('true'));
     });
     report(`kubeadm-style apiserver hand-over wall time: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     // Back as it was: the static manifest first (it waits for the port), then the DaemonSet goes.

@@ -112,7 +112,7 @@ describe('pivot steps against fakes at the ports', () => {
 describe('rollback steps against fakes at the ports', () => {
   it('plans the apiserver first and cleans up last', () => {
     const ids = rollbackPlan([NODE], { components: ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], exact: false }).map((s) => s.id);
-    assert.deepEqual(ids, ['restore/kube-apiserver/cp-1', 'delete-daemonset/kube-apiserver', 'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'cleanup']);
+    assert.deepEqual(ids, ['uncheckpoint/cp-1', 'restore/kube-apiserver/cp-1', 'delete-daemonset/kube-apiserver', 'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'cleanup']);
   });
 
   it('after a pivot, restores the static pod from the backup (node copy lost: cluster copy), removes the DaemonSet and the backups', async () => {

@@ -25,7 +25,7 @@ describe('buildPlan', () => {
   it('orders components scheduler, controller-manager, apiserver and steps backup -> port sharing -> DaemonSet -> hand-over', () => {
     const plan = buildPlan(readManifestsDir(dir), { components: [...PIVOT_ORDER] }, NOW);
     assert.deepEqual(plan.components.map((c) => c.component), ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver']);
-    assert.deepEqual(plan.steps.filter((s) => s.component === 'kube-apiserver').map((s) => s.action), ['backup', 'enable-port-sharing', 'apply-daemonset', 'handover']);
+    assert.deepEqual(plan.steps.filter((s) => s.component === 'kube-apiserver').map((s) => s.action), ['backup', 'enable-port-sharing', 'apply-daemonset', 'handover', 'checkpoint']);
     assert.equal(planExitCode(plan), 1);
   });
 
@@ -47,11 +47,18 @@ describe('buildPlan', () => {
       name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests', ready: true,
       staticPods: readManifestsDir(dir).nodes[0]!.staticPods.filter((s) => s.recognition.kind === 'etcd'),
       daemonPods: PIVOT_ORDER.map((component) => ({ component, name: `${component}-x`, ready: true, restarts: 0 })),
+      checkpoint: { recordedGeneration: 1, active: false, checkpointer: true },
     };
-    const plan = buildPlan(clusterSnapshot([node]), { components: [...PIVOT_ORDER] }, NOW);
+    const apiserverDs = toDaemonSet('kube-apiserver', readStaticPod(dir, 'kube-apiserver.yaml').pod);
+    apiserverDs.metadata['generation'] = 1;
+    const plan = buildPlan(clusterSnapshot([node], { daemonSets: { 'kube-apiserver': apiserverDs } }), { components: [...PIVOT_ORDER] }, NOW);
     assert.deepEqual(plan.components.map((c) => c.action), ['skip', 'skip', 'skip']);
     assert.equal(planExitCode(plan), 0);
     assert.deepEqual(plan.nodes[0]!.components.map((c) => c.mode), ['self-hosted', 'self-hosted', 'self-hosted']);
+    // The apiserver DaemonSet edited since its checkpoint was written: pivot re-syncs the checkpoint.
+    apiserverDs.metadata['generation'] = 2;
+    const edited = buildPlan(clusterSnapshot([node], { daemonSets: { 'kube-apiserver': apiserverDs } }), { components: [...PIVOT_ORDER] }, NOW);
+    assert.deepEqual(edited.steps.map((s) => s.id), ['checkpoint/kube-apiserver/cp-1']);
   });
 
   it('hands over every node with a static pod, and blocks a component missing on a node', () => {

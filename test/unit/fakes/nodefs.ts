@@ -28,6 +28,11 @@ export function fakeFiles(calls: string[]): FakeFiles {
       manifests.delete(k(node, file));
       f.onRemove?.(node, file);
     },
+    async removeOwned(node, _d, file) {
+      calls.push(`node ${node}: remove own ${file}`);
+      if (!file.startsWith('kubectl-selfhost-')) throw new Error(`refusing to remove ${file}`);
+      manifests.delete(k(node, file));
+    },
     async removeBackups(node) { calls.push(`node ${node}: remove backups`); for (const key of [...backups.keys()]) if (key.startsWith(`${node}/`)) backups.delete(key); },
   };
   return f;

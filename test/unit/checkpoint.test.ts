@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ACTIVE_CHECKPOINT_FILE, checkpointerPod, checkpointerScript, checkpointPod, INACTIVE_CHECKPOINT_FILE } from '../../src/core/checkpoint.ts';
+import { flagValue } from '../../src/core/transform/mutators.ts';
+import { toDaemonSet } from '../../src/core/transform/daemonset.ts';
+import { readStaticPod } from '../../src/sources/manifests-dir.ts';
+import { FIXTURES } from './helpers.ts';
+
+const template = toDaemonSet('kube-apiserver', readStaticPod(join(FIXTURES, 'kubeadm', 'v1.34.4'), 'kube-apiserver.yaml').pod).spec.template;
+
+describe('apiserver checkpoint', () => {
+  it('is the DaemonSet template as a static pod for one node, with its address made literal', () => {
+    const pod = checkpointPod(template, '10.0.0.7', 3);
+    const c = pod.spec.containers[0]!;
+    assert.equal(flagValue(c.command, '--advertise-address'), '10.0.0.7');
+    assert.equal(flagValue(c.command, '--permit-port-sharing'), 'true', 'it shares the port with the DaemonSet pod');
+    assert.equal(c.env, undefined, 'no downward API in a static pod');
+    assert.equal(pod.metadata.annotations?.['kubectl-selfhost.dev/daemonset-generation'], '3');
+    assert.equal(pod.metadata.labels?.['component'], 'kube-apiserver-checkpoint', 'never mistaken for the kubeadm apiserver');
+    assert.deepEqual(pod.spec.volumes, template.spec.volumes);
+    assert.equal(JSON.stringify(pod).includes('BEGIN'), false, 'no key material, only paths');
+  });
+
+  it('the checkpointer mounts the manifest directory and its own directory read-only, and has no credentials', () => {
+    const pod = checkpointerPod('busybox:x', { manifests: '/etc/kubernetes/manifests', backup: '/etc/kubernetes/selfhost-backup' }, 6443);
+    const c = pod.spec.containers[0]!;
+    assert.deepEqual(c['volumeMounts'], [{ name: 'manifests', mountPath: '/m' }, { name: 'own', mountPath: '/b', readOnly: true }]);
+    assert.equal(pod.spec['serviceAccountName'], undefined);
+    assert.match(c.command![2]!, /:192B\$/);
+  });
+});
+
+describe('the checkpointer script (run with sh against a fake /proc)', () => {
+  const LISTEN = (port: string) => `   0: 00000000:${port} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0\n`;
+  function world(listeners: number) {
+    const root = mkdtempSync(join(tmpdir(), 'checkpointer-'));
+    for (const d of ['m', 'b', 'proc/net']) mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'b', INACTIVE_CHECKPOINT_FILE), 'kind: Pod\n');
+    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+    writeFileSync(join(root, 'proc/net/tcp'), header + LISTEN('0050') + LISTEN('192B').repeat(listeners));
+    const run = (rounds: number) => execFileSync('sh', ['-c', checkpointerScript(6443)], { env: { PATH: process.env['PATH'], M: join(root, 'm'), B: join(root, 'b'), PROC: join(root, 'proc'), INTERVAL: '0', ROUNDS: String(rounds) }, encoding: 'utf8' });
+    return { root, run, active: () => existsSync(join(root, 'm', ACTIVE_CHECKPOINT_FILE)), setListeners: (n: number) => writeFileSync(join(root, 'proc/net/tcp'), header + LISTEN('192B').repeat(n)) };
+  }
+
+  it('activates the checkpoint after three checks with nothing on the port, not before', () => {
+    const w = world(0);
+    w.run(2);
+    assert.equal(w.active(), false);
+    assert.match(w.run(3), /checkpoint activated/);
+    assert.equal(w.active(), true);
+  });
+
+  it('leaves it inactive while an apiserver listens', () => {
+    const w = world(1);
+    w.run(5);
+    assert.equal(w.active(), false);
+  });
+
+  it('retires an active checkpoint once a second apiserver listens beside it, and keeps it while alone', () => {
+    const w = world(0);
+    w.run(3);
+    w.setListeners(1);
+    w.run(3);
+    assert.equal(w.active(), true, 'the checkpoint alone serves: it stays');
+    w.setListeners(2);
+    assert.match(w.run(1), /checkpoint deactivated/);
+    assert.equal(w.active(), false);
+  });
+});
