@@ -54,7 +54,9 @@ export interface StatusInputs {
 
 export function buildStatus(i: StatusInputs): Status {
   const s = i.snapshot;
+  // Two kinds of problem: something broken (degraded), or work under way or left to finish (mid-way).
   const problems: string[] = [];
+  const pending: string[] = [];
   const nodes = [...s.nodes].sort((a, b) => a.name.localeCompare(b.name)).map((n) => {
     const comps: ComponentStatus[] = PIVOT_ORDER.map((c) => {
       const mode = modeOf(n, c);
@@ -82,9 +84,9 @@ export function buildStatus(i: StatusInputs): Status {
     };
     if (modeOf(n, 'kube-apiserver') === 'self-hosted' && s.source.kind === 'cluster') {
       if (!checkpoint.exists) problems.push(`no reboot recovery on ${n.name} (no checkpoint or checkpointer); run "kubectl selfhost pivot" to install it`);
-      else if (checkpoint.matchesDaemonSet === false) problems.push(`the apiserver checkpoint on ${n.name} was written from DaemonSet generation ${checkpoint.recordedGeneration}, which has been edited since; run "kubectl selfhost pivot" to re-sync it`);
+      else if (checkpoint.matchesDaemonSet === false) pending.push(`the apiserver checkpoint on ${n.name} was written from DaemonSet generation ${checkpoint.recordedGeneration}, which has been edited since; run "kubectl selfhost pivot" to re-sync it`);
     }
-    if (checkpoint.active) problems.push(`the apiserver checkpoint is active on ${n.name}: recovering from a reboot until the DaemonSet pod serves`);
+    if (checkpoint.active) pending.push(`the apiserver checkpoint is active on ${n.name}: recovering from a reboot until the DaemonSet pod serves`);
     return { name: n.name, ready: n.ready, staticPodPath: n.staticPodPath, components: comps, checkpoint };
   });
   const daemonSets = PIVOT_ORDER.flatMap((c) => {
@@ -100,14 +102,14 @@ export function buildStatus(i: StatusInputs): Status {
   const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));
   const mixed = PIVOT_ORDER.some((c) => [...modes].filter((m) => m.startsWith(`${c}:`)).length > 1) || [...modes].some((m) => m.endsWith(':both'));
   const unfinished = j !== null && j.state !== 'completed';
-  if (unfinished) problems.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it, or "kubectl selfhost rollback"`);
-  const degraded = problems.some((p) => !p.startsWith('the '));
+  if (unfinished) pending.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it, or "kubectl selfhost rollback"`);
+  const degraded = problems.length > 0;
   return {
     apiVersion: STATUS_API_VERSION, kind: 'Status', context: i.context, nodes, daemonSets,
     journal: j ? { operation: j.operation, runId: j.runId, state: j.state, startedAt: j.startedAt, updatedAt: j.updatedAt, done: j.done, ...(j.lastError ? { lastError: j.lastError } : {}) } : null,
     etcd: i.etcd,
-    summary: degraded ? 'degraded' : mixed || unfinished ? 'mid-way' : 'healthy',
-    problems,
+    summary: degraded ? 'degraded' : mixed || pending.length > 0 ? 'mid-way' : 'healthy',
+    problems: [...problems, ...pending],
   };
 }
 

@@ -77,6 +77,34 @@ describe('status', () => {
   });
 });
 
+describe('status of reboot recovery', () => {
+  const hosted = (checkpoint: NodeSnapshot['checkpoint'], generation: number): Snapshot => ({
+    source: { kind: 'cluster', context: 'c', server: 's' },
+    nodes: [{ name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests', ready: true, staticPods: [], checkpoint,
+      daemonPods: (['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'] as const).map((component) => ({ component, name: `${component}-x`, ready: true, restarts: 0 })) }],
+    daemonSets: { 'kube-apiserver': { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { generation }, spec: {} } as never },
+    journal: null,
+  });
+  const etcd = { healthy: true, detail: 'ok' };
+
+  it('healthy with an inactive checkpoint matching the DaemonSet', () => {
+    const s = buildStatus({ snapshot: hosted({ recordedGeneration: 2, active: false, checkpointer: true }, 2), context: 'c', etcd, backups: {} });
+    assert.deepEqual(s.nodes[0]!.checkpoint, { exists: true, active: false, matchesDaemonSet: true, recordedGeneration: 2 });
+    assert.equal(s.summary, 'healthy');
+  });
+
+  it('names drift, a missing checkpoint and an active one, with the command that fixes it', () => {
+    const drift = buildStatus({ snapshot: hosted({ recordedGeneration: 1, active: false, checkpointer: true }, 2), context: 'c', etcd, backups: {} });
+    assert.equal(drift.nodes[0]!.checkpoint.matchesDaemonSet, false);
+    assert.ok(drift.problems.some((p) => /edited since; run "kubectl selfhost pivot" to re-sync it/.test(p)));
+    assert.equal(statusExitCode(drift), 1);
+    const none = buildStatus({ snapshot: hosted({ active: false, checkpointer: false }, 2), context: 'c', etcd, backups: {} });
+    assert.ok(none.problems.some((p) => /no reboot recovery on cp-1/.test(p)));
+    const active = buildStatus({ snapshot: hosted({ recordedGeneration: 2, active: true, checkpointer: true }, 2), context: 'c', etcd, backups: {} });
+    assert.ok(active.problems.some((p) => /checkpoint is active on cp-1/.test(p)));
+  });
+});
+
 describe('node agent pod', () => {
   it('is pinned to the node and mounts only the manifest and backup directories', () => {
     const pod = agentPod('a', 'cp-1', nodeDirs('/etc/kubernetes/manifests'), 'busybox:x', 'true', { F: 'kube-apiserver.yaml' }) as Obj & { spec: { nodeName: string; volumes: Array<{ hostPath: { path: string } }>; automountServiceAccountToken: boolean } };
