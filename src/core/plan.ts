@@ -6,7 +6,7 @@ import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.t
 import type { NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
-import { flagValue } from './transform/mutators.ts';
+import { sharesPort } from './transform/mutators.ts';
 
 export const PLAN_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -126,7 +126,7 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
     nodes: withStatic.map((n) => n.name),
     sourceNode: source?.name ?? null,
     staticManifestFile: seen?.file ?? null,
-    portSharing: { static: withStatic.length > 0 && withStatic.every((n) => hasPortSharing(findStatic(n, component)!.pod)), daemonSet: true as const },
+    portSharing: { static: withStatic.length > 0 && withStatic.every((n) => sharesPort(findStatic(n, component)!.pod)), daemonSet: true as const },
     daemonSetExists: !existing ? ('absent' as const) : sameTemplate(existing, daemonSet) ? ('same' as const) : ('differs' as const),
     staticPod: seen?.pod ?? null,
     daemonSet,
@@ -204,9 +204,6 @@ function commonWarnings(nodes: NodeSnapshot[]): Warning[] {
   return out;
 }
 
-function hasPortSharing(pod: Pod): boolean {
-  return pod.spec.containers.every((c) => flagValue(c.command, PORT_SHARING_FLAG) === 'true');
-}
 
 /** Same desired template, by the content hash the DaemonSet carries (the server adds defaults to the live one). */
 function sameTemplate(a: DaemonSet | null | undefined, b: DaemonSet | null | undefined): boolean {

@@ -5,7 +5,7 @@ import type { DaemonSet, Pod } from '../core/k8s-types.ts';
 import { NAMESPACE, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from '../core/labels.ts';
 import type { ComponentPlan, Plan, PlannedStep } from '../core/plan.ts';
 import type { Step } from '../core/runner.ts';
-import { flagValue, withFlag } from '../core/transform/mutators.ts';
+import { sharesPort, withPortSharing } from '../core/transform/mutators.ts';
 import { waitFor } from '../core/wait.ts';
 import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths, type Obj } from '../ports/kube.ts';
@@ -50,15 +50,11 @@ export async function enablePortSharing(ctx: Ctx, c: Component, node: NodeRef, f
   const text = await ctx.files.read(node.name, dirs, file);
   if (text === null) return 'the static manifest is gone already (handed over by an earlier run)';
   const pod = parseAll(text)[0] as Pod;
-  const has = (p: { spec: { containers: Array<{ command?: string[] }> } } | null) => !!p && p.spec.containers.every((x) => flagValue(x.command, PORT_SHARING_FLAG) === 'true');
-  const already = has(pod);
-  if (!already) {
-    pod.spec.containers = pod.spec.containers.map((x) => ({ ...x, command: withFlag(x.command ?? [], PORT_SHARING_FLAG, 'true') }));
-    await ctx.files.write(node.name, dirs, file, toYaml(pod));
-  }
+  const already = sharesPort(pod);
+  if (!already) await ctx.files.write(node.name, dirs, file, toYaml(withPortSharing(pod)));
   await waitFor(ctx.wait, tagOf('pivot', c), `the static ${c} on ${node.name} to run again with ${PORT_SHARING_FLAG}`, async () => {
     const m = await mirrorPod(ctx.kube, c, node.name);
-    return { done: has(m) && isReady(m), seen: m ? `${describePod(m)}, flag ${has(m) ? 'present' : 'not yet'}` : 'no mirror pod yet' };
+    return { done: sharesPort(m) && isReady(m), seen: m ? `${describePod(m)}, flag ${sharesPort(m) ? 'present' : 'not yet'}` : 'no mirror pod yet' };
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
   return already ? 'the static pod already shares its port' : undefined;
 }

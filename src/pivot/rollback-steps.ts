@@ -2,9 +2,9 @@
 // other direction (the restored static pod shares the port with the DaemonSet pod until the DaemonSet goes).
 import { COMPONENT_INFO, type Component } from '../core/components.ts';
 import type { Pod } from '../core/k8s-types.ts';
-import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE, PORT_SHARING_FLAG } from '../core/labels.ts';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import type { Step } from '../core/runner.ts';
-import { flagValue, withFlag } from '../core/transform/mutators.ts';
+import { sharesPort, withPortSharing } from '../core/transform/mutators.ts';
 import { waitFor } from '../core/wait.ts';
 import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths } from '../ports/kube.ts';
@@ -61,7 +61,6 @@ async function original(ctx: Ctx, c: Component, node: NodeRef): Promise<string |
   return (await ctx.files.readBackup(node.name, nodeDirs(node.staticPodPath), `${c}.yaml`)) ?? (await readClusterBackup(ctx.kube, node.name, c));
 }
 
-const hasFlag = (p: { spec: { containers: Array<{ command?: string[] }> } } | null) => !!p && p.spec.containers.every((x) => flagValue(x.command, PORT_SHARING_FLAG) === 'true');
 
 export async function restore(ctx: Ctx, c: Component, node: NodeRef, exact: boolean): Promise<string | void> {
   if (ctx.dryRun !== 'none') return 'dry run: nothing restored';
@@ -70,7 +69,7 @@ export async function restore(ctx: Ctx, c: Component, node: NodeRef, exact: bool
   const current = await ctx.files.read(node.name, dirs, file);
   const backup = await original(ctx, c, node);
   let wrote = false;
-  let want: (p: Pod | null) => boolean = (p) => hasFlag(p);
+  let want: (p: Pod | null) => boolean = sharesPort;
   if (exact) {
     if (backup === null) return 'no backup: the static manifest stays as it is';
     const pod = parseAll(backup)[0] as Pod;
@@ -88,10 +87,9 @@ export async function restore(ctx: Ctx, c: Component, node: NodeRef, exact: bool
       throw new Error(`no backup of ${file} for ${node.name}: both ${dirs.backup}/${file} and ConfigMap kube-system/kubectl-selfhost-backup-${node.name} are missing; regenerate it with "kubeadm init phase control-plane ${c.replace('kube-', '')}" on the node`);
     }
     const pod = parseAll(source)[0] as Pod;
-    if (current === null || !hasFlag(pod)) {
+    if (current === null || !sharesPort(pod)) {
       // The DaemonSet pod holds the port with SO_REUSEPORT; the restored static pod must share it to start at once.
-      pod.spec.containers = pod.spec.containers.map((x) => ({ ...x, command: withFlag(x.command ?? [], PORT_SHARING_FLAG, 'true') }));
-      await ctx.files.write(node.name, dirs, file, toYaml(pod));
+      await ctx.files.write(node.name, dirs, file, toYaml(withPortSharing(pod)));
       wrote = true;
     }
   }

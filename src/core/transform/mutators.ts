@@ -124,6 +124,16 @@ export const withoutHostPorts: Mutator = (t) =>
     return out as Container;
   });
 
+/** Every container of the pod binds its port with SO_REUSEPORT (null: no pod). */
+export function sharesPort(p: { spec: { containers: Array<{ command?: string[] }> } } | null): boolean {
+  return !!p && p.spec.containers.every((x) => flagValue(x.command, PORT_SHARING_FLAG) === 'true');
+}
+
+/** The pod with --permit-port-sharing=true on every container. */
+export function withPortSharing<P extends { spec: { containers: Container[] } }>(pod: P): P {
+  return { ...pod, spec: { ...pod.spec, containers: pod.spec.containers.map((x) => ({ ...x, command: withFlag(x.command ?? [], PORT_SHARING_FLAG, 'true') })) } };
+}
+
 /** Sets `--name=value` in a command line, replacing an existing value of the same flag. */
 export function withFlag(command: string[], name: string, value: string): string[] {
   const flag = `${name}=${value}`;
