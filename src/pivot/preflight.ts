@@ -48,14 +48,24 @@ export function checkHealthy(s: Snapshot, components: readonly Component[], resu
     throw new PreconditionError(`a rollback (run ${s.journal.runId}, started ${s.journal.startedAt}) did not finish; finish it with "kubectl selfhost rollback" first`);
   }
   for (const n of s.nodes) {
-    if (n.ready === false) throw new PreconditionError(`control-plane node ${n.name} is not Ready; fix it before pivoting ("kubectl describe node ${n.name}")`);
     for (const c of components) {
-      const mode = modeOf(n, c);
-      if (mode === 'missing') throw new PreconditionError(`${c} runs neither static nor self-hosted on ${n.name}; fix the control plane first ("kubectl selfhost status")`);
+      if (modeOf(n, c) === 'missing') throw new PreconditionError(`${c} runs neither static nor self-hosted on ${n.name}; fix the control plane first ("kubectl selfhost status")`);
+    }
+  }
+  const waiting = notReady(s, components);
+  if (waiting) throw new PreconditionError(waiting);
+}
+
+/** What is not ready yet (a node, a static pod), as the error to give if it stays so; null when all is ready. */
+export function notReady(s: Snapshot, components: readonly Component[]): string | null {
+  for (const n of s.nodes) {
+    if (n.ready === false) return `control-plane node ${n.name} is not Ready; fix it before pivoting ("kubectl describe node ${n.name}")`;
+    for (const c of components) {
       const st = findStatic(n, c);
-      if (mode === 'static' && st && st.ready === false) {
-        throw new PreconditionError(`the static ${c} on ${n.name} is not ready; fix it before pivoting ("kubectl -n kube-system describe pod ${c}-${n.name}")`);
+      if (modeOf(n, c) === 'static' && st && st.ready === false) {
+        return `the static ${c} on ${n.name} is not ready; fix it before pivoting ("kubectl -n kube-system describe pod ${c}-${n.name}")`;
       }
     }
   }
+  return null;
 }

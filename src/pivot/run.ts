@@ -20,7 +20,8 @@ import type { Session } from '../session.ts';
 import { parseStaticPod } from '../sources/manifests-dir.ts';
 import type { DryRun, NodeRef, OpContext } from './context.ts';
 import { assertNoForeignRun, confirmOrRefuse, execute, type Confirm } from './operation.ts';
-import { checkHealthy } from './preflight.ts';
+import { checkHealthy, notReady } from './preflight.ts';
+import { waitFor } from '../core/wait.ts';
 import { rollbackPlan, rollbackSteps } from './rollback-steps.ts';
 import { pivotSteps } from './pivot-steps.ts';
 
@@ -40,7 +41,15 @@ export function opContext(session: Session, a: Pick<OpArgs, 'dryRun' | 'timeoutM
 export const nodeRefs = (s: Snapshot): NodeRef[] => s.nodes.map((n) => ({ name: n.name, staticPodPath: n.staticPodPath, address: n.address }));
 
 export async function runPivot(session: Session, a: OpArgs, emit: Emit, clock: Clock): Promise<{ plan: Plan; journal: Journal | null }> {
-  const snapshot = await session.readSnapshot();
+  let snapshot = await session.readSnapshot();
+  // A control plane that restarted a moment ago (leader election lost, API blip) gets --timeout to be ready again.
+  if (notReady(snapshot, a.components) !== null) {
+    await waitFor({ clock, emit, timeoutMs: a.timeoutMs }, '[pivot]', 'the static control plane to be ready', async () => {
+      snapshot = await session.readSnapshot();
+      const why = notReady(snapshot, a.components);
+      return { done: why === null, seen: why ?? 'ready' };
+    });
+  }
   const resuming = snapshot.journal?.operation === 'pivot' && snapshot.journal.state !== 'completed';
   assertNoForeignRun(snapshot.journal, 'pivot');
   checkHealthy(snapshot, a.components, resuming);

@@ -62,6 +62,9 @@ export function kubectlAsync(args: string[]): Promise<string | null> {
   return new Promise((resolve) => execFile('kubectl', args, { env: env(), encoding: 'utf8' }, (err, stdout) => resolve(err ? null : stdout)));
 }
 
+/** Thrown from an until() probe to stop waiting at once. */
+export class Fatal extends Error {}
+
 export async function until<T>(what: string, limitMs: number, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>): Promise<T> {
   const t0 = Date.now();
   let last: unknown = null;
@@ -71,6 +74,7 @@ export async function until<T>(what: string, limitMs: number, probe: () => T | n
       if (v) return v;
       last = v;
     } catch (err) {
+      if (err instanceof Fatal) throw err;
       last = (err as Error).message.split('\n')[0];
     }
     if (Date.now() - t0 > limitMs) throw new Error(`gave up after ${limitMs / 1000}s waiting for ${what}; last seen: ${String(last)}`);

@@ -10,7 +10,7 @@ import { dump, loadAll } from 'js-yaml';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
 import {
   agentPods, BACKUPS, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
-  staticManifests, status, tryKubectl, until,
+  staticManifests, status, tryKubectl, until, Fatal,
 } from './helpers.ts';
 
 const figures: string[] = [];
@@ -50,13 +50,14 @@ function assertSelfHosted(): void {
 
 /** Starts a pivot and SIGKILLs it once the journal shows the apiserver's hand-over under way. */
 async function killDuringApiserverHandover(): Promise<void> {
+  await until('the control plane to be healthy before the run', 300_000, () => status().code === 0);
   const child = selfhostBackground(['pivot', '--yes', '--timeout', '5m']);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   await until('the pivot to start the apiserver hand-over', 600_000, () => {
-    if (child.exitCode !== null) throw new Error(`pivot ended before the hand-over: ${out}`);
+    if (child.exitCode !== null) throw new Fatal(`pivot ended (exit ${child.exitCode}) before the hand-over: ${out.slice(-2000)}`);
     return /\[pivot\/kube-apiserver\] \(\d+\/\d+\) on [^:]+: wait until the DaemonSet pod serves/.test(out);
   });
   await new Promise((r) => setTimeout(r, 3000));
