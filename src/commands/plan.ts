@@ -17,12 +17,7 @@ export interface PlanArgs {
 
 export async function planCommand(args: PlanArgs, g: Globals, io: Io, now: Date): Promise<number> {
   const components = parseComponents(args.components);
-  const snapshot = args.manifestsDir !== undefined
-    ? readManifestsDir(args.manifestsDir)
-    : await (async () => {
-        const s = await connect(g, io.env);
-        return s.readSnapshot();
-      })();
+  const snapshot = args.manifestsDir !== undefined ? readManifestsDir(args.manifestsDir) : await (await connect(g, io.env)).readSnapshot();
   const plan = buildPlan(snapshot, { components }, now);
   io.out(formatPlan(plan, args.output, g, io));
   return planExitCode(plan);

@@ -64,8 +64,9 @@ export async function execute(ctx: OpContext, op: Operation, steps: Step<OpConte
   }
 }
 
+/** A pivot does not start over an unfinished rollback (a rollback, in turn, may take over any unfinished pivot). */
 export function assertNoForeignRun(j: Journal | null, op: Operation): void {
-  if (j && j.state === 'in-progress' && j.operation !== op && op === 'pivot') {
-    throw new PreconditionError(`a ${j.operation} run (${j.runId}) did not finish; run "kubectl selfhost ${j.operation}" to finish it first`);
+  if (op === 'pivot' && j && j.state !== 'completed' && j.operation === 'rollback') {
+    throw new PreconditionError(`a rollback (run ${j.runId}, started ${j.startedAt}) did not finish; finish it with "kubectl selfhost rollback" first`);
   }
 }

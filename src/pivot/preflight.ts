@@ -42,11 +42,8 @@ export async function checkAccess(kube: KubeApi, needed: Access[] = NEEDED_ACCES
   }
 }
 
-/** Pure checks on what was read. `resuming`: an earlier run of the same operation left work, so both modes are expected. */
-export function checkHealthy(s: Snapshot, components: readonly Component[], resuming: boolean): void {
-  if (s.journal?.state === 'in-progress' && s.journal.operation === 'rollback' && !resuming) {
-    throw new PreconditionError(`a rollback (run ${s.journal.runId}, started ${s.journal.startedAt}) did not finish; finish it with "kubectl selfhost rollback" first`);
-  }
+/** Pure checks on what was read: every selected component runs on every node, and all of it is ready. */
+export function checkHealthy(s: Snapshot, components: readonly Component[]): void {
   for (const n of s.nodes) {
     for (const c of components) {
       if (modeOf(n, c) === 'missing') throw new PreconditionError(`${c} runs neither static nor self-hosted on ${n.name}; fix the control plane first ("kubectl selfhost status")`);

@@ -50,9 +50,8 @@ export async function runPivot(session: Session, a: OpArgs, emit: Emit, clock: C
       return { done: why === null, seen: why ?? 'ready' };
     });
   }
-  const resuming = snapshot.journal?.operation === 'pivot' && snapshot.journal.state !== 'completed';
   assertNoForeignRun(snapshot.journal, 'pivot');
-  checkHealthy(snapshot, a.components, resuming);
+  checkHealthy(snapshot, a.components);
   let plan = buildPlan(snapshot, { components: a.components }, clock.now());
   const blocked = plan.components.filter((c) => c.action === 'blocked');
   if (blocked.length > 0) throw new PreconditionError(`cannot pivot ${blocked.map((c) => `${c.component} (${c.reason})`).join(', ')}; see "kubectl selfhost plan"`);

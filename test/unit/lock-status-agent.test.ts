@@ -7,6 +7,7 @@ import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
 import { acquireLock, LOCK_NAME } from '../../src/pivot/lock.ts';
 import { checkAccess, checkHealthy } from '../../src/pivot/preflight.ts';
+import { assertNoForeignRun } from '../../src/pivot/operation.ts';
 import { agentPod } from '../../src/ports/agent.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
 import { nodeDirs } from '../../src/ports/nodefs.ts';
@@ -45,11 +46,12 @@ describe('preflight', () => {
   it('refuses a not-ready static pod and an unfinished rollback', () => {
     const s = readManifestsDir(join(FIXTURES, 'kubeadm', 'v1.34.4'));
     s.nodes[0]!.staticPods.forEach((p) => { p.ready = true; });
-    checkHealthy(s, ['kube-apiserver'], false);
+    checkHealthy(s, ['kube-apiserver']);
     s.nodes[0]!.staticPods.find((p) => p.pod.metadata.labels?.['component'] === 'kube-apiserver')!.ready = false;
-    assert.throws(() => checkHealthy(s, ['kube-apiserver'], false), /static kube-apiserver on local is not ready/);
-    s.journal = newJournal('rollback', 'r9', [], new Date());
-    assert.throws(() => checkHealthy(s, ['kube-scheduler'], false), /rollback \(run r9.*did not finish/);
+    assert.throws(() => checkHealthy(s, ['kube-apiserver']), /static kube-apiserver on local is not ready/);
+    const rollback = newJournal('rollback', 'r9', [], new Date());
+    assert.throws(() => assertNoForeignRun(rollback, 'pivot'), /rollback \(run r9.*did not finish/);
+    assert.doesNotThrow(() => assertNoForeignRun({ ...rollback, operation: 'pivot' }, 'rollback'));
   });
 });
 
