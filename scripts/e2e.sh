@@ -11,4 +11,9 @@ trap cleanup EXIT
 bash "$bed" up
 KUBECONFIG=$(bash "$bed" kubeconfig)
 export KUBECONFIG
-node --test --test-concurrency=1 --test-reporter=spec ${E2E_FILES:-test/e2e/*.e2e.test.ts}
+# The bed's own checks first (on the cluster as kubeadm made it), then the plugin, then reboot recovery, then
+# any other suite.
+files=(test/e2e/testbed.e2e.test.ts test/e2e/selfhost.e2e.test.ts test/e2e/reboot.e2e.test.ts)
+for f in test/e2e/*.e2e.test.ts; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done
+# shellcheck disable=SC2086 # E2E_FILES is a space-separated list of files
+node --test --test-concurrency=1 --test-reporter=spec ${E2E_FILES:-"${files[@]}"}

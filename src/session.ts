@@ -5,6 +5,8 @@ import type { ApiProbe, KubeApi } from './ports/kube.ts';
 import { loadKubeConfig } from './ports/kubeconfig.ts';
 import { apiProbe, restClient } from './ports/kube-rest.ts';
 import { readCluster } from './sources/cluster.ts';
+import type { Clock } from './ports/clock.ts';
+import { retrying, type RetryPolicy } from './ports/retry.ts';
 
 export interface Session {
   kube: KubeApi;
@@ -14,9 +16,17 @@ export interface Session {
   readSnapshot(): Promise<Snapshot>;
 }
 
-export async function connect(g: Globals, env: NodeJS.ProcessEnv): Promise<Session> {
+/** Retries for runs that restart the apiserver themselves (pivot, rollback); plan and status answer at once. */
+export interface SessionRetries {
+  policy: RetryPolicy;
+  clock: Clock;
+  onRetry(what: string, err: Error, attempt: number): void;
+}
+
+export async function connect(g: Globals, env: NodeJS.ProcessEnv, retries?: SessionRetries): Promise<Session> {
   const cfg = await loadKubeConfig(g, env);
-  const kube = restClient(cfg, g.requestTimeoutMs);
+  const rest = restClient(cfg, g.requestTimeoutMs);
+  const kube = retries ? retrying(rest, retries.policy, retries.clock, retries.onRetry) : rest;
   const where = { context: cfg.context, server: cfg.server };
   return { kube, probe: apiProbe(cfg, g.requestTimeoutMs), ...where, readSnapshot: () => readCluster(kube, where) };
 }

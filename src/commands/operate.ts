@@ -5,6 +5,7 @@ import { UsageError } from '../core/errors.ts';
 import { parseDuration, type Globals } from '../globals.ts';
 import type { Io } from '../io.ts';
 import { realClock } from '../ports/clock.ts';
+import { failureSummary, handoverRetries } from '../ports/retry.ts';
 import type { DryRun } from '../pivot/context.ts';
 import { runPivot, runRollback, type OpArgs } from '../pivot/run.ts';
 import { connect } from '../session.ts';
@@ -46,9 +47,13 @@ function parseArgs(a: OperateArgs, io: Io): OpArgs {
 export async function operateCommand(verb: 'pivot' | 'rollback', a: OperateArgs, g: Globals, io: Io): Promise<number> {
   const args = parseArgs(a, io);
   const c = chalkFor(g, io);
-  const session = await connect(g, io.env);
-  io.out(`Context: ${c.bold(session.context)} (${session.server})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
   const renderer = await progressRenderer(io, c);
+  const session = await connect(g, io.env, {
+    policy: handoverRetries,
+    clock: realClock,
+    onRetry: (what, err, n) => renderer.emit({ type: 'info', tag: 'api', message: `${what.split('?')[0]} answered ${failureSummary(err)} (usual while an apiserver starts or stops); sending it again (retry ${n} of ${handoverRetries.delaysMs.length})` }),
+  });
+  io.out(`Context: ${c.bold(session.context)} (${session.server})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
   const started = Date.now();
   try {
     if (verb === 'pivot') {

@@ -44,7 +44,7 @@ export async function execute(ctx: OpContext, op: Operation, steps: Step<OpConte
     for (const [i, s] of steps.entries()) ctx.emit({ type: 'step-done', tag: s.tag, description: s.description, index: i + 1, total: steps.length, skipped: 'dry run (client): not run' });
     return newJournal(op, 'dry-run', components, ctx.clock.now());
   }
-  await checkAccess(ctx.kube);
+  await checkAccess(ctx.kube, ctx.clock);
   if (ctx.dryRun === 'server') {
     const store = { save: async () => undefined };
     return runSteps(steps, ctx, { emit: ctx.emit, journal: store, now: () => ctx.clock.now() }, newJournal(op, 'dry-run', components, ctx.clock.now()));

@@ -5,6 +5,7 @@ import { PreconditionError } from '../core/errors.ts';
 import { NAMESPACE } from '../core/labels.ts';
 import { findStatic, modeOf } from '../core/plan.ts';
 import type { Snapshot } from '../core/snapshot.ts';
+import type { Clock } from '../ports/clock.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
 
 export interface Access {
@@ -26,20 +27,31 @@ export const NEEDED_ACCESS: Access[] = [
   { verb: 'list', resource: 'events', namespace: NAMESPACE },
 ];
 
-export async function checkAccess(kube: KubeApi, needed: Access[] = NEEDED_ACCESS): Promise<void> {
-  const denied: string[] = [];
-  await Promise.all(needed.map(async (a) => {
-    const review = await kube.create(paths.selfSubjectAccessReviews(), {
-      apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {},
-      spec: { resourceAttributes: { verb: a.verb, resource: a.resource, group: a.group ?? '', subresource: a.subresource ?? '', namespace: a.namespace ?? '' } },
-    });
-    if ((review as { status?: { allowed?: boolean } }).status?.allowed !== true) {
-      denied.push(`${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.group ? `.${a.group}` : ''}${a.namespace ? ` in ${a.namespace}` : ''}`);
-    }
-  }));
-  if (denied.length > 0) {
-    throw new PreconditionError(`your user may not ${denied.sort().join(', ')}; use a cluster-admin context (kubeadm's admin.conf) or grant these`);
+/**
+ * Pauses before asking again about what was denied. An apiserver that has just started (the second one on the port
+ * while a killed run's hand-over is resumed) says "not allowed" until its RBAC caches have synced, so a denial
+ * counts only when it holds through these re-asks, each on a new connection.
+ */
+export const ACCESS_RECHECKS_MS = [1000, 2000, 4000];
+
+export async function checkAccess(kube: KubeApi, clock: Clock, needed: Access[] = NEEDED_ACCESS, rechecksMs: readonly number[] = ACCESS_RECHECKS_MS): Promise<void> {
+  let denied = needed;
+  for (let i = 0; ; i++) {
+    denied = (await Promise.all(denied.map(async (a) => ((await allowed(kube, a)) ? null : a)))).filter((a): a is Access => a !== null);
+    if (denied.length === 0) return;
+    if (i >= rechecksMs.length) break;
+    await clock.sleep(rechecksMs[i]!);
   }
+  const names = denied.map((a) => `${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.group ? `.${a.group}` : ''}${a.namespace ? ` in ${a.namespace}` : ''}`);
+  throw new PreconditionError(`your user may not ${names.sort().join(', ')}; use a cluster-admin context (kubeadm's admin.conf) or grant these`);
+}
+
+async function allowed(kube: KubeApi, a: Access): Promise<boolean> {
+  const review = await kube.create(paths.selfSubjectAccessReviews(), {
+    apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {},
+    spec: { resourceAttributes: { verb: a.verb, resource: a.resource, group: a.group ?? '', subresource: a.subresource ?? '', namespace: a.namespace ?? '' } },
+  });
+  return (review as { status?: { allowed?: boolean } }).status?.allowed === true;
 }
 
 /** Pure checks on what was read: every selected component runs on every node, and all of it is ready. */

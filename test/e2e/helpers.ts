@@ -106,3 +106,16 @@ export function agentPods(): string[] {
 export function ourDaemonSets(): string[] {
   return kubectl(['-n', 'kube-system', 'get', 'daemonsets', '-l', 'app.kubernetes.io/managed-by=kubectl-selfhost', '-o', 'name']).split('\n').filter(Boolean);
 }
+
+/**
+ * After a suite: if a failed test left any of the tool's DaemonSets or node files behind, roll back so that the
+ * next suite starts from the static control plane kubeadm made. The failed test still fails; this only stops one
+ * failure from turning every later test red.
+ */
+export function restoreStaticControlPlane(suite: string): void {
+  const left = [...ourDaemonSets(), ...staticManifests().filter((f) => f.startsWith('kubectl-selfhost-')), ...(existsSync(BACKUPS) ? [BACKUPS] : [])];
+  if (left.length === 0) return;
+  console.log(`# ${suite} left ${left.join(', ')} behind; rolling back before the next suite`);
+  const r = selfhost(['rollback', '--yes']);
+  console.log(`# rollback after ${suite}: exit ${r.code}\n${(r.out + r.err).trim().split('\n').slice(-5).map((l) => `#   ${l}`).join('\n')}`);
+}

@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { BACKUPS, kubectlAsync, MANIFESTS, modes, REPO, selfhost, staticManifests, status, tryKubectl, until } from './helpers.ts';
+import { after, describe, it } from 'node:test';
+import { BACKUPS, kubectlAsync, MANIFESTS, modes, REPO, restoreStaticControlPlane, selfhost, staticManifests, status, tryKubectl, until } from './helpers.ts';
 
 const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
 
 describe('reboot recovery on the real kubeadm test bed', { concurrency: 1 }, () => {
+  after(() => restoreStaticControlPlane('the reboot suite'));
+
   it('pivot installs the checkpointer and an inactive checkpoint that matches the DaemonSet', () => {
     const r = selfhost(['pivot', '--yes']);
     assert.equal(r.code, 0, r.out + r.err);

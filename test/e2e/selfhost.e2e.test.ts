@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { dump, loadAll } from 'js-yaml';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
 import {
   agentPods, BACKUPS, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
-  staticManifests, status, tryKubectl, until, Fatal,
+  restoreStaticControlPlane, staticManifests, status, tryKubectl, until, Fatal,
 } from './helpers.ts';
 
 const figures: string[] = [];
@@ -67,6 +67,8 @@ async function killDuringApiserverHandover(): Promise<void> {
 }
 
 describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, () => {
+  after(() => restoreStaticControlPlane('the selfhost suite'));
+
   it('plan reads the live cluster: context first, three components to pivot, exit 1', () => {
     const r = selfhost(['plan']);
     assert.equal(r.code, 1, r.err);

@@ -6,7 +6,7 @@ import { newJournal } from '../../src/core/journal.ts';
 import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
 import { acquireLock, LOCK_NAME } from '../../src/pivot/lock.ts';
-import { checkAccess, checkHealthy } from '../../src/pivot/preflight.ts';
+import { ACCESS_RECHECKS_MS, checkAccess, checkHealthy, NEEDED_ACCESS } from '../../src/pivot/preflight.ts';
 import { assertNoForeignRun } from '../../src/pivot/operation.ts';
 import { agentPod } from '../../src/ports/agent.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
@@ -40,7 +40,22 @@ describe('preflight', () => {
   it('names every permission the user lacks', async () => {
     const kube = fakeKube();
     kube.create = async (_p, body) => ({ ...body, status: { allowed: (body as unknown as { spec: { resourceAttributes: { resource: string } } }).spec.resourceAttributes.resource !== 'leases' } });
-    await assert.rejects(checkAccess(kube), /your user may not create leases.coordination.k8s.io in kube-system, delete leases/);
+    const clock = fakeClock();
+    const t0 = clock.t;
+    await assert.rejects(checkAccess(kube, clock), /your user may not create leases.coordination.k8s.io in kube-system, delete leases/);
+    assert.equal(clock.t - t0, ACCESS_RECHECKS_MS.reduce((a, b) => a + b), 'a denial is re-asked before it counts');
+  });
+
+  it('a denial that clears on a second ask (an apiserver whose RBAC caches were still syncing) does not count', async () => {
+    const kube = fakeKube();
+    const asked: string[] = [];
+    kube.create = async (_p, body) => {
+      const resource = (body as unknown as { spec: { resourceAttributes: { resource: string; verb: string } } }).spec.resourceAttributes;
+      asked.push(`${resource.verb} ${resource.resource}`);
+      return { ...body, status: { allowed: asked.length > NEEDED_ACCESS.length } };
+    };
+    await checkAccess(kube, fakeClock());
+    assert.equal(asked.length, 2 * NEEDED_ACCESS.length, 'everything asked once, then the denied ones once more');
   });
 
   it('refuses a not-ready static pod and an unfinished rollback', () => {

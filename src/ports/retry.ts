@@ -1,0 +1,76 @@
+// Retries for the answers a control plane gives while it hands itself over. During a pivot or rollback two
+// kube-apiservers share one port and the kernel spreads new connections between them; one that has just started
+// answers 403 until its RBAC informers have synced and 429/503 until it is ready, and one that is stopping drops
+// connections. Such an answer says nothing about the request, so pivot and rollback send it again (a new
+// connection, so the kernel may pick the other server) after a short, growing pause.
+//
+// Only answers that prove the request was not carried out are retried for every verb (403, 429, 503, connection
+// refused). Answers that leave it open (500, 502, 504, a reset or timed-out connection) are retried for GET and
+// DELETE only, where sending twice cannot do harm; a create or replace that may have happened is reported as is.
+import type { Clock } from './clock.ts';
+import type { KubeApi, ListOptions, Obj, WriteOptions } from './kube.ts';
+
+export interface RetryPolicy {
+  /** Pauses before each further attempt; their count is the number of retries. */
+  delaysMs: readonly number[];
+}
+
+/**
+ * About 16 s in all, seven more connections: with two servers on the port, the chance that every one lands on a
+ * server still syncing is below 1 %. A real lack of permission is found before any change by preflight's access
+ * reviews (which answer "not allowed" without a 403), so only a mid-run revocation waits this long.
+ */
+export const handoverRetries: RetryPolicy = { delaysMs: [250, 500, 1000, 2000, 3000, 4000, 5000] };
+
+type Verb = 'GET' | 'LIST' | 'CREATE' | 'REPLACE' | 'DELETE';
+const NOT_DONE_STATUS = new Set([403, 429, 503]);
+const MAYBE_DONE_STATUS = new Set([500, 502, 504]);
+const NOT_DONE_CODES = new Set(['ECONNREFUSED']);
+const MAYBE_DONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function errorCode(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string') return e.code;
+    if (typeof e.message === 'string' && /socket hang up|no answer within/.test(e.message)) return 'ECONNRESET';
+  }
+  return undefined;
+}
+
+/** Whether an error from the API port is worth sending the same request again for. */
+export function isTransient(verb: Verb, err: unknown): boolean {
+  const status = (err as { status?: unknown }).status;
+  const idempotent = verb === 'GET' || verb === 'LIST' || verb === 'DELETE';
+  if (typeof status === 'number') return NOT_DONE_STATUS.has(status) || (idempotent && MAYBE_DONE_STATUS.has(status));
+  const code = errorCode(err);
+  return code !== undefined && (NOT_DONE_CODES.has(code) || (idempotent && MAYBE_DONE_CODES.has(code)));
+}
+
+/** A short account of a transient failure for the progress output: "HTTP 403 Forbidden", "ECONNREFUSED". */
+export function failureSummary(err: unknown): string {
+  const e = err as { status?: unknown; reason?: unknown; message?: unknown };
+  if (typeof e.status === 'number') return `HTTP ${e.status}${typeof e.reason === 'string' && e.reason ? ` ${e.reason}` : ''}`;
+  return errorCode(err) ?? String(e.message ?? err).split('\n')[0]!;
+}
+
+/** The same KubeApi, each call retried by the policy while it fails transiently; onRetry hears of each retry. */
+export function retrying(kube: KubeApi, policy: RetryPolicy, clock: Clock, onRetry: (what: string, err: Error, attempt: number) => void = () => {}): KubeApi {
+  async function attempt<T>(verb: Verb, path: string, call: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (i >= policy.delaysMs.length || !isTransient(verb, err)) throw err;
+        onRetry(`${verb} ${path}`, err as Error, i + 1);
+        await clock.sleep(policy.delaysMs[i]!);
+      }
+    }
+  }
+  return {
+    get: <T>(path: string) => attempt('GET', path, () => kube.get<T>(path)),
+    list: <T>(path: string, opts?: ListOptions) => attempt('LIST', path, () => kube.list<T>(path, opts)),
+    create: <T extends Obj>(path: string, body: T, opts?: WriteOptions) => attempt('CREATE', path, () => kube.create(path, body, opts)),
+    replace: <T extends Obj>(path: string, body: T, opts?: WriteOptions) => attempt('REPLACE', path, () => kube.replace(path, body, opts)),
+    delete: (path, opts) => attempt('DELETE', path, () => kube.delete(path, opts)),
+    raw: (path) => kube.raw(path),
+  };
+}
