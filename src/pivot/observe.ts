@@ -2,6 +2,7 @@
 // pod phase, container state and reason, restarts, and the last events of a pod.
 import type { Component } from '../core/components.ts';
 import { COMPONENT_INFO } from '../core/components.ts';
+import { podReady } from '../core/pod-state.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import type { Observation } from '../core/wait.ts';
 import { paths, type ApiProbe, type KubeApi } from '../ports/kube.ts';
@@ -25,10 +26,6 @@ export function describePod(p: LivePod | null): string {
   return `pod ${p.metadata.name} phase ${p.status?.phase ?? '?'}, container ${state}, ready ${ready}, restarts ${cs?.restartCount ?? 0}${p.metadata.deletionTimestamp ? ', terminating' : ''}`;
 }
 
-export function isReady(p: LivePod | null): boolean {
-  return !!p && !p.metadata.deletionTimestamp && p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-}
-
 export function startedAt(p: LivePod | null): number | undefined {
   const s = p?.status?.containerStatuses?.[0]?.state?.running?.startedAt;
   return s ? Date.parse(s) / 1000 : undefined;
@@ -39,7 +36,7 @@ export async function daemonPod(kube: KubeApi, c: Component, node: string): Prom
   const pods = await kube.list<LivePod>(paths.pods(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},component=${c}` });
   const targets = (p: LivePod) => p.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms?.some((t) => t.matchFields?.some((f) => f.values?.includes(node)));
   const live = pods.filter((p) => p.spec.nodeName === node || (!p.spec.nodeName && targets(p)));
-  return live.find((p) => isReady(p)) ?? live[0] ?? null;
+  return live.find((p) => podReady(p)) ?? live[0] ?? null;
 }
 
 export async function mirrorPod(kube: KubeApi, c: Component, node: string): Promise<LivePod | null> {
@@ -57,7 +54,7 @@ export async function lastEvents(kube: KubeApi, podName: string): Promise<string
 export async function servingStartTimes(probe: ApiProbe, node: NodeRef, samples = 12): Promise<number[]> {
   if (!node.address) return [];
   const times = await probe.startTimes(node.address, COMPONENT_INFO['kube-apiserver'].port, samples);
-  return [...new Set(times.map((t) => Math.round(t)))].sort();
+  return [...new Set(times.map((t) => Math.round(t)))].sort((a, b) => a - b);
 }
 
 export const describeTimes = (times: number[]) => (times.length ? `processes started at ${times.map((t) => new Date(t * 1000).toISOString().slice(11, 19)).join(', ')}` : 'no /metrics answer');
@@ -65,7 +62,7 @@ export const describeTimes = (times: number[]) => (times.length ? `processes sta
 export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean): Promise<Observation> {
   const p = await pod();
   const started = startedAt(p);
-  if (!isReady(p) || started === undefined) return { done: false, seen: describePod(p) };
+  if (!podReady(p) || started === undefined) return { done: false, seen: describePod(p) };
   if (!node.address) return { done: true, seen: `${describePod(p)}; the node has no InternalIP, so readiness is the only proof` };
   const times = await servingStartTimes(probe, node);
   // process_start_time_seconds and the container's startedAt differ by the process start-up: allow 5 s.

@@ -10,7 +10,8 @@ import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
-import { daemonPod, describePod, isReady, lastEvents, mirrorPod, observeApiserverServes } from './observe.ts';
+import { daemonPod, describePod, lastEvents, mirrorPod, observeApiserverServes } from './observe.ts';
+import { podReady } from '../core/pod-state.ts';
 import { deleteClusterBackups, readClusterBackup, recordCheckpoint } from './store.ts';
 import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD } from '../core/checkpoint.ts';
 
@@ -98,7 +99,7 @@ export async function restore(ctx: Ctx, c: Component, node: NodeRef, exact: bool
   await waitFor(ctx.wait, tag, `the static ${c} on ${node.name} to serve`, async () => {
     const m = await mirror();
     if (!want(m as Pod | null)) return { done: false, seen: m ? `${describePod(m)} (old manifest still running)` : 'no mirror pod yet' };
-    return COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, node, mirror, exact) : { done: isReady(m), seen: describePod(m) };
+    return COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, node, mirror, exact) : { done: podReady(m), seen: describePod(m) };
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
   return wrote ? undefined : 'the static pod was running already';
 }
@@ -115,7 +116,7 @@ export async function deleteDaemonSet(ctx: Ctx, c: Component, nodes: readonly No
     });
     const mirror = () => mirrorPod(ctx.kube, c, n.name);
     await waitFor(ctx.wait, tag, `the static ${c} on ${n.name} to serve alone`, async () =>
-      COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, n, mirror, true) : mirror().then((m) => ({ done: isReady(m), seen: describePod(m) })));
+      COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, n, mirror, true) : mirror().then((m) => ({ done: podReady(m), seen: describePod(m) })));
   }
   return gone ? undefined : 'the DaemonSet was gone already';
 }

@@ -8,6 +8,7 @@ import type { DaemonSet, Pod } from '../core/k8s-types.ts';
 import { CONTROL_PLANE_ROLE, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import type { CheckpointSeen, DaemonPodSeen, NodeSnapshot, Snapshot, StaticPodSeen } from '../core/snapshot.ts';
 import { CHECKPOINT_ROLE_LABEL } from '../core/checkpoint.ts';
+import { podReady } from '../core/pod-state.ts';
 import { isMirrorPod, recognise } from '../core/static-pod.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
 
@@ -15,7 +16,7 @@ export const JOURNAL_CONFIGMAP = 'kubectl-selfhost-journal';
 export const CHECKPOINTS_CONFIGMAP = 'kubectl-selfhost-checkpoints';
 export const DEFAULT_STATIC_POD_PATH = '/etc/kubernetes/manifests';
 
-type LivePod = Pod & { metadata: Pod['metadata'] & { name: string }; spec: Pod['spec']; status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount?: number; image?: string }> } };
+type LivePod = Pod & { metadata: Pod['metadata'] & { name: string; deletionTimestamp?: string }; spec: Pod['spec']; status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount?: number; image?: string }> } };
 type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
 
 export async function readCluster(kube: KubeApi, source: { context: string; server: string }): Promise<Snapshot> {
@@ -66,10 +67,6 @@ export async function staticPodPath(kube: KubeApi, node: string): Promise<string
   return DEFAULT_STATIC_POD_PATH;
 }
 
-function isReady(p: LivePod): boolean {
-  return p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-}
-
 function restarts(p: LivePod): number {
   return (p.status?.containerStatuses ?? []).reduce((n, s) => n + (s.restartCount ?? 0), 0);
 }
@@ -83,7 +80,7 @@ function mirrorToSeen(p: LivePod): StaticPodSeen {
     pod,
     sha256: createHash('sha256').update(JSON.stringify(p.spec)).digest('hex'),
     recognition: recognise(pod),
-    ready: isReady(p),
+    ready: podReady(p),
     restarts: restarts(p),
   } as StaticPodSeen;
 }
@@ -91,7 +88,7 @@ function mirrorToSeen(p: LivePod): StaticPodSeen {
 function daemonPodSeen(p: LivePod): DaemonPodSeen[] {
   const component = p.metadata.labels?.['component'] ?? '';
   if (!isComponent(component)) return [];
-  return [{ component, name: p.metadata.name, ready: isReady(p), restarts: restarts(p), image: p.spec.containers[0]?.image, phase: p.status?.phase }];
+  return [{ component, name: p.metadata.name, ready: podReady(p), restarts: restarts(p), image: p.spec.containers[0]?.image, phase: p.status?.phase }];
 }
 
 function checkpointSeen(node: string, own: LivePod[], record: Record<string, string> | undefined): CheckpointSeen {
