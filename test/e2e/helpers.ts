@@ -15,7 +15,14 @@ const env = () => ({ ...process.env, KUBECONFIG, NO_COLOR: '1' });
 export function selfhost(args: string[], timeoutMs = 900_000): { code: number; out: string; err: string; ms: number } {
   const t0 = Date.now();
   const r = spawnSync(BIN, args, { env: env(), encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  noteRetries(args, r.stdout);
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr, ms: Date.now() - t0 };
+}
+
+/** Prints (never asserts) the requests a run sent again during a hand-over, so the log shows how often it happens. */
+function noteRetries(args: string[], out: string): void {
+  const retries = out.split('\n').filter((l) => l.includes('sending it again'));
+  if (retries.length) console.log(`# kubectl selfhost ${args[0]}: ${retries.length} request(s) sent again\n${retries.slice(0, 5).map((l) => `#   ${l}`).join('\n')}`);
 }
 
 /** Like selfhost(), without blocking the event loop (the prober runs in this process meanwhile). */
@@ -29,6 +36,7 @@ export function selfhostAsync(args: string[], timeoutMs = 900_000): Promise<{ co
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   return new Promise((resolve) => child.on('close', (code) => {
     clearTimeout(timer);
+    noteRetries(args, out);
     resolve({ code: code ?? -1, out, err, ms: Date.now() - t0 });
   }));
 }
