@@ -103,6 +103,8 @@ async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, f
     const status = last as AgentPodStatus | null;
     const exitCode = status?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? (status?.status?.phase === 'Succeeded' ? 0 : -1);
     const log = await o.kube.raw(`${paths.podLog(NAMESPACE, name)}?container=agent`);
+    // The log is the agent's answer (a file's content): an error page in its place must never pass for one.
+    if (log.status !== 200) throw new SelfhostError('failed', `cannot read the log of node agent ${name} on ${node} (HTTP ${log.status}: ${log.body.trim().split('\n')[0]!.slice(0, 200)}); run the command again`);
     if (exitCode === 0) return { output: log.body };
     if (exitCode === NOT_FOUND) return { output: null };
     throw new SelfhostError('failed', `node agent on ${node} failed to ${op} ${file} (exit ${exitCode}): ${log.body.trim().split('\n').pop() ?? ''}`);

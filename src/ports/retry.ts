@@ -7,6 +7,7 @@
 // Only answers that prove the request was not carried out are retried for every verb (403, 429, 503, connection
 // refused). Answers that leave it open (500, 502, 504, a reset or timed-out connection) are retried for GET and
 // DELETE only, where sending twice cannot do harm; a create or replace that may have happened is reported as is.
+// raw GETs (pod logs, configz) are asked again on the same statuses and, if they persist, return the last answer.
 import type { Clock } from './clock.ts';
 import type { KubeApi, ListOptions, Obj, WriteOptions } from './kube.ts';
 
@@ -71,6 +72,14 @@ export function retrying(kube: KubeApi, policy: RetryPolicy, clock: Clock, onRet
     create: <T extends Obj>(path: string, body: T, opts?: WriteOptions) => attempt('CREATE', path, () => kube.create(path, body, opts)),
     replace: <T extends Obj>(path: string, body: T, opts?: WriteOptions) => attempt('REPLACE', path, () => kube.replace(path, body, opts)),
     delete: (path, opts) => attempt('DELETE', path, () => kube.delete(path, opts)),
-    raw: (path) => kube.raw(path),
+    // raw never throws on an HTTP status; its answers are GETs, so a transient status is asked again like a GET's.
+    raw: (path) => attempt('GET', path, async () => {
+      const r = await kube.raw(path);
+      if (isTransient('GET', { status: r.status })) throw Object.assign(new Error(`GET ${path}: ${r.status}`), { status: r.status, answer: r });
+      return r;
+    }).catch((err: { answer?: { status: number; body: string } }) => {
+      if (err.answer) return err.answer;
+      throw err;
+    }),
   };
 }

@@ -8,7 +8,7 @@ import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
 import { acquireLock, LOCK_NAME } from '../../src/pivot/lock.ts';
 import { ACCESS_RECHECKS_MS, checkAccess, checkHealthy, NEEDED_ACCESS } from '../../src/pivot/preflight.ts';
 import { assertNoForeignRun } from '../../src/pivot/operation.ts';
-import { agentPod } from '../../src/ports/agent.ts';
+import { agentNodeFiles, agentPod } from '../../src/ports/agent.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
 import { nodeDirs } from '../../src/ports/nodefs.ts';
 import { readManifestsDir } from '../../src/sources/manifests-dir.ts';
@@ -128,6 +128,22 @@ describe('node agent pod', () => {
     assert.equal(pod.spec.nodeName, 'cp-1');
     assert.deepEqual(pod.spec.volumes.map((v) => v.hostPath.path), ['/etc/kubernetes/manifests', '/etc/kubernetes/selfhost-backup']);
     assert.equal(pod.spec.automountServiceAccountToken, false);
+  });
+
+  it('returns the file the agent printed, and refuses an error page in place of its log', async () => {
+    const kube = fakeKube();
+    const create = kube.create.bind(kube);
+    kube.create = async (p, body, o) => create(p, { ...body, status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } }, o);
+    const files = agentNodeFiles({ kube, wait: { clock: fakeClock(), emit: () => {}, timeoutMs: 10_000 }, image: 'busybox:x' });
+    const dirs = nodeDirs('/etc/kubernetes/manifests');
+    const logOf = () => [...kube.objects.keys()].find((k) => k.includes('/pods/kubectl-selfhost-agent-'));
+    // The fake answers the log of whichever agent pod exists at the time it is read.
+    kube.raw = async (path) => (path.startsWith(`${logOf()}/log`) ? answer : { status: 404, body: 'not found' });
+    let answer = { status: 200, body: 'apiVersion: v1\nkind: Pod\n' };
+    assert.equal(await files.read('cp-1', dirs, 'kube-apiserver.yaml'), 'apiVersion: v1\nkind: Pod\n');
+    answer = { status: 403, body: '{"kind":"Status","message":"pods \\"x\\" is forbidden"}' };
+    await assert.rejects(files.read('cp-1', dirs, 'kube-apiserver.yaml'), /cannot read the log of node agent .* \(HTTP 403: /);
+    assert.equal(logOf(), undefined, 'the agent pod is deleted either way');
   });
 
   it('keeps backups beside the static pod directory, never inside it', () => {

@@ -75,13 +75,19 @@ test('a create that may have happened (500) is not sent again; one refused befor
   assert.equal(created.metadata.name, 'b');
 });
 
-test('raw answers are passed through untouched (readyz and configz report their status themselves)', async () => {
+test('raw GETs (pod logs, configz) are asked again on a transient status and return the last answer if it persists', async () => {
   const kube = fakeKube();
-  kube.rawAnswers.set('/readyz', { status: 503, body: 'not ready' });
+  const answers = [{ status: 403, body: 'forbidden' }, { status: 503, body: 'not ready' }, { status: 200, body: 'the log' }];
+  kube.raw = async () => answers.shift() ?? { status: 503, body: 'still not ready' };
   let retried = 0;
-  const r = await retrying(kube, handoverRetries, fakeClock(), () => retried++).raw('/readyz');
-  assert.deepEqual(r, { status: 503, body: 'not ready' });
-  assert.equal(retried, 0);
+  const api = retrying(kube, handoverRetries, fakeClock(), () => retried++);
+  assert.deepEqual(await api.raw('/log'), { status: 200, body: 'the log' });
+  assert.equal(retried, 2);
+  assert.deepEqual(await api.raw('/log'), { status: 503, body: 'still not ready' }, 'the last answer after the last retry');
+  kube.raw = async () => ({ status: 404, body: 'not found' });
+  retried = 0;
+  assert.deepEqual(await api.raw('/configz'), { status: 404, body: 'not found' });
+  assert.equal(retried, 0, 'a 404 is an answer, not a hiccup');
 });
 
 test('retries are summarised in a few words, never with the request body', () => {
