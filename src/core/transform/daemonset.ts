@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Component } from '../components.ts';
 import type { DaemonSet, Pod, PodTemplate } from '../k8s-types.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE, SOURCE_HASH_ANNOTATION } from '../labels.ts';
+import { canonicalTemplate } from './canonical.ts';
 import { MUTATORS } from './mutators.ts';
 
 /** The pod template a static pod becomes, after every mutator of its component has run in table order. */
@@ -39,7 +40,10 @@ export function toDaemonSet(component: Component, pod: Pod): DaemonSet {
   };
 }
 
-/** Identifies a template by content, so a later run can tell an unchanged DaemonSet from an edited one. */
+/**
+ * Identifies a template by content, so a later run can tell an unchanged DaemonSet from an edited one; the same
+ * whether the static pod was read from its file or from its mirror pod (see canonical.ts).
+ */
 export function templateHash(template: PodTemplate): string {
-  return createHash('sha256').update(JSON.stringify(template)).digest('hex');
+  return createHash('sha256').update(JSON.stringify(canonicalTemplate(template))).digest('hex');
 }
