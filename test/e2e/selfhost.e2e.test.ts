@@ -152,6 +152,9 @@ describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, ()
     const mid = status();
     assert.equal(mid.code, 1, 'status is non-zero mid-way');
     assert.equal(mid.doc.journal?.state, 'in-progress');
+    // plan reads the apiserver from its mirror pod, pivot wrote the DaemonSet from the file: one template, one hash.
+    const midPlan = JSON.parse(selfhost(['plan', '-o', 'json', '--components', 'kube-apiserver']).out);
+    assert.equal(midPlan.components[0].daemonSetExists, 'same', 'the live plan keeps the DaemonSet the killed pivot applied');
     const r = selfhost(['pivot', '--yes']);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /resuming run/);
