@@ -2,7 +2,7 @@
 // pod phase, container state and reason, restarts, and the last events of a pod.
 import type { Component } from '../core/components.ts';
 import { COMPONENT_INFO } from '../core/components.ts';
-import { podReady } from '../core/pod-state.ts';
+import { podReady, readyCondition } from '../core/pod-state.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import type { Observation } from '../core/wait.ts';
 import { paths, type ApiProbe, type KubeApi } from '../ports/kube.ts';
@@ -20,10 +20,15 @@ export function describePod(p: LivePod | null): string {
   const cs = p.status?.containerStatuses?.[0];
   const st = cs?.state;
   const state = st?.running ? 'running' : st?.waiting ? `waiting (${st.waiting.reason ?? '?'}${st.waiting.message ? `: ${st.waiting.message.slice(0, 160)}` : ''})` : st?.terminated ? `terminated (${st.terminated.reason ?? ''} exit ${st.terminated.exitCode})` : 'no container status';
-  const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const ready = readyCondition(p);
   const unscheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
   if (unscheduled) return `pod ${p.metadata.name} not scheduled (${unscheduled.reason}: ${(unscheduled.message ?? '').slice(0, 200)})`;
   return `pod ${p.metadata.name} phase ${p.status?.phase ?? '?'}, container ${state}, ready ${ready}, restarts ${cs?.restartCount ?? 0}${p.metadata.deletionTimestamp ? ', terminating' : ''}`;
+}
+
+/** A pod as a wait sees it: done when ready, described either way. */
+export function readiness(p: LivePod | null): Observation {
+  return { done: podReady(p), seen: describePod(p) };
 }
 
 export function startedAt(p: LivePod | null): number | undefined {
@@ -69,4 +74,12 @@ export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod
   const mine = times.filter((t) => t >= started - 5);
   const done = only ? mine.length > 0 && mine.length === times.length : mine.length > 0;
   return { done, seen: `${describePod(p)}; ${describeTimes(times)}` };
+}
+
+/**
+ * Whether component c serves on a node through the pod that pod() returns: for the apiserver, its own process
+ * answers (alone, if only); for the others, the pod is ready.
+ */
+export async function observeServes(c: Component, probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean): Promise<Observation> {
+  return COMPONENT_INFO[c].servesApi ? observeApiserverServes(probe, node, pod, only) : readiness(await pod());
 }

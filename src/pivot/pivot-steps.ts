@@ -11,7 +11,7 @@ import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths, type Obj } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
-import { daemonPod, describePod, lastEvents, mirrorPod, observeApiserverServes, type LivePod } from './observe.ts';
+import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, readiness, type LivePod } from './observe.ts';
 import { podReady } from '../core/pod-state.ts';
 import { CHECKPOINTER_FILE, CHECKPOINTER_POD, checkpointerPod, checkpointPod, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
 import { DEFAULT_AGENT_IMAGE } from '../ports/agent-image.ts';
@@ -90,14 +90,14 @@ export async function handover(ctx: Ctx, s: PlannedStep, node: NodeRef, file: st
   const detail = async () => { const p = await pod(); return p ? lastEvents(ctx.kube, p.metadata.name) : 'no DaemonSet pod was created (is the DaemonSet controller running?)'; };
   const api = COMPONENT_INFO[c].servesApi;
   await waitFor(ctx.wait, tag, `the DaemonSet pod of ${c} on ${node.name} to serve${api ? ' with its own process' : ''}`,
-    async () => (api ? observeApiserverServes(ctx.probe, node, pod, false) : pod().then((p) => ({ done: podReady(p), seen: describePod(p) }))), detail);
+    () => observeServes(c, ctx.probe, node, pod, false), detail);
   await ctx.files.remove(node.name, nodeDirs(node.staticPodPath), file);
   await waitFor(ctx.wait, tag, `the static ${c} on ${node.name} to stop (mirror pod gone)`, async () => {
     const m = await mirrorPod(ctx.kube, c, node.name);
     return { done: m === null, seen: m ? describePod(m) : 'gone' };
   });
   await waitFor(ctx.wait, tag, `${c} on ${node.name} to be healthy, served by the DaemonSet pod alone`,
-    async () => (api ? observeApiserverServes(ctx.probe, node, pod, true) : pod().then((p) => ({ done: podReady(p), seen: describePod(p) }))), detail);
+    () => observeServes(c, ctx.probe, node, pod, true), detail);
 }
 
 /**
@@ -117,6 +117,6 @@ export async function writeCheckpoint(ctx: Ctx, node: NodeRef, image: string): P
   await recordCheckpoint(ctx.kube, ctx.wait, node.name, generation);
   await waitFor(ctx.wait, tagOf('pivot', 'kube-apiserver'), `the checkpointer on ${node.name} to run`, async () => {
     const m = await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${node.name}`));
-    return { done: podReady(m), seen: describePod(m) };
+    return readiness(m);
   });
 }

@@ -1,6 +1,6 @@
 // Rollback's steps: back to static pods from any state pivot can leave, with the same no-pause hand-over in the
 // other direction (the restored static pod shares the port with the DaemonSet pod until the DaemonSet goes).
-import { COMPONENT_INFO, type Component } from '../core/components.ts';
+import type { Component } from '../core/components.ts';
 import type { Pod } from '../core/k8s-types.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import type { Step } from '../core/runner.ts';
@@ -10,8 +10,7 @@ import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
-import { daemonPod, describePod, lastEvents, mirrorPod, observeApiserverServes } from './observe.ts';
-import { podReady } from '../core/pod-state.ts';
+import { daemonPod, describePod, lastEvents, mirrorPod, observeServes } from './observe.ts';
 import { deleteClusterBackups, readClusterBackup, recordCheckpoint } from './store.ts';
 import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD } from '../core/checkpoint.ts';
 
@@ -99,7 +98,7 @@ export async function restore(ctx: Ctx, c: Component, node: NodeRef, exact: bool
   await waitFor(ctx.wait, tag, `the static ${c} on ${node.name} to serve`, async () => {
     const m = await mirror();
     if (!want(m as Pod | null)) return { done: false, seen: m ? `${describePod(m)} (old manifest still running)` : 'no mirror pod yet' };
-    return COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, node, mirror, exact) : { done: podReady(m), seen: describePod(m) };
+    return observeServes(c, ctx.probe, node, async () => m, exact);
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
   return wrote ? undefined : 'the static pod was running already';
 }
@@ -115,8 +114,7 @@ export async function deleteDaemonSet(ctx: Ctx, c: Component, nodes: readonly No
       return { done: p === null, seen: p ? describePod(p) : 'gone' };
     });
     const mirror = () => mirrorPod(ctx.kube, c, n.name);
-    await waitFor(ctx.wait, tag, `the static ${c} on ${n.name} to serve alone`, async () =>
-      COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, n, mirror, true) : mirror().then((m) => ({ done: podReady(m), seen: describePod(m) })));
+    await waitFor(ctx.wait, tag, `the static ${c} on ${n.name} to serve alone`, () => observeServes(c, ctx.probe, n, mirror, true));
   }
   return gone ? undefined : 'the DaemonSet was gone already';
 }
