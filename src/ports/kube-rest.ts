@@ -26,7 +26,7 @@ export function restClient(cfg: LoadedConfig, requestTimeoutMs: number): KubeApi
         res.on('error', reject);
       });
       if (requestTimeoutMs > 0) {
-        req.setTimeout(requestTimeoutMs, () => req.destroy(new Error(`no answer within --request-timeout (${requestTimeoutMs} ms)`)));
+        req.setTimeout(requestTimeoutMs, () => req.destroy(Object.assign(new Error(`no answer within --request-timeout (${requestTimeoutMs} ms)`), { code: 'ETIMEDOUT' })));
       }
       req.on('error', (err) => reject(unreachable(cfg, err)));
       if (payload !== undefined) req.write(payload);

@@ -9,7 +9,7 @@
 // DELETE only, where sending twice cannot do harm; a create or replace that may have happened is reported as is.
 // raw GETs (pod logs, configz) are asked again on the same statuses and, if they persist, return the last answer.
 import type { Clock } from './clock.ts';
-import type { KubeApi, ListOptions, Obj, WriteOptions } from './kube.ts';
+import { ApiError, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
 
 export interface RetryPolicy {
   /** Pauses before each further attempt; their count is the number of retries. */
@@ -29,10 +29,10 @@ const MAYBE_DONE_STATUS = new Set([500, 502, 504]);
 const NOT_DONE_CODES = new Set(['ECONNREFUSED']);
 const MAYBE_DONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
+/** The error code (ECONNREFUSED, ETIMEDOUT...) of an error or of its causes. */
 function errorCode(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
     if (typeof e.code === 'string') return e.code;
-    if (typeof e.message === 'string' && /socket hang up|no answer within/.test(e.message)) return 'ECONNRESET';
   }
   return undefined;
 }
@@ -55,15 +55,21 @@ export function failureSummary(err: unknown): string {
 
 /** The same KubeApi, each call retried by the policy while it fails transiently; onRetry hears of each retry. */
 export function retrying(kube: KubeApi, policy: RetryPolicy, clock: Clock, onRetry: (what: string, err: Error, attempt: number) => void = () => {}): KubeApi {
-  async function attempt<T>(verb: Verb, path: string, call: () => Promise<T>): Promise<T> {
+  /** Calls until the answer is not transient or the retries are spent; answerStatus reads a status from answers that do not throw. */
+  async function attempt<T>(verb: Verb, path: string, call: () => Promise<T>, answerStatus?: (answer: T) => number): Promise<T> {
     for (let i = 0; ; i++) {
+      let failure: unknown;
       try {
-        return await call();
+        const answer = await call();
+        const status = answerStatus?.(answer);
+        if (status === undefined || i >= policy.delaysMs.length || !isTransient(verb, { status })) return answer;
+        failure = new ApiError(status, `${verb} ${path}: ${status}`);
       } catch (err) {
         if (i >= policy.delaysMs.length || !isTransient(verb, err)) throw err;
-        onRetry(`${verb} ${path}`, err as Error, i + 1);
-        await clock.sleep(policy.delaysMs[i]!);
+        failure = err;
       }
+      onRetry(`${verb} ${path}`, failure as Error, i + 1);
+      await clock.sleep(policy.delaysMs[i]!);
     }
   }
   return {
@@ -73,13 +79,6 @@ export function retrying(kube: KubeApi, policy: RetryPolicy, clock: Clock, onRet
     replace: <T extends Obj>(path: string, body: T, opts?: WriteOptions) => attempt('REPLACE', path, () => kube.replace(path, body, opts)),
     delete: (path, opts) => attempt('DELETE', path, () => kube.delete(path, opts)),
     // raw never throws on an HTTP status; its answers are GETs, so a transient status is asked again like a GET's.
-    raw: (path) => attempt('GET', path, async () => {
-      const r = await kube.raw(path);
-      if (isTransient('GET', { status: r.status })) throw Object.assign(new Error(`GET ${path}: ${r.status}`), { status: r.status, answer: r });
-      return r;
-    }).catch((err: { answer?: { status: number; body: string } }) => {
-      if (err.answer) return err.answer;
-      throw err;
-    }),
+    raw: (path) => attempt('GET', path, () => kube.raw(path), (r) => r.status),
   };
 }

@@ -8,6 +8,7 @@ import { fakeKube } from './fakes/kube.ts';
 
 const refused = () => new ClusterError('cannot reach the API server', { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6443'), { code: 'ECONNREFUSED' }) });
 const reset = () => new ClusterError('cannot reach the API server', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+const timedOut = () => new ClusterError('cannot reach the API server', { cause: Object.assign(new Error('no answer within --request-timeout (5000 ms)'), { code: 'ETIMEDOUT' }) });
 const status = (s: number) => () => new ApiError(s, `GET x: ${s}`);
 
 test('which failures are sent again: not-done answers for every verb, maybe-done ones for GET/LIST/DELETE only', () => {
@@ -18,6 +19,7 @@ test('which failures are sent again: not-done answers for every verb, maybe-done
     ['connection refused', refused, { GET: true, LIST: true, CREATE: true, REPLACE: true, DELETE: true }],
     ['500', status(500), { GET: true, LIST: true, CREATE: false, REPLACE: false, DELETE: true }],
     ['connection reset', reset, { GET: true, LIST: true, CREATE: false, REPLACE: false, DELETE: true }],
+    ['no answer within --request-timeout', timedOut, { GET: true, LIST: true, CREATE: false, REPLACE: false, DELETE: true }],
     ['404', status(404), { GET: false, LIST: false, CREATE: false, REPLACE: false, DELETE: false }],
     ['409 conflict', status(409), { GET: false, LIST: false, CREATE: false, REPLACE: false, DELETE: false }],
     ['422 invalid', status(422), { GET: false, LIST: false, CREATE: false, REPLACE: false, DELETE: false }],
