@@ -34,7 +34,11 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
       y
         .option('manifests-dir', { type: 'string', describe: 'Plan offline from a kubeadm static pod directory (e.g. a copy of /etc/kubernetes/manifests); no cluster needed' })
         .option('components', { type: 'string', describe: 'Comma-separated subset: kube-apiserver,kube-controller-manager,kube-scheduler' })
-        .option('output', { alias: 'o', type: 'string', choices: ['json', 'yaml'], describe: 'json: the versioned plan document; yaml: the DaemonSets it would create' })
+        .option('output', { alias: 'o', type: 'string', choices: ['json', 'yaml'], describe: 'json: the versioned plan document; yaml: the DaemonSets it would create (with --rollback: the static manifests it would write)' })
+        .option('rollback', { type: 'boolean', describe: 'Show what rollback would do instead: the static manifest it writes per node, diffed against the pivot-time original' })
+        .option('to-original', { type: 'boolean', describe: 'With --rollback: plan the rollback to the pivot-time originals (see rollback --help)' })
+        .option('force', { type: 'boolean', describe: 'With --rollback: allow a downgrade (see rollback --help)' })
+        .option('exact', { type: 'boolean', describe: 'With --rollback: plan --exact too (see rollback --help)' })
         .epilogue('Exit codes (as kubectl diff): 0 nothing to do, 1 changes planned, >1 error.'),
       act(async (a, g) => (await import('./commands/plan.ts')).planCommand(a as never, g, io, now())),
     )
@@ -45,7 +49,7 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
         .epilogue('Exit codes: 0 healthy, 1 degraded or mid-way (a run to finish or roll back), >1 error.'),
       act(async (a, g) => (await import('./commands/status.ts')).statusCommand(a as never, g, io)))
     .command('rollback', 'Return to static pods from any state pivot can leave', (y: Argv) =>
-      operateFlags(y, 'rollback').option('exact', { type: 'boolean', describe: 'Restore the byte-identical original manifests (one more restart each) instead of keeping --permit-port-sharing' }),
+      rollbackFlags(operateFlags(y, 'rollback')),
       act(async (a, g) => (await import('./commands/operate.ts')).operateCommand('rollback', a as never, g, io)))
     .command('version', 'Print the version of kubectl-selfhost', (y: Argv) =>
       y.option('output', { alias: 'o', type: 'string', choices: ['json'], describe: 'json: machine-readable' }),
@@ -85,6 +89,13 @@ function operateFlags(y: Argv, verb: string): Argv {
     .option('dry-run', { type: 'string', choices: ['none', 'client', 'server'], describe: 'client: only show the steps; server: send every write with dryRun=All' })
     .option('timeout', { type: 'string', default: '5m', describe: 'Limit of each wait (e.g. 90s, 5m)' })
     .option('agent-image', { type: 'string', default: DEFAULT_AGENT_IMAGE, describe: 'Image of the short-lived node agent pods (busybox sh, cp, mv, base64); mirror it for air-gapped clusters' });
+}
+
+function rollbackFlags(y: Argv): Argv {
+  return y
+    .option('exact', { type: 'boolean', describe: 'Restore the byte-identical original manifests (one more restart each) instead of keeping --permit-port-sharing' })
+    .option('to-original', { type: 'boolean', describe: 'Restore the pivot-time original manifests instead of what the DaemonSets run now (edits made through the API are lost)' })
+    .option('force', { type: 'boolean', describe: 'Allow restoring an older version than the one that runs (a downgrade)' });
 }
 
 function globalsFrom(a: Record<string, unknown>): Globals {

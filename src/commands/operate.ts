@@ -7,7 +7,10 @@ import type { Io } from '../io.ts';
 import { realClock } from '../ports/clock.ts';
 import { failureSummary, handoverRetries } from '../ports/retry.ts';
 import type { DryRun } from '../pivot/context.ts';
-import { runPivot, runRollback, type OpArgs } from '../pivot/run.ts';
+import type { OpArgs, OpEnv } from '../pivot/operation.ts';
+import { runPivot } from '../pivot/pivot.ts';
+import { runRollback } from '../pivot/rollback.ts';
+import { processFaultHook } from '../ports/fault.ts';
 import { connect } from '../session.ts';
 import { chalkFor } from '../ui/color.ts';
 import { progressRenderer } from '../ui/progress.ts';
@@ -19,6 +22,8 @@ export interface OperateArgs {
   timeout?: string;
   'agent-image': string;
   exact?: boolean;
+  'to-original'?: boolean;
+  force?: boolean;
 }
 
 function parseArgs(a: OperateArgs, io: Io): OpArgs {
@@ -55,16 +60,21 @@ export async function operateCommand(verb: 'pivot' | 'rollback', a: OperateArgs,
   });
   io.out(`Context: ${c.bold(session.context)} (${session.server})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
   const started = Date.now();
+  const env: OpEnv = { session, emit: renderer.emit, clock: realClock, fault: processFaultHook(io.env) };
   try {
     if (verb === 'pivot') {
-      const { plan, journal } = await runPivot(session, args, renderer.emit, realClock);
+      const { plan, journal } = await runPivot(env, args);
       if (!journal) io.out('Nothing to do: every selected component is already self-hosted.\n');
       else if (args.dryRun !== 'none') io.out(`Dry run (${args.dryRun}) complete in ${secs(started)}: nothing was changed.\n`);
       else io.out(`${c.green('Pivot complete')}: ${plan.components.filter((x) => x.action === 'pivot').map((x) => x.component).join(', ')} self-hosted in ${secs(started)} (run ${journal.runId}). Undo with "kubectl selfhost rollback".\n`);
     } else {
-      const journal = await runRollback(session, { ...args, exact: a.exact === true }, renderer.emit, realClock);
-      const restored = journal.done.filter((d) => d.startsWith('restore/') || d.startsWith('exact/')).length;
-      io.out(`${c.green('Rollback complete')}: ${args.components.join(', ')} run as static pods again (${restored} restore step(s)) in ${secs(started)} (run ${journal.runId}).\n`);
+      const { plan, journal } = await runRollback(env, { ...args, exact: a.exact === true, toOriginal: a['to-original'] === true, force: a.force === true });
+      if (!journal) io.out('Nothing to roll back: every selected component runs as a static pod, and no backup of it is left.\n');
+      else if (args.dryRun !== 'none') io.out(`Dry run (${args.dryRun}) complete in ${secs(started)}: nothing was changed.\n`);
+      else {
+        const restored = plan.steps.filter((s) => s.action === 'restore').length;
+        io.out(`${c.green('Rollback complete')}: ${args.components.join(', ')} run as static pods again (${restored} restore step(s)) in ${secs(started)} (run ${journal.runId}).\n`);
+      }
     }
     return 0;
   } finally {

@@ -7,17 +7,31 @@ import type { Io } from '../io.ts';
 import { connect } from '../session.ts';
 import { readManifestsDir } from '../sources/manifests-dir.ts';
 import { renderPlan } from '../ui/plan-view.ts';
+import { formatRollbackPlan } from '../ui/rollback-view.ts';
+import { buildRollbackPlan } from '../core/rollback-plan.ts';
+import { UsageError } from '../core/errors.ts';
 import { chalkFor } from '../ui/color.ts';
 
 export interface PlanArgs {
   manifestsDir?: string;
   components?: string;
   output?: 'json' | 'yaml';
+  rollback?: boolean;
+  toOriginal?: boolean;
+  force?: boolean;
+  exact?: boolean;
 }
 
 export async function planCommand(args: PlanArgs, g: Globals, io: Io, now: Date): Promise<number> {
   const components = parseComponents(args.components);
+  if (args.rollback !== true && (args.toOriginal || args.force || args.exact)) throw new UsageError('--to-original, --force and --exact describe a rollback: add --rollback');
+  if (args.rollback === true && args.manifestsDir !== undefined) throw new UsageError('plan --rollback reads the live cluster (the DaemonSets and the backups): drop --manifests-dir');
   const snapshot = args.manifestsDir !== undefined ? readManifestsDir(args.manifestsDir) : await (await connect(g, io.env)).readSnapshot();
+  if (args.rollback === true) {
+    const rb = buildRollbackPlan(snapshot, { components, toOriginal: args.toOriginal === true, force: args.force === true, exact: args.exact === true }, now);
+    io.out(formatRollbackPlan(rb, args.output, chalkFor(g, io)));
+    return rb.steps.length > 0 || rb.components.some((c) => c.action === 'blocked') ? 1 : 0;
+  }
   const plan = buildPlan(snapshot, { components }, now);
   io.out(formatPlan(plan, args.output, g, io));
   return planExitCode(plan);

@@ -9,9 +9,9 @@
 //    the active checkpoint again, so the node ends self-hosted and the checkpoint never holds the port for long.
 // The controller-manager and scheduler need no checkpoint: their DaemonSet pods are bound to the node already and
 // the kubelet restarts them as soon as the checkpoint apiserver answers.
-import type { DaemonSet, Pod, PodTemplate } from './k8s-types.ts';
+import type { DaemonSet, ObjectMeta, Pod, PodSpec } from './k8s-types.ts';
 import { API_GROUP, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from './labels.ts';
-import { withFlag } from './transform/mutators.ts';
+import { toStaticPod, type NodeAddress } from './transform/to-static.ts';
 
 export const CHECKPOINTER_FILE = 'kubectl-selfhost-checkpointer.yaml';
 export const ACTIVE_CHECKPOINT_FILE = 'kubectl-selfhost-checkpoint-kube-apiserver.yaml';
@@ -21,17 +21,12 @@ export const CHECKPOINTER_POD = 'kubectl-selfhost-checkpointer';
 export const GENERATION_ANNOTATION = `${API_GROUP}/daemonset-generation`;
 export const CHECKPOINT_ROLE_LABEL = `${API_GROUP}/role`;
 
-/** The apiserver DaemonSet's template as a static pod for one node: the downward-API address made literal. */
-export function checkpointPod(template: PodTemplate, nodeAddress: string, generation: number): Pod {
-  const spec = structuredClone(template.spec);
-  spec.containers = spec.containers.map((c) => ({
-    ...c,
-    command: withFlag(c.command ?? [], '--advertise-address', nodeAddress),
-    env: (c.env ?? []).filter((e) => e.name !== 'HOST_IP'),
-  }));
-  if (spec.containers.every((c) => (c.env ?? []).length === 0)) spec.containers = spec.containers.map(({ env: _e, ...c }) => c);
-  delete spec.nodeSelector;
-  delete spec.tolerations;
+/**
+ * The apiserver as a static pod for one node, rendered from the pod that serves there (its spec and image, proven
+ * to run), never from a template that may not have run yet. The downward-API address is made literal.
+ */
+export function checkpointPod(serving: { metadata: ObjectMeta; spec: PodSpec }, node: NodeAddress, generation: number, original: Pod | null = null): Pod {
+  const pod = toStaticPod('kube-apiserver', serving, node, original);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -41,7 +36,7 @@ export function checkpointPod(template: PodTemplate, nodeAddress: string, genera
       labels: { component: 'kube-apiserver-checkpoint', tier: 'control-plane', [MANAGED_BY_KEY]: MANAGED_BY_VALUE, [CHECKPOINT_ROLE_LABEL]: 'checkpoint' },
       annotations: { [GENERATION_ANNOTATION]: String(generation) },
     },
-    spec,
+    spec: pod.spec,
   };
 }
 

@@ -7,6 +7,7 @@ import type { NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './sn
 import { imageVersion } from './static-pod.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
 import { sharesPort } from './transform/mutators.ts';
+import type { Writes } from './runner.ts';
 
 export const PLAN_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -26,16 +27,32 @@ export interface PlannedNode {
   components: NodeComponentState[];
 }
 
-export type StepAction = 'backup' | 'enable-port-sharing' | 'apply-daemonset' | 'handover' | 'checkpoint';
+export type StepAction = PlannedStep['action'];
 
-export interface PlannedStep {
+/** A node as a step needs it: everything the executor uses is in the step, nothing is looked up again by name. */
+export interface StepNode {
+  name: string;
+  staticPodPath: string;
+  /** The node's InternalIP, where its apiserver listens; null when unknown (offline). */
+  address: string | null;
+}
+
+interface StepBase {
   id: string;
-  action: StepAction;
   component: Component;
-  node: string | null;
   description: string;
   cost: string;
+  /** What it changes; the runner decides from this what a dry run skips. */
+  writes: Writes;
 }
+
+export type PlannedStep = StepBase & (
+  | { action: 'backup'; node: string; target: StepNode; file: string }
+  | { action: 'enable-port-sharing'; node: string; target: StepNode; file: string; port: number }
+  | { action: 'apply-daemonset'; node: null; daemonSet: DaemonSet }
+  | { action: 'handover'; node: string; target: StepNode; file: string; port: number }
+  | { action: 'checkpoint'; node: string; target: StepNode; port: number }
+);
 
 export interface ComponentPlan {
   component: Component;
@@ -101,7 +118,7 @@ export function buildPlan(snapshot: Snapshot, options: PlanOptions, now: Date): 
   const components = PIVOT_ORDER.filter((c) => options.components.includes(c)).map((c) =>
     planComponent(c, nodes, snapshot, warnings),
   );
-  const steps = components.flatMap((cp) => [...stepsFor(cp, nodes), ...checkpointSteps(cp, nodes, snapshot)]);
+  const steps = components.flatMap((cp) => stepsFor(cp, nodes, snapshot));
   return {
     apiVersion: PLAN_API_VERSION,
     kind: 'Plan',
@@ -148,44 +165,69 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
   return { ...base, action: 'pivot', reason: `static on ${base.nodes.join(', ')}` };
 }
 
-function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[]): PlannedStep[] {
-  if (cp.action !== 'pivot') return [];
+export const stepNode = (n: NodeSnapshot): StepNode => ({ name: n.name, staticPodPath: n.staticPodPath, address: n.address ?? null });
+
+/**
+ * Per component: a backup on every node; the port-sharing restart on every node if needed; the DaemonSet; then
+ * node by node the hand-over, and for the apiserver that node's checkpoint right after it (no reboot window).
+ */
+function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
+  if (cp.action === 'blocked') return [];
+  if (cp.action === 'skip') return checkpointSteps(cp, nodes, snapshot);
   const c = cp.component;
   const info = COMPONENT_INFO[c];
-  const file = (node: string) => {
-    const n = nodes.find((x) => x.name === node)!;
-    return `${n.staticPodPath}/${findStatic(n, c)!.file ?? `${c}.yaml`}`;
-  };
-  const perNode = (f: (node: string) => PlannedStep) => cp.nodes.map(f);
-  const steps: PlannedStep[] = [
-    ...perNode((node) => ({ id: `backup/${c}/${node}`, action: 'backup', component: c, node, description: `back up ${file(node)} on ${node} (node copy beside the manifest directory, cluster copy in kube-system)`, cost: 'none' })),
-  ];
+  const port = info.port;
+  const on = cp.nodes.map((name) => {
+    const n = nodes.find((x) => x.name === name)!;
+    const file = findStatic(n, c)!.file ?? `${c}.yaml`;
+    return { n, target: stepNode(n), file, path: `${n.staticPodPath}/${file}` };
+  });
+  const steps: PlannedStep[] = on.map(({ n, target, file, path }) => ({
+    id: `backup/${c}/${n.name}`, action: 'backup', component: c, node: n.name, target, file, writes: 'node',
+    description: `back up ${path} on ${n.name} (node copy beside the manifest directory, cluster copy in kube-system)`, cost: 'none',
+  }));
   if (!cp.portSharing.static) {
-    steps.push(...perNode((node): PlannedStep => ({ id: `port-sharing/${c}/${node}`, action: 'enable-port-sharing', component: c, node, description: `add ${PORT_SHARING_FLAG}=true to the static ${c} on ${node}; the kubelet restarts it`, cost: info.restartCost })));
+    steps.push(...on.map(({ n, target, file }): PlannedStep => ({
+      id: `port-sharing/${c}/${n.name}`, action: 'enable-port-sharing', component: c, node: n.name, target, file, port, writes: 'node',
+      description: `add ${PORT_SHARING_FLAG}=true to the static ${c} on ${n.name}; the kubelet restarts it`, cost: info.restartCost,
+    })));
   }
   const verb = cp.daemonSetExists === 'absent' ? 'create' : cp.daemonSetExists === 'same' ? 'keep (unchanged)' : 'update';
-  steps.push({ id: `daemonset/${c}`, action: 'apply-daemonset', component: c, node: null, description: `${verb} DaemonSet kube-system/${c}; its pods start beside the static ones, sharing the port`, cost: `one extra ${c} process per control-plane node until the hand-over` });
-  steps.push(...perNode((node): PlannedStep => ({
-    id: `handover/${c}/${node}`, action: 'handover', component: c, node,
-    description: `on ${node}: wait until the DaemonSet pod serves${info.servesApi ? ' (its own process, proven)' : ''}, remove ${file(node)}, wait for the mirror pod to go, check health`,
-    cost: info.servesApi ? 'no API pause expected: both processes serve the port during the hand-over' : info.restartCost.replace(/^.*?;/, 'leader-election hand-over;'),
-  })));
+  steps.push({
+    id: `daemonset/${c}`, action: 'apply-daemonset', component: c, node: null, daemonSet: cp.daemonSet!, writes: 'api',
+    description: `${verb} DaemonSet kube-system/${c}; its pods start beside the static ones, sharing the port`, cost: `one extra ${c} process per control-plane node until the hand-over`,
+  });
+  for (const { n, target, file, path } of on) {
+    steps.push({
+      id: `handover/${c}/${n.name}`, action: 'handover', component: c, node: n.name, target, file, port, writes: 'node',
+      description: `on ${n.name}: wait until the DaemonSet pod serves${info.servesApi ? ' (its own process, proven)' : ''}, remove ${path}, wait for the mirror pod to go, check health`,
+      cost: info.servesApi ? 'no API pause expected: both processes serve the port during the hand-over' : info.restartCost.replace(/^.*?;/, 'leader-election hand-over;'),
+    });
+    if (c === 'kube-apiserver') steps.push(checkpointStep(n, port));
+  }
+  // Nodes already self-hosted (handed over by an earlier run) still need a current checkpoint.
+  if (c === 'kube-apiserver') steps.push(...checkpointSteps(cp, nodes.filter((n) => !cp.nodes.includes(n.name)), snapshot));
   return steps;
 }
 
+function checkpointStep(n: NodeSnapshot, port: number): PlannedStep {
+  return {
+    id: `checkpoint/kube-apiserver/${n.name}`, action: 'checkpoint', component: 'kube-apiserver', node: n.name, target: stepNode(n), port, writes: 'node',
+    description: `on ${n.name}: write the apiserver checkpoint (inactive, beside ${n.staticPodPath}) from the apiserver pod that serves there, and the checkpointer static pod that activates it after a reboot`,
+    cost: 'none (one small static pod per node)',
+  };
+}
+
 /**
- * Reboot recovery for the apiserver (src/core/checkpoint.ts): written on every node after its hand-over, and
- * written again whenever the DaemonSet has been edited since (its generation differs from the recorded one).
+ * Reboot recovery for the apiserver (src/core/checkpoint.ts) on self-hosted nodes whose checkpoint is missing or
+ * older than the DaemonSet (edited since): written again from the pod that serves.
  */
 function checkpointSteps(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
-  if (cp.component !== 'kube-apiserver' || cp.action === 'blocked') return [];
+  if (cp.component !== 'kube-apiserver') return [];
   const generation = snapshot.daemonSets['kube-apiserver']?.metadata['generation'];
-  const stale = (n: NodeSnapshot) => cp.action === 'pivot' || n.checkpoint?.recordedGeneration === undefined || n.checkpoint.recordedGeneration !== generation || !n.checkpoint.checkpointer;
-  return nodes.filter(stale).map((n) => ({
-    id: `checkpoint/kube-apiserver/${n.name}`, action: 'checkpoint', component: 'kube-apiserver', node: n.name,
-    description: `on ${n.name}: write the apiserver checkpoint (inactive, beside ${n.staticPodPath}) from the DaemonSet as it is now, and the checkpointer static pod that activates it after a reboot`,
-    cost: 'none (one small static pod per node)',
-  }));
+  if (generation === undefined) return [];
+  const stale = (n: NodeSnapshot) => n.checkpoint?.recordedGeneration === undefined || n.checkpoint.recordedGeneration !== generation || !n.checkpoint.checkpointer;
+  return nodes.filter(stale).map((n) => checkpointStep(n, COMPONENT_INFO['kube-apiserver'].port));
 }
 
 function commonWarnings(nodes: NodeSnapshot[]): Warning[] {

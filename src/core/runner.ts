@@ -1,18 +1,32 @@
-// Steps as data, run by one small runner (after kubeadm's workflow Runner). The runner decides up front which
-// steps run (those the journal has not recorded as done, and those that re-check a desired state), runs them in order, wraps failures with the step's
-// name, and records each completed step in the journal before starting the next, so a run killed at any point
-// can be resumed by running the same command again.
+// Steps as data, run by one small runner (after kubeadm's workflow Runner). The runner, not the steps, decides:
+//  - what a dry run skips: with --dry-run=client every step that writes is only shown; with --dry-run=server the
+//    steps that write through the API run (the operation hands them an API that sends dryRun=All), those that
+//    write on a node are only shown;
+//  - what a resumed run skips: a step the journal records as done is skipped only when its outcome still holds
+//    (verify), and never when it re-checks a desired state (alwaysRun);
+//  - where the fault hook fires (before and after each step, for the fault-injection tests);
+//  - that no step that writes starts once the run's Lease can no longer be proven held (guard).
+// It wraps failures with the step's name and records each completed step in the journal before the next starts,
+// so a run killed at any point can be resumed by running the same command again.
 import { wrap } from './errors.ts';
 import type { Emit } from './events.ts';
+import type { FaultHook } from './fault.ts';
 import { finish, markDone, type Journal } from './journal.ts';
+
+export type DryRun = 'none' | 'client' | 'server';
+/** What a step changes: nothing, API objects only, or files on a node (through node agents). */
+export type Writes = 'none' | 'api' | 'node';
 
 export interface Step<C> {
   id: string;
   /** `[pivot/kube-apiserver]`-style tag for the renderer. */
   tag: string;
   description: string;
+  writes: Writes;
   /** Run even when the journal records it as done: its desired state may have changed since (e.g. a DaemonSet). */
   alwaysRun?: boolean;
+  /** On resume: whether the outcome the journal records still holds; when it does not, the step runs again. */
+  verify?(ctx: C): Promise<boolean>;
   /** Does the work; resolves to a reason when there was nothing to do (already done by an earlier run). */
   run(ctx: C): Promise<string | void>;
 }
@@ -25,28 +39,58 @@ export interface RunnerCtx {
   emit: Emit;
   journal: JournalStore;
   now: () => Date;
+  dryRun?: DryRun;
+  fault?: FaultHook;
+  /** Throws when the run may no longer write (its Lease lost or expired). */
+  guard?: () => void;
+}
+
+function dryRunSkip(dryRun: DryRun, writes: Writes): string | null {
+  if (dryRun === 'client' && writes !== 'none') return 'dry run (client): not run';
+  if (dryRun === 'server' && writes === 'node') return 'dry run (server): node files left as they are';
+  return null;
 }
 
 export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, r: RunnerCtx, journal: Journal): Promise<Journal> {
-  const todo = steps.filter((s) => s.alwaysRun === true || !journal.done.includes(s.id));
+  const dryRun = r.dryRun ?? 'none';
+  const record = dryRun === 'none';
   let j = journal;
-  for (const [i, step] of todo.entries()) {
-    const pos = { index: i + 1, total: todo.length };
-    r.emit({ type: 'step-start', tag: step.tag, description: step.description, ...pos });
+  for (const [i, step] of steps.entries()) {
+    const pos = { index: i + 1, total: steps.length };
+    const skip = dryRunSkip(dryRun, step.writes);
+    if (skip) {
+      r.emit({ type: 'step-done', tag: step.tag, description: step.description, ...pos, skipped: skip });
+      continue;
+    }
     try {
+      if (j.done.includes(step.id) && step.alwaysRun !== true) {
+        if (!step.verify || (await step.verify(ctx))) {
+          r.emit({ type: 'step-done', tag: step.tag, description: step.description, ...pos, skipped: `done by run ${j.runId} (re-checked)` });
+          continue;
+        }
+        r.emit({ type: 'info', tag: step.tag, message: `recorded as done, but its outcome no longer holds (the cluster changed since); running it again` });
+      }
+      r.fault?.(step.id, 'before');
+      if (step.writes !== 'none') r.guard?.();
+      r.emit({ type: 'step-start', tag: step.tag, description: step.description, ...pos });
       const skipped = await step.run(ctx);
-      j = markDone(j, step.id, r.now());
-      await r.journal.save(j);
+      if (record) {
+        j = markDone(j, step.id, r.now());
+        await r.journal.save(j);
+      }
       r.emit({ type: 'step-done', tag: step.tag, description: step.description, ...pos, ...(skipped ? { skipped } : {}) });
+      r.fault?.(step.id, 'after');
     } catch (err) {
       const failure = wrap(`${step.tag} ${step.description}`, err);
       r.emit({ type: 'step-failed', tag: step.tag, description: step.description, error: failure.message });
-      j = finish(j, 'failed', r.now(), failure.message);
-      await r.journal.save(j).catch(() => undefined);
+      if (record) {
+        j = finish(j, 'failed', r.now(), failure.message);
+        await r.journal.save(j).catch(() => undefined);
+      }
       throw failure;
     }
   }
   j = finish(j, 'completed', r.now());
-  await r.journal.save(j);
+  if (record) await r.journal.save(j);
   return j;
 }

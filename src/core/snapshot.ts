@@ -1,6 +1,6 @@
 // What was read from the cluster or a manifests directory: the planner's only input besides options and time.
 import type { Component } from './components.ts';
-import type { DaemonSet, Pod } from './k8s-types.ts';
+import type { DaemonSet, Pod, PodSpec } from './k8s-types.ts';
 import type { Recognition } from './static-pod.ts';
 import type { Journal } from './journal.ts';
 
@@ -27,6 +27,8 @@ export interface DaemonPodSeen {
   restarts: number;
   image?: string;
   phase?: string;
+  /** The DaemonSet generation whose template the pod runs (label pod-template-generation). */
+  templateGeneration?: number;
 }
 
 export interface NodeSnapshot {
@@ -40,6 +42,8 @@ export interface NodeSnapshot {
   daemonPods: DaemonPodSeen[];
   /** Reboot recovery on this node (live only): what the cluster record and the mirror pods show. */
   checkpoint?: CheckpointSeen;
+  /** The images the kubelet reports present on the node (live only): can a checkpoint start without a pull? */
+  images?: string[];
 }
 
 export interface CheckpointSeen {
@@ -49,6 +53,9 @@ export interface CheckpointSeen {
   active: boolean;
   /** The checkpointer static pod runs. */
   checkpointer: boolean;
+  /** The image the checkpoint starts (cluster record), and the active checkpoint's spec when it runs. */
+  recordedImage?: string;
+  activeSpec?: PodSpec;
 }
 
 export interface Snapshot {
@@ -57,6 +64,12 @@ export interface Snapshot {
   /** DaemonSets this tool manages that already exist. */
   daemonSets: Partial<Record<Component, DaemonSet & { status?: DaemonSetStatus }>>;
   journal: Journal | null;
+  /** A journal ConfigMap that could not be read as one (corrupt, foreign): what is wrong with it. */
+  journalProblem?: string;
+  /** Cluster copies of the pivot-time originals: node -> component -> manifest text (live only). */
+  backups?: Record<string, Partial<Record<Component, string>>>;
+  /** The UID of kube-system, which names this cluster in the backups' records (live only). */
+  clusterUid?: string;
 }
 
 export interface DaemonSetStatus {

@@ -1,8 +1,11 @@
 // One waiting loop for every wait: it polls a probe, reports what it saw (so a timeout prints the last state, not
-// "timed out waiting for the condition"), tolerates errors while the API hands over, and honours a limit.
+// "timed out waiting for the condition"), sits out the errors an apiserver gives while it hands over, and honours a
+// limit. Any other error is the server's (or the tool's) real answer: the wait fails at once with it, instead of
+// retrying a 422 for five minutes and blaming the timeout.
 import type { Clock } from '../ports/clock.ts';
 import { SelfhostError } from './errors.ts';
 import type { Emit } from './events.ts';
+import { isTransient } from './transient.ts';
 
 export interface Observation {
   done: boolean;
@@ -18,6 +21,9 @@ export interface WaitCtx {
   pollMs?: number;
 }
 
+/** Sent as the request would be by a poll: a read, so 500/502/504 and resets count as transient too. */
+export const waitSitsOut = (err: unknown): boolean => isTransient('GET', err);
+
 export async function waitFor(ctx: WaitCtx, tag: string, what: string, probe: () => Promise<Observation>, detail?: () => Promise<string>): Promise<void> {
   const start = ctx.clock.now().getTime();
   const poll = ctx.pollMs ?? 1000;
@@ -32,7 +38,13 @@ export async function waitFor(ctx: WaitCtx, tag: string, what: string, probe: ()
         return;
       }
     } catch (err) {
-      seen = `error: ${(err as Error).message.split('\n')[0]}`;
+      const message = (err as Error).message.split('\n')[0];
+      if (!waitSitsOut(err)) {
+        ctx.emit({ type: 'wait-end', tag, what, elapsedMs: ctx.clock.now().getTime() - start, ok: false, seen: `error: ${message}` });
+        const kind = err instanceof SelfhostError ? err.kind : 'failed';
+        throw new SelfhostError(kind, `while waiting for ${what}: ${message}`, { cause: err });
+      }
+      seen = `error: ${message}`;
     }
     const elapsedMs = ctx.clock.now().getTime() - start;
     if (elapsedMs >= ctx.timeoutMs) {

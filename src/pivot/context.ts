@@ -6,8 +6,9 @@ import type { Clock } from '../ports/clock.ts';
 import type { ApiProbe, KubeApi } from '../ports/kube.ts';
 import type { NodeFiles } from '../ports/nodefs.ts';
 
-export type DryRun = 'none' | 'client' | 'server';
+export type { DryRun } from '../core/runner.ts';
 
+/** What pivot and rollback executors use. Dry run, the journal, the Lease and the fault hook are the runner's. */
 export interface OpContext {
   kube: KubeApi;
   files: NodeFiles;
@@ -15,14 +16,16 @@ export interface OpContext {
   clock: Clock;
   emit: Emit;
   wait: WaitCtx;
-  dryRun: DryRun;
+  /** The image of node agents and of the checkpointer (--agent-image). */
+  agentImage: string;
 }
 
-/** One node as the steps see it. */
+/** A node as the observers see it: where its apiserver answers. */
 export interface NodeRef {
   name: string;
-  staticPodPath: string;
   address: string | undefined;
+  /** The apiserver's secure port on it (the manifest's --secure-port). */
+  port?: number;
 }
 
 export const tagOf = (op: 'pivot' | 'rollback', c: Component) => `[${op}/${c}]`;

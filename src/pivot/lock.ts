@@ -1,70 +1,124 @@
-// "Nothing else is pivoting": a Lease in kube-system held for the whole run, with holder and start time, renewed
-// while the run lives. A holder that stopped renewing (killed) loses it after its duration, or at once when the
-// holder was a process of this same machine that no longer exists.
+// "Nothing else is pivoting": a Lease in kube-system held for the whole run, taken before the run's first write of
+// any kind (agent pods included) and renewed while the run lives.
+//  - A holder is alive while the Lease, as the API server holds it, is within its duration of its last renewal.
+//    The one shortcut: a holder on this same machine whose process is gone (ESRCH) is dead at once; a process we
+//    may not signal (EPERM: another Unix user) is alive.
+//  - Taking and renewing go through resourceVersion, so of two runs that race, one gets a conflict and stops,
+//    naming the holder.
+//  - The run may write only while it can prove it holds the Lease: `assertHeld` throws once the last successful
+//    renewal is older than the duration less a margin, or once another holder took it. The API port is fenced with
+//    it (src/pivot/fence.ts), so a run cut off from the API performs no write after its Lease may have passed on.
 import { hostname, userInfo } from 'node:os';
-import { PreconditionError } from '../core/errors.ts';
+import { PreconditionError, SelfhostError } from '../core/errors.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import type { Clock } from '../ports/clock.ts';
-import { paths, type KubeApi, type Obj } from '../ports/kube.ts';
+import { ApiError, paths, type KubeApi, type Obj } from '../ports/kube.ts';
 
 export const LOCK_NAME = 'kubectl-selfhost';
-const DURATION_S = 60;
+export const LEASE_DURATION_S = 60;
+const RENEW_EVERY_MS = 10_000;
+/** A renewal older than duration - margin no longer proves the Lease held: clock drift, and a write that starts
+ * just before may be resent for up to 16 s (src/ports/retry.ts) and must still land inside the duration. */
+const SAFETY_MARGIN_MS = 20_000;
 
 type Lease = Obj & { spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string } };
 
 export interface Lock {
+  /** Throws a LockLostError unless the Lease is provably still ours. */
+  assertHeld(): void;
   release(): Promise<void>;
+}
+
+export class LockLostError extends SelfhostError {
+  constructor(message: string) {
+    super('failed', message);
+  }
 }
 
 export function holderIdentity(pid = process.pid): string {
   return `${userInfo().username}@${hostname()}/${pid}`;
 }
 
-function holderIsDeadLocalProcess(holder: string): boolean {
+/** Liveness signal of a same-host holder: 'dead' only when its process provably does not exist. */
+export function localProcess(holder: string, signal: (pid: number) => void = (pid) => process.kill(pid, 0)): 'dead' | 'alive' | 'unknown' {
   const m = /^.*@(.+)\/(\d+)$/.exec(holder);
-  if (!m || m[1] !== hostname()) return false;
+  if (!m || m[1] !== hostname()) return 'unknown';
   try {
-    process.kill(Number(m[2]), 0);
-    return false;
-  } catch {
-    return true;
+    signal(Number(m[2]));
+    return 'alive';
+  } catch (err) {
+    return (err as { code?: string }).code === 'ESRCH' ? 'dead' : 'alive';
   }
 }
 
-export async function acquireLock(kube: KubeApi, clock: Clock, operation: string): Promise<Lock> {
+export function leaseAlive(l: Lease, now: Date): boolean {
+  const renewed = Date.parse(l.spec.renewTime ?? l.spec.acquireTime ?? '') || 0;
+  return now.getTime() - renewed <= (l.spec.leaseDurationSeconds ?? LEASE_DURATION_S) * 1000;
+}
+
+const heldBy = (l: Lease | null) => (l ? `holder ${l.spec.holderIdentity ?? 'unknown'} since ${l.spec.acquireTime ?? '?'}, ${String((l.metadata['annotations'] as Record<string, string> | undefined)?.['kubectl-selfhost.dev/operation'] ?? 'a run')}` : 'another run');
+
+function heldError(l: Lease | null): PreconditionError {
+  return new PreconditionError(`another run holds Lease kube-system/${LOCK_NAME} (${heldBy(l)}); wait for it to finish, or, if that run is gone, wait ${LEASE_DURATION_S}s for the Lease to expire`);
+}
+
+export async function acquireLock(kube: KubeApi, clock: Clock, operation: string, signal?: (pid: number) => void): Promise<Lock> {
   const me = holderIdentity();
-  const now = clock.now();
+  const path = paths.lease(NAMESPACE, LOCK_NAME);
+  const at = clock.now();
   const lease: Lease = {
     apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
     metadata: { name: LOCK_NAME, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE }, annotations: { 'kubectl-selfhost.dev/operation': operation } },
-    spec: { holderIdentity: me, leaseDurationSeconds: DURATION_S, acquireTime: micro(now), renewTime: micro(now) },
+    spec: { holderIdentity: me, leaseDurationSeconds: LEASE_DURATION_S, acquireTime: micro(at), renewTime: micro(at) },
   };
-  const existing = await kube.get<Lease>(paths.lease(NAMESPACE, LOCK_NAME));
-  if (existing) {
-    const holder = existing.spec.holderIdentity ?? '';
-    const renewed = Date.parse(existing.spec.renewTime ?? existing.spec.acquireTime ?? '') || 0;
-    const expired = now.getTime() - renewed > (existing.spec.leaseDurationSeconds ?? DURATION_S) * 1000;
-    if (holder && holder !== me && !expired && !holderIsDeadLocalProcess(holder)) {
-      throw new PreconditionError(`another run holds Lease kube-system/${LOCK_NAME} (holder ${holder} since ${existing.spec.acquireTime}); wait for it to finish, or delete the Lease if that run is gone`);
+  const existing = await kube.get<Lease>(path);
+  try {
+    if (existing) {
+      const holder = existing.spec.holderIdentity ?? '';
+      if (holder && holder !== me && leaseAlive(existing, at) && localProcess(holder, signal) !== 'dead') throw heldError(existing);
+      await kube.replace(path, { ...lease, metadata: { ...lease.metadata, resourceVersion: existing.metadata['resourceVersion'] } });
+    } else {
+      await kube.create(paths.leases(NAMESPACE), lease);
     }
-    await kube.replace(paths.lease(NAMESPACE, LOCK_NAME), { ...lease, metadata: { ...lease.metadata, resourceVersion: existing.metadata['resourceVersion'] } });
-  } else {
-    await kube.create(paths.leases(NAMESPACE), lease);
+  } catch (err) {
+    // 409: another run created or took it between our read and our write.
+    if (err instanceof ApiError && err.status === 409) throw heldError(await kube.get<Lease>(path).catch(() => null));
+    throw err;
   }
+  let heldSince = at.getTime();
+  let lost: string | null = null;
   let stopped = false;
   const renew = async () => {
-    const cur = await kube.get<Lease>(paths.lease(NAMESPACE, LOCK_NAME));
-    if (cur && cur.spec.holderIdentity === me) await kube.replace(paths.lease(NAMESPACE, LOCK_NAME), { ...cur, spec: { ...cur.spec, renewTime: micro(clock.now()) } });
+    const started = clock.now().getTime();
+    const cur = await kube.get<Lease>(path);
+    if (!cur || cur.spec.holderIdentity !== me) {
+      lost = `Lease kube-system/${LOCK_NAME} was ${cur ? `taken by ${heldBy(cur)}` : 'deleted'} while this run held it`;
+      return;
+    }
+    try {
+      await kube.replace(path, { ...cur, spec: { ...cur.spec, renewTime: micro(new Date(started)) } });
+      heldSince = started;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) lost = `Lease kube-system/${LOCK_NAME} was taken by another run while this run held it`;
+      else throw err;
+    }
   };
-  // Renewal failures are expected while the apiserver hands over; the next tick retries.
-  const timer = setInterval(() => void (stopped ? undefined : renew().catch(() => undefined)), (DURATION_S / 4) * 1000);
+  // A failed renewal is retried at the next tick; assertHeld stops the run's writes once the last one is too old.
+  const timer = setInterval(() => void (stopped || lost ? undefined : renew().catch(() => undefined)), RENEW_EVERY_MS);
   timer.unref();
   return {
+    assertHeld() {
+      if (lost) throw new LockLostError(`${lost}; stopping before the next write (run "kubectl selfhost status", then resume with the same command)`);
+      const age = clock.now().getTime() - heldSince;
+      if (age > LEASE_DURATION_S * 1000 - SAFETY_MARGIN_MS) {
+        throw new LockLostError(`could not renew Lease kube-system/${LOCK_NAME} for ${Math.round(age / 1000)}s (API unreachable?), so another run may hold it now; stopping before the next write (resume with the same command when the API answers)`);
+      }
+    },
     async release() {
       stopped = true;
       clearInterval(timer);
-      const cur = await kube.get<Lease>(paths.lease(NAMESPACE, LOCK_NAME)).catch(() => null);
-      if (cur?.spec.holderIdentity === me) await kube.delete(paths.lease(NAMESPACE, LOCK_NAME)).catch(() => false);
+      const cur = await kube.get<Lease>(path).catch(() => null);
+      if (cur?.spec.holderIdentity === me) await kube.delete(path).catch(() => false);
     },
   };
 }

@@ -58,7 +58,7 @@ export async function lastEvents(kube: KubeApi, podName: string): Promise<string
 /** Which apiserver processes answer on a node: distinct start times over fresh connections. */
 export async function servingStartTimes(probe: ApiProbe, node: NodeRef, samples = 12): Promise<number[]> {
   if (!node.address) return [];
-  const times = await probe.startTimes(node.address, COMPONENT_INFO['kube-apiserver'].port, samples);
+  const times = await probe.startTimes(node.address, node.port ?? COMPONENT_INFO['kube-apiserver'].port, samples);
   return [...new Set(times.map((t) => Math.round(t)))].sort((a, b) => a - b);
 }
 

@@ -1,22 +1,45 @@
-// The shared frame of pivot and rollback: preflight, confirmation, the Lease, the journal (resume or new), leftover
-// agent pods, the runner, and releasing the Lease whatever happened.
+// The frame pivot and rollback share, in the order it runs: confirmation; access review and the Lease before the
+// first write of any kind; under the Lease, the cluster read again and compared with the plan the user confirmed;
+// leftover agent pods removed; the journal resumed or started; the steps run by the runner; the Lease released
+// whatever happened.
 import { randomBytes } from 'node:crypto';
 import type { Component } from '../core/components.ts';
 import { PreconditionError, UsageError } from '../core/errors.ts';
+import type { Emit } from '../core/events.ts';
+import type { FaultHook } from '../core/fault.ts';
 import { newJournal, type Journal, type Operation } from '../core/journal.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
-import { runSteps, type Step } from '../core/runner.ts';
+import { runSteps, type DryRun, type Step } from '../core/runner.ts';
+import { agentNodeFiles, AGENT_COMPONENT } from '../ports/agent.ts';
+import type { Clock } from '../ports/clock.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
+import type { Session } from '../session.ts';
 import type { OpContext } from './context.ts';
+import { fenced, serverDryRun } from './fence.ts';
 import { acquireLock } from './lock.ts';
 import { checkAccess } from './preflight.ts';
 import { journalStore } from './store.ts';
-import { AGENT_COMPONENT } from '../ports/agent.ts';
 
 export interface Confirm {
   yes: boolean;
   interactive: boolean;
   ask(question: string): Promise<boolean>;
+}
+
+export interface OpArgs {
+  components: Component[];
+  dryRun: DryRun;
+  timeoutMs: number;
+  agentImage: string;
+  confirm: Confirm;
+}
+
+/** What an operation runs with besides its arguments: the session's ports, progress, time and the fault hook. */
+export interface OpEnv {
+  session: Session;
+  emit: Emit;
+  clock: Clock;
+  fault?: FaultHook;
 }
 
 export async function confirmOrRefuse(c: Confirm, question: string, verb: string): Promise<void> {
@@ -39,29 +62,60 @@ export async function deleteLeftoverAgents(kube: KubeApi): Promise<number> {
   return pods.length;
 }
 
-export async function execute(ctx: OpContext, op: Operation, steps: Step<OpContext>[], existing: Journal | null, components: Component[]): Promise<Journal> {
-  if (ctx.dryRun === 'client') {
-    for (const [i, s] of steps.entries()) ctx.emit({ type: 'step-done', tag: s.tag, description: s.description, index: i + 1, total: steps.length, skipped: 'dry run (client): not run' });
-    return newJournal(op, 'dry-run', components, ctx.clock.now());
-  }
-  await checkAccess(ctx.kube, ctx.clock);
-  if (ctx.dryRun === 'server') {
-    const store = { save: async () => undefined };
-    return runSteps(steps, ctx, { emit: ctx.emit, journal: store, now: () => ctx.clock.now() }, newJournal(op, 'dry-run', components, ctx.clock.now()));
-  }
-  const lock = await acquireLock(ctx.kube, ctx.clock, op);
+/** What changed between the plan the user confirmed and the one made again under the Lease; null when nothing did. */
+export function planChange<P extends { generatedAt: string; steps: Array<{ id: string }> }>(confirmed: P, now: P): string | null {
+  const ids = (p: P) => p.steps.map((s) => s.id);
+  const added = ids(now).filter((id) => !ids(confirmed).includes(id));
+  const removed = ids(confirmed).filter((id) => !ids(now).includes(id));
+  if (added.length || removed.length) return [added.length ? `now also ${added.join(', ')}` : '', removed.length ? `no longer ${removed.join(', ')}` : ''].filter(Boolean).join('; ');
+  const changed = now.steps.find((s, i) => JSON.stringify(s) !== JSON.stringify(confirmed.steps[i]));
+  if (changed) return `step ${changed.id} would now do something else`;
+  return JSON.stringify({ ...now, generatedAt: '' }) === JSON.stringify({ ...confirmed, generatedAt: '' }) ? null : 'the state of the components changed';
+}
+
+export function assertUnchanged<P extends { generatedAt: string; steps: Array<{ id: string }> }>(verb: Operation, confirmed: P, now: P): void {
+  const change = planChange(confirmed, now);
+  if (change) throw new PreconditionError(`the cluster changed after the plan was confirmed (${change}); nothing was written: review "kubectl selfhost plan${verb === 'rollback' ? ' --rollback' : ''}" and run ${verb} again`);
+}
+
+/**
+ * Everything that writes runs in here: the access review, then the Lease (not for dry runs), then `body` with
+ * ports whose writes are fenced by the Lease (or sent with dryRun=All), then the Lease released.
+ */
+export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeoutMs' | 'agentImage'>, op: Operation, body: (ctx: OpContext, guard: () => void) => Promise<T>): Promise<T> {
+  const { session, clock, emit } = env;
+  await checkAccess(session.kube, clock);
+  const lock = a.dryRun === 'none' ? await acquireLock(session.kube, clock, op) : null;
   try {
-    const left = await deleteLeftoverAgents(ctx.kube);
-    if (left > 0) ctx.emit({ type: 'info', tag: `[${op}]`, message: `deleted ${left} node agent pod(s) left by a run that was killed` });
-    const { journal, resumed } = journalFor(existing, op, components, ctx.clock.now());
-    if (resumed) ctx.emit({ type: 'info', tag: `[${op}]`, message: `resuming run ${journal.runId} (started ${journal.startedAt}; ${journal.done.length} step(s) done)` });
-    if (existing && existing.operation !== op && existing.state !== 'completed') {
-      ctx.emit({ type: 'info', tag: `[${op}]`, message: `the unfinished ${existing.operation} run ${existing.runId} is superseded by this ${op}` });
+    const guard = lock ? () => lock.assertHeld() : () => undefined;
+    const kube = a.dryRun === 'server' ? serverDryRun(session.kube) : fenced(session.kube, guard);
+    const wait = { clock, emit, timeoutMs: a.timeoutMs, pollMs: 1000 };
+    const ctx: OpContext = {
+      kube, probe: session.probe, clock, emit, wait, agentImage: a.agentImage,
+      files: agentNodeFiles({ kube, wait, image: a.agentImage, ...(env.fault ? { fault: env.fault } : {}) }),
+    };
+    if (lock) {
+      const left = await deleteLeftoverAgents(kube);
+      if (left > 0) emit({ type: 'info', tag: `[${op}]`, message: `deleted ${left} node agent pod(s) left by a run that was killed` });
     }
-    return await runSteps(steps, ctx, { emit: ctx.emit, journal: journalStore(ctx.kube, ctx.wait, false), now: () => ctx.clock.now() }, journal);
+    return await body(ctx, guard);
   } finally {
-    await lock.release();
+    await lock?.release();
   }
+}
+
+/** The journal resumed or started, and the steps run by the one runner. */
+export async function runOperation(env: OpEnv, ctx: OpContext, op: Operation, steps: Step<OpContext>[], existing: Journal | null, a: Pick<OpArgs, 'components' | 'dryRun'>, guard: () => void): Promise<Journal> {
+  const now = () => env.clock.now();
+  if (a.dryRun !== 'none') {
+    return runSteps(steps, ctx, { emit: env.emit, journal: { save: async () => undefined }, now, dryRun: a.dryRun }, newJournal(op, 'dry-run', a.components, now()));
+  }
+  const { journal, resumed } = journalFor(existing, op, a.components, now());
+  if (resumed) env.emit({ type: 'info', tag: `[${op}]`, message: `resuming run ${journal.runId} (started ${journal.startedAt}; ${journal.done.length} step(s) done; each is re-checked)` });
+  if (existing && existing.operation !== op && existing.state !== 'completed') {
+    env.emit({ type: 'info', tag: `[${op}]`, message: `the unfinished ${existing.operation} run ${existing.runId} is superseded by this ${op}` });
+  }
+  return runSteps(steps, ctx, { emit: env.emit, journal: journalStore(ctx.kube, ctx.wait), now, dryRun: 'none', guard, ...(env.fault ? { fault: env.fault } : {}) }, journal);
 }
 
 /** A pivot does not start over an unfinished rollback (a rollback, in turn, may take over any unfinished pivot). */

@@ -1,77 +1,105 @@
-// Pivot's steps as data: each planned step (src/core/plan.ts) gets its run function here. Every run function is
-// idempotent, because a run killed between doing a step and recording it in the journal does the step again.
-import { COMPONENT_INFO, type Component } from '../core/components.ts';
+// Pivot's executors: each planned step (src/core/plan.ts) as a runner Step. Everything a step needs is in the
+// planned step; dry run, the journal, the Lease and the fault hook are the runner's. Every run is idempotent,
+// because a run killed between doing a step and recording it does the step again, and every step says how to
+// re-check its outcome on resume.
+import { COMPONENT_INFO } from '../core/components.ts';
 import type { DaemonSet, Pod } from '../core/k8s-types.ts';
 import { NAMESPACE, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from '../core/labels.ts';
-import type { ComponentPlan, Plan, PlannedStep } from '../core/plan.ts';
+import type { PlannedStep } from '../core/plan.ts';
 import type { Step } from '../core/runner.ts';
 import { sharesPort, withPortSharing } from '../core/transform/mutators.ts';
+import { canonicalTemplate } from '../core/transform/canonical.ts';
 import { waitFor } from '../core/wait.ts';
 import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths, type Obj } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
-import { tagOf, type NodeRef, type OpContext } from './context.ts';
+import { tagOf, type OpContext } from './context.ts';
 import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, readiness, type LivePod } from './observe.ts';
 import { podReady } from '../core/pod-state.ts';
 import { CHECKPOINTER_FILE, CHECKPOINTER_POD, checkpointerPod, checkpointPod, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
-import { DEFAULT_AGENT_IMAGE } from '../ports/agent-image.ts';
-import { recordCheckpoint, writeClusterBackup } from './store.ts';
+import { readClusterBackup, recordCheckpoint, writeClusterBackup } from './store.ts';
 
 type Ctx = OpContext;
+type S<A extends PlannedStep['action']> = Extract<PlannedStep, { action: A }>;
 
-export function pivotSteps(plan: Plan, nodes: readonly NodeRef[], agentImage = DEFAULT_AGENT_IMAGE): Step<Ctx>[] {
-  const image = agentImage;
-  return plan.steps.map((s) => {
-    const cp = plan.components.find((c) => c.component === s.component)!;
-    const node = nodes.find((n) => n.name === s.node);
-    const base = { id: s.id, tag: tagOf('pivot', s.component), description: s.description };
+export function pivotSteps(steps: readonly PlannedStep[]): Step<Ctx>[] {
+  return steps.map((s): Step<Ctx> => {
+    const base = { id: s.id, tag: tagOf('pivot', s.component), description: s.description, writes: s.writes };
     switch (s.action) {
-      case 'backup': return { ...base, run: (ctx: Ctx) => backup(ctx, cp, node!) };
-      case 'enable-port-sharing': return { ...base, run: (ctx: Ctx) => enablePortSharing(ctx, s.component, node!, fileOf(cp)) };
-      case 'apply-daemonset': return { ...base, alwaysRun: true, run: (ctx: Ctx) => applyDaemonSet(ctx, cp.daemonSet!) };
-      case 'handover': return { ...base, run: (ctx: Ctx) => handover(ctx, s, node!, fileOf(cp)) };
-      case 'checkpoint': return { ...base, alwaysRun: true, run: (ctx: Ctx) => writeCheckpoint(ctx, node!, image) };
+      case 'backup': return { ...base, run: (ctx) => backup(ctx, s), verify: (ctx) => backupExists(ctx, s) };
+      case 'enable-port-sharing': return { ...base, run: (ctx) => enablePortSharing(ctx, s), verify: (ctx) => portShared(ctx, s) };
+      case 'apply-daemonset': return { ...base, alwaysRun: true, run: (ctx) => applyDaemonSet(ctx, s.daemonSet) };
+      case 'handover': return { ...base, run: (ctx) => handover(ctx, s), verify: (ctx) => handedOver(ctx, s) };
+      case 'checkpoint': return { ...base, run: (ctx) => writeCheckpoint(ctx, s), verify: (ctx) => checkpointed(ctx, s) };
     }
   });
 }
 
-const fileOf = (cp: ComponentPlan) => cp.staticManifestFile ?? `${cp.component}.yaml`;
+/** Two manifests that differ at most in the port-sharing flag (pivot's own restart adds it). */
+function sameButPortSharing(a: string, b: string): boolean {
+  const norm = (t: string) => {
+    const pod = parseAll(t)[0] as Pod;
+    return JSON.stringify(canonicalTemplate({ metadata: pod.metadata, spec: withPortSharing(pod).spec }));
+  };
+  try {
+    return a === b || norm(a) === norm(b);
+  } catch {
+    return false;
+  }
+}
 
-export async function backup(ctx: Pick<Ctx, 'files' | 'kube' | 'wait' | 'dryRun'>, cp: ComponentPlan, node: NodeRef): Promise<string | void> {
-  if (ctx.dryRun !== 'none') return 'dry run: no backup written';
-  const text = await ctx.files.backup(node.name, nodeDirs(node.staticPodPath), fileOf(cp));
-  if (text === null) throw new Error(`no ${fileOf(cp)} in ${node.staticPodPath} on ${node.name} and no backup of it`);
-  await writeClusterBackup(ctx.kube, ctx.wait, node.name, cp.component, text, false);
+/**
+ * The node copy and the cluster copy of the manifest this hand-over will remove. A backup left by an earlier cycle
+ * (a partial rollback, an edit since) that differs from the live manifest beyond pivot's own port-sharing flag is
+ * replaced: the backup is always of what runs, never older.
+ */
+export async function backup(ctx: Pick<Ctx, 'files' | 'kube' | 'wait'>, s: S<'backup'>): Promise<string | void> {
+  const dirs = nodeDirs(s.target.staticPodPath);
+  const kept = await ctx.files.backup(s.node, dirs, s.file);
+  if (kept === null) throw new Error(`no ${s.file} in ${s.target.staticPodPath} on ${s.node} and no backup of it`);
+  const live = await ctx.files.read(s.node, dirs, s.file);
+  let text = kept;
+  if (live !== null && !sameButPortSharing(live, kept)) {
+    await ctx.files.writeBackup(s.node, dirs, s.file, live);
+    text = live;
+  }
+  await writeClusterBackup(ctx.kube, ctx.wait, s.node, s.component, text, text !== kept);
+  return text !== kept ? 'the backup of an earlier cycle was replaced by the manifest that runs now' : undefined;
+}
+
+async function backupExists(ctx: Pick<Ctx, 'files' | 'kube'>, s: S<'backup'>): Promise<boolean> {
+  return (await readClusterBackup(ctx.kube, s.node, s.component)) !== null && (await ctx.files.readBackup(s.node, nodeDirs(s.target.staticPodPath), s.file)) !== null;
 }
 
 /** Restarts the static pod with SO_REUSEPORT, so that a second process can bind its port during the hand-over. */
-export async function enablePortSharing(ctx: Ctx, c: Component, node: NodeRef, file: string): Promise<string | void> {
-  if (ctx.dryRun !== 'none') return 'dry run: static manifest left as it is';
-  const dirs = nodeDirs(node.staticPodPath);
-  const text = await ctx.files.read(node.name, dirs, file);
+export async function enablePortSharing(ctx: Ctx, s: S<'enable-port-sharing'>): Promise<string | void> {
+  const dirs = nodeDirs(s.target.staticPodPath);
+  const text = await ctx.files.read(s.node, dirs, s.file);
   if (text === null) return 'the static manifest is gone already (handed over by an earlier run)';
   const pod = parseAll(text)[0] as Pod;
   const already = sharesPort(pod);
-  if (!already) await ctx.files.write(node.name, dirs, file, toYaml(withPortSharing(pod)));
-  await waitFor(ctx.wait, tagOf('pivot', c), `the static ${c} on ${node.name} to run again with ${PORT_SHARING_FLAG}`, async () => {
-    const m = await mirrorPod(ctx.kube, c, node.name);
+  if (!already) await ctx.files.write(s.node, dirs, s.file, toYaml(withPortSharing(pod)));
+  await waitFor(ctx.wait, tagOf('pivot', s.component), `the static ${s.component} on ${s.node} to run again with ${PORT_SHARING_FLAG}`, async () => {
+    const m = await mirrorPod(ctx.kube, s.component, s.node);
     return { done: sharesPort(m) && podReady(m), seen: m ? `${describePod(m)}, flag ${sharesPort(m) ? 'present' : 'not yet'}` : 'no mirror pod yet' };
-  }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
+  }, () => lastEvents(ctx.kube, `${s.component}-${s.node}`));
   return already ? 'the static pod already shares its port' : undefined;
 }
 
-export async function applyDaemonSet(ctx: Pick<Ctx, 'kube' | 'dryRun'>, ds: DaemonSet): Promise<string | void> {
-  if (ctx.dryRun === 'client') return 'dry run (client): nothing sent';
-  const dryRun = ctx.dryRun === 'server';
+async function portShared(ctx: Pick<Ctx, 'kube'>, s: S<'enable-port-sharing'>): Promise<boolean> {
+  const m = await mirrorPod(ctx.kube, s.component, s.node);
+  return m === null ? (await daemonPod(ctx.kube, s.component, s.node)) !== null : sharesPort(m);
+}
+
+export async function applyDaemonSet(ctx: Pick<Ctx, 'kube'>, ds: DaemonSet): Promise<string | void> {
   const path = paths.daemonSet(NAMESPACE, ds.metadata.name!);
   const existing = await ctx.kube.get<DaemonSet & Obj>(path);
   if (!existing) {
-    await ctx.kube.create(paths.daemonSets(NAMESPACE), ds as unknown as Obj, { dryRun });
-    return dryRun ? 'dry run (server): create accepted' : undefined;
+    await ctx.kube.create(paths.daemonSets(NAMESPACE), ds as unknown as Obj);
+    return;
   }
   if (existing.metadata.annotations?.[SOURCE_HASH_ANNOTATION] === ds.metadata.annotations?.[SOURCE_HASH_ANNOTATION]) return 'the DaemonSet is already as planned';
-  await ctx.kube.replace(path, { ...ds, metadata: { ...ds.metadata, resourceVersion: existing.metadata['resourceVersion'] } } as unknown as Obj, { dryRun });
-  return dryRun ? 'dry run (server): update accepted' : undefined;
+  await ctx.kube.replace(path, { ...ds, metadata: { ...ds.metadata, resourceVersion: existing.metadata['resourceVersion'] } } as unknown as Obj);
 }
 
 /**
@@ -82,41 +110,52 @@ export async function applyDaemonSet(ctx: Pick<Ctx, 'kube' | 'dryRun'>, ds: Daem
  *  3. wait for the mirror pod to go (the kubelet stopped the static pod);
  *  4. check health: the DaemonSet pod still ready; for the apiserver, only its process answers.
  */
-export async function handover(ctx: Ctx, s: PlannedStep, node: NodeRef, file: string): Promise<string | void> {
+export async function handover(ctx: Ctx, s: S<'handover'>): Promise<string | void> {
   const c = s.component;
-  if (ctx.dryRun !== 'none') return 'dry run: nothing handed over';
   const tag = tagOf('pivot', c);
-  const pod = () => daemonPod(ctx.kube, c, node.name);
+  const node = { name: s.node, address: s.target.address ?? undefined, port: s.port };
+  const pod = () => daemonPod(ctx.kube, c, s.node);
   const detail = async () => { const p = await pod(); return p ? lastEvents(ctx.kube, p.metadata.name) : 'no DaemonSet pod was created (is the DaemonSet controller running?)'; };
   const api = COMPONENT_INFO[c].servesApi;
-  await waitFor(ctx.wait, tag, `the DaemonSet pod of ${c} on ${node.name} to serve${api ? ' with its own process' : ''}`,
+  await waitFor(ctx.wait, tag, `the DaemonSet pod of ${c} on ${s.node} to serve${api ? ' with its own process' : ''}`,
     () => observeServes(c, ctx.probe, node, pod, false), detail);
-  await ctx.files.remove(node.name, nodeDirs(node.staticPodPath), file);
-  await waitFor(ctx.wait, tag, `the static ${c} on ${node.name} to stop (mirror pod gone)`, async () => {
-    const m = await mirrorPod(ctx.kube, c, node.name);
+  await ctx.files.remove(s.node, nodeDirs(s.target.staticPodPath), s.file);
+  await waitFor(ctx.wait, tag, `the static ${c} on ${s.node} to stop (mirror pod gone)`, async () => {
+    const m = await mirrorPod(ctx.kube, c, s.node);
     return { done: m === null, seen: m ? describePod(m) : 'gone' };
   });
-  await waitFor(ctx.wait, tag, `${c} on ${node.name} to be healthy, served by the DaemonSet pod alone`,
+  await waitFor(ctx.wait, tag, `${c} on ${s.node} to be healthy, served by the DaemonSet pod alone`,
     () => observeServes(c, ctx.probe, node, pod, true), detail);
 }
 
+async function handedOver(ctx: Pick<Ctx, 'kube'>, s: S<'handover'>): Promise<boolean> {
+  return (await mirrorPod(ctx.kube, s.component, s.node)) === null && podReady(await daemonPod(ctx.kube, s.component, s.node));
+}
+
 /**
- * Reboot recovery on one node (src/core/checkpoint.ts): the inactive checkpoint rendered from the apiserver
- * DaemonSet as it is now, the checkpointer static pod, and the cluster record of the generation it was written
- * from (so that status can tell when the DaemonSet was edited since). Needs the DaemonSet pod serving already.
+ * Reboot recovery on one node (src/core/checkpoint.ts), right after its apiserver hand-over: the inactive
+ * checkpoint rendered from the apiserver pod that serves there (a spec proven to run, with an image the node has),
+ * the checkpointer static pod, and the cluster record of the generation and image it was written from. A pod that
+ * is not ready is never checkpointed.
  */
-export async function writeCheckpoint(ctx: Ctx, node: NodeRef, image: string): Promise<string | void> {
-  if (ctx.dryRun !== 'none') return 'dry run: no checkpoint written';
-  if (!node.address) throw new Error(`node ${node.name} has no InternalIP to advertise from its checkpoint`);
-  const ds = await ctx.kube.get<DaemonSet & Obj>(paths.daemonSet(NAMESPACE, 'kube-apiserver'));
-  if (!ds) return 'no apiserver DaemonSet: nothing to checkpoint';
-  const generation = Number(ds.metadata['generation'] ?? 0);
-  const dirs = nodeDirs(node.staticPodPath);
-  await ctx.files.writeBackup(node.name, dirs, INACTIVE_CHECKPOINT_FILE, toYaml(checkpointPod(ds.spec.template, node.address, generation)));
-  await ctx.files.write(node.name, dirs, CHECKPOINTER_FILE, toYaml(checkpointerPod(image, dirs, COMPONENT_INFO['kube-apiserver'].port)));
-  await recordCheckpoint(ctx.kube, ctx.wait, node.name, generation);
-  await waitFor(ctx.wait, tagOf('pivot', 'kube-apiserver'), `the checkpointer on ${node.name} to run`, async () => {
-    const m = await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${node.name}`));
+export async function writeCheckpoint(ctx: Ctx, s: S<'checkpoint'>): Promise<string | void> {
+  if (!s.target.address) throw new Error(`node ${s.node} has no InternalIP to advertise from its checkpoint`);
+  const serving = await ctx.kube.get<LivePod & Pod>(paths.pod(NAMESPACE, (await daemonPod(ctx.kube, 'kube-apiserver', s.node))?.metadata.name ?? '-'));
+  if (!serving || !podReady(serving)) {
+    throw new Error(`no ready apiserver DaemonSet pod on ${s.node} to checkpoint (${describePod(serving)}); the checkpoint keeps its last spec that ran; fix the DaemonSet ("kubectl -n kube-system rollout status ds/kube-apiserver"), then run "kubectl selfhost pivot" again`);
+  }
+  const generation = Number(serving.metadata.labels?.['pod-template-generation'] ?? 0);
+  const image = serving.spec.containers[0]?.image ?? '';
+  const dirs = nodeDirs(s.target.staticPodPath);
+  await ctx.files.writeBackup(s.node, dirs, INACTIVE_CHECKPOINT_FILE, toYaml(checkpointPod(serving, { name: s.node, address: s.target.address }, generation)));
+  await ctx.files.write(s.node, dirs, CHECKPOINTER_FILE, toYaml(checkpointerPod(ctx.agentImage, dirs, s.port)));
+  await recordCheckpoint(ctx.kube, ctx.wait, s.node, { generation, image });
+  await waitFor(ctx.wait, tagOf('pivot', 'kube-apiserver'), `the checkpointer on ${s.node} to run`, async () => {
+    const m = await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`));
     return readiness(m);
   });
+}
+
+async function checkpointed(ctx: Pick<Ctx, 'kube'>, s: S<'checkpoint'>): Promise<boolean> {
+  return (await ctx.kube.get(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`))) !== null;
 }

@@ -1,147 +1,168 @@
-// Rollback's steps: back to static pods from any state pivot can leave, with the same no-pause hand-over in the
-// other direction (the restored static pod shares the port with the DaemonSet pod until the DaemonSet goes).
-import type { Component } from '../core/components.ts';
+// Rollback's executors: each planned step (src/core/rollback-plan.ts) as a runner Step. The same no-pause
+// hand-over as pivot's in the other direction: the restored static pod shares the port with the DaemonSet pod
+// until the DaemonSet goes. Two rules hold whatever the state: a checkpoint is removed only once the node's static
+// apiserver serves, and a DaemonSet is deleted only once every node it runs on has a serving static instance.
+import { COMPONENT_INFO, type Component } from '../core/components.ts';
+import { PreconditionError } from '../core/errors.ts';
 import type { Pod } from '../core/k8s-types.ts';
-import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
+import { NAMESPACE } from '../core/labels.ts';
+import { podReady } from '../core/pod-state.ts';
+import type { RollbackStep } from '../core/rollback-plan.ts';
 import type { Step } from '../core/runner.ts';
 import { sharesPort, withPortSharing } from '../core/transform/mutators.ts';
+import { componentContainerIndex } from '../core/transform/to-static.ts';
 import { waitFor } from '../core/wait.ts';
 import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
+import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
-import { daemonPod, describePod, lastEvents, mirrorPod, observeServes } from './observe.ts';
-import { deleteClusterBackups, readClusterBackup, recordCheckpoint } from './store.ts';
-import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD } from '../core/checkpoint.ts';
-
-export interface RollbackOptions {
-  components: readonly Component[];
-  /** Restore the byte-identical backup at the end (one more restart), instead of keeping --permit-port-sharing. */
-  exact: boolean;
-}
-
-export interface RollbackStepInfo {
-  id: string;
-  component: Component | null;
-  node: string | null;
-  description: string;
-}
-
-/** The rollback plan: pure, like pivot's. Components in reverse pivot order: the apiserver first. */
-export function rollbackPlan(nodes: readonly NodeRef[], o: RollbackOptions): RollbackStepInfo[] {
-  const out: RollbackStepInfo[] = [];
-  if (o.components.includes('kube-apiserver')) {
-    for (const n of nodes) out.push({ id: `uncheckpoint/${n.name}`, component: 'kube-apiserver', node: n.name, description: `on ${n.name}: remove the checkpointer and any active apiserver checkpoint (reboot recovery)` });
-  }
-  for (const c of [...o.components].reverse()) {
-    for (const n of nodes) out.push({ id: `restore/${c}/${n.name}`, component: c, node: n.name, description: `on ${n.name}: restore the static ${c} from its backup (unless it runs) and wait until it serves` });
-    out.push({ id: `delete-daemonset/${c}`, component: c, node: null, description: `delete DaemonSet kube-system/${c} and wait until the static pods serve alone` });
-    if (o.exact) for (const n of nodes) out.push({ id: `exact/${c}/${n.name}`, component: c, node: n.name, description: `on ${n.name}: put back the byte-identical original ${c} manifest (the kubelet restarts it)` });
-  }
-  out.push({ id: 'cleanup', component: null, node: null, description: 'remove the backups (node and cluster copies) now that the static pods run from them' });
-  return out;
-}
+import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, type LivePod } from './observe.ts';
+import { deleteClusterBackup, readClusterBackup, recordCheckpoint } from './store.ts';
 
 type Ctx = OpContext;
+type S<A extends RollbackStep['action']> = Extract<RollbackStep, { action: A }>;
 
-export function rollbackSteps(nodes: readonly NodeRef[], o: RollbackOptions): Step<Ctx>[] {
-  return rollbackPlan(nodes, o).map((s) => {
-    const base = { id: s.id, tag: s.component ? tagOf('rollback', s.component) : '[rollback]', description: s.description };
-    const node = nodes.find((n) => n.name === s.node);
-    if (s.id.startsWith('uncheckpoint/')) return { ...base, run: (ctx: Ctx) => removeCheckpoint(ctx, node!) };
-    if (s.id.startsWith('restore/')) return { ...base, run: (ctx: Ctx) => restore(ctx, s.component!, node!, false) };
-    if (s.id.startsWith('delete-daemonset/')) return { ...base, run: (ctx: Ctx) => deleteDaemonSet(ctx, s.component!, nodes) };
-    if (s.id.startsWith('exact/')) return { ...base, run: (ctx: Ctx) => restore(ctx, s.component!, node!, true) };
-    return { ...base, run: (ctx: Ctx) => cleanup(ctx, nodes) };
+export function rollbackSteps(steps: readonly RollbackStep[]): Step<Ctx>[] {
+  return steps.map((s): Step<Ctx> => {
+    const base = { id: s.id, tag: s.component ? tagOf('rollback', s.component) : '[rollback]', description: s.description, writes: s.writes };
+    switch (s.action) {
+      case 'restore': return { ...base, run: (ctx) => restore(ctx, s), verify: (ctx) => staticServes(ctx, s.component, s.node) };
+      case 'uncheckpoint': return { ...base, run: (ctx) => removeCheckpoint(ctx, s), verify: (ctx) => checkpointGone(ctx, s.node) };
+      case 'delete-daemonset': return { ...base, run: (ctx) => deleteDaemonSet(ctx, s), verify: async (ctx) => (await ctx.kube.get(paths.daemonSet(NAMESPACE, s.component))) === null };
+      case 'exact': return { ...base, run: (ctx) => exact(ctx, s) };
+      case 'cleanup': return { ...base, run: (ctx) => cleanup(ctx, s) };
+    }
   });
 }
 
-/** The original manifest: the node copy, else the cluster copy. */
-async function original(ctx: Ctx, c: Component, node: NodeRef): Promise<string | null> {
-  return (await ctx.files.readBackup(node.name, nodeDirs(node.staticPodPath), `${c}.yaml`)) ?? (await readClusterBackup(ctx.kube, node.name, c));
+const observed = (s: { node: string; target: { address: string | null }; port: number }): NodeRef => ({ name: s.node, address: s.target.address ?? undefined, port: s.port });
+const commandOf = (p: { spec: { containers: Array<{ name: string; command?: string[]; args?: string[] }> } } | null, c: Component) => {
+  const x = p?.spec.containers[componentContainerIndex(c, p.spec.containers as never)];
+  return JSON.stringify([x?.command ?? [], x?.args ?? []]);
+};
+
+/** The manifest to write: the planned one, else the node copy of the original (with port sharing). */
+async function manifestFor(ctx: Ctx, s: S<'restore'>): Promise<string> {
+  if (s.manifest !== null) return s.manifest;
+  const dirs = nodeDirs(s.target.staticPodPath);
+  const text = await ctx.files.readBackup(s.node, dirs, s.file);
+  if (text === null) {
+    throw new PreconditionError(`no copy of ${s.component}'s manifest for ${s.node}: no DaemonSet, no cluster copy (ConfigMap kube-system/kubectl-selfhost-backup-${s.node}) and no node copy (${dirs.backup}/${s.file}); regenerate it with "kubeadm init phase control-plane ${s.component.replace('kube-', '')}" on the node`);
+  }
+  const pod = parseAll(text)[0] as Pod;
+  return sharesPort(pod) ? text : toYaml(withPortSharing(pod));
 }
 
+/** Writes the node's static manifest (unless it is there already) and waits until that static pod serves. */
+export async function restore(ctx: Ctx, s: S<'restore'>): Promise<string | void> {
+  const dirs = nodeDirs(s.target.staticPodPath);
+  const text = await manifestFor(ctx, s);
+  const current = await ctx.files.read(s.node, dirs, s.file);
+  if (current !== text) await ctx.files.write(s.node, dirs, s.file, text);
+  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(text)[0] as Pod, s.component), false);
+  return current === text ? 'the static manifest was in place already' : undefined;
+}
 
-export async function restore(ctx: Ctx, c: Component, node: NodeRef, exact: boolean): Promise<string | void> {
-  if (ctx.dryRun !== 'none') return 'dry run: nothing restored';
-  const dirs = nodeDirs(node.staticPodPath);
-  const file = `${c}.yaml`;
-  const current = await ctx.files.read(node.name, dirs, file);
-  const backup = await original(ctx, c, node);
-  let wrote = false;
-  let want: (p: Pod | null) => boolean = sharesPort;
-  if (exact) {
-    if (backup === null) return 'no backup: the static manifest stays as it is';
-    const pod = parseAll(backup)[0] as Pod;
-    want = (p) => !!p && JSON.stringify(p.spec.containers[0]?.command) === JSON.stringify(pod.spec.containers[0]?.command);
-    if (current !== backup) {
-      await ctx.files.write(node.name, dirs, file, backup);
-      wrote = true;
-    }
-  } else {
-    if (current !== null && (await daemonPod(ctx.kube, c, node.name)) === null && !(await daemonSetExists(ctx, c))) {
-      return 'static, never pivoted: nothing to restore';
-    }
-    const source = current ?? backup;
-    if (source === null) {
-      throw new Error(`no backup of ${file} for ${node.name}: both ${dirs.backup}/${file} and ConfigMap kube-system/kubectl-selfhost-backup-${node.name} are missing; regenerate it with "kubeadm init phase control-plane ${c.replace('kube-', '')}" on the node`);
-    }
-    const pod = parseAll(source)[0] as Pod;
-    if (current === null || !sharesPort(pod)) {
-      // The DaemonSet pod holds the port with SO_REUSEPORT; the restored static pod must share it to start at once.
-      await ctx.files.write(node.name, dirs, file, toYaml(withPortSharing(pod)));
-      wrote = true;
+async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean): Promise<void> {
+  const mirror = () => mirrorPod(ctx.kube, c, node.name);
+  await waitFor(ctx.wait, tagOf('rollback', c), `the static ${c} on ${node.name} to serve${only ? ' alone' : ''}`, async () => {
+    const m = await mirror();
+    if (wantCommand !== null && m && commandOf(m as never, c) !== wantCommand) return { done: false, seen: `${describePod(m)} (the previous manifest still runs)` };
+    if (!m) return { done: false, seen: 'no mirror pod yet' };
+    return observeServes(c, ctx.probe, node, async () => m, only);
+  }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
+}
+
+async function staticServes(ctx: Pick<Ctx, 'kube'>, c: Component, node: string): Promise<boolean> {
+  return podReady(await mirrorPod(ctx.kube, c, node));
+}
+
+/**
+ * Reboot recovery off on one node, once its static apiserver serves: an active checkpoint may be the node's only
+ * apiserver (the DaemonSet deleted by hand, its pod unable to start), so it goes only after the static one proved.
+ */
+export async function removeCheckpoint(ctx: Ctx, s: S<'uncheckpoint'>): Promise<string | void> {
+  const node = observed(s);
+  if (!(await staticServes(ctx, 'kube-apiserver', s.node))) {
+    throw new PreconditionError(`not removing the apiserver checkpoint on ${s.node}: the static apiserver does not serve there (${describePod(await mirrorPod(ctx.kube, 'kube-apiserver', s.node))}), and the checkpoint may be the node's only apiserver; run "kubectl selfhost rollback" again once it serves`);
+  }
+  const dirs = nodeDirs(s.target.staticPodPath);
+  await ctx.files.removeOwned(s.node, dirs, CHECKPOINTER_FILE);
+  await ctx.files.removeOwned(s.node, dirs, ACTIVE_CHECKPOINT_FILE);
+  await ctx.files.removeBackup(s.node, dirs, INACTIVE_CHECKPOINT_FILE);
+  await recordCheckpoint(ctx.kube, ctx.wait, s.node, null);
+  await waitFor(ctx.wait, tagOf('rollback', 'kube-apiserver'), `the checkpointer on ${s.node} to stop`, async () => {
+    const left = await Promise.all([CHECKPOINTER_POD, CHECKPOINT_POD].map((p) => ctx.kube.get(paths.pod(NAMESPACE, `${p}-${s.node}`))));
+    return { done: left.every((p) => p === null), seen: left.some((p) => p !== null) ? 'mirror pod still there' : 'gone' };
+  });
+  await waitUntilStaticServes(ctx, 'kube-apiserver', node, null, false);
+}
+
+async function checkpointGone(ctx: Pick<Ctx, 'kube'>, node: string): Promise<boolean> {
+  const left = await Promise.all([CHECKPOINTER_POD, CHECKPOINT_POD].map((p) => ctx.kube.get(paths.pod(NAMESPACE, `${p}-${node}`))));
+  return left.every((p) => p === null);
+}
+
+/** Deletes the DaemonSet only when no node would be left without the component, then waits for the static pods alone. */
+export async function deleteDaemonSet(ctx: Ctx, s: S<'delete-daemonset'>): Promise<string | void> {
+  const c = s.component;
+  const nodes = s.targets.map((t) => ({ name: t.name, address: t.address ?? undefined, port: s.port }));
+  for (const n of nodes) {
+    const m = await mirrorPod(ctx.kube, c, n.name);
+    const seen = await observeServes(c, ctx.probe, n, async () => m, false);
+    if (!seen.done) {
+      throw new PreconditionError(`not deleting DaemonSet kube-system/${c}: the static ${c} does not serve on ${n.name} (${seen.seen}), and the DaemonSet pod may be its last instance there; run "kubectl selfhost rollback" again once it serves`);
     }
   }
-  const tag = tagOf('rollback', c);
-  const mirror = () => mirrorPod(ctx.kube, c, node.name);
-  await waitFor(ctx.wait, tag, `the static ${c} on ${node.name} to serve`, async () => {
-    const m = await mirror();
-    if (!want(m as Pod | null)) return { done: false, seen: m ? `${describePod(m)} (old manifest still running)` : 'no mirror pod yet' };
-    return observeServes(c, ctx.probe, node, async () => m, exact);
-  }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
-  return wrote ? undefined : 'the static pod was running already';
-}
-
-export async function deleteDaemonSet(ctx: Ctx, c: Component, nodes: readonly NodeRef[]): Promise<string | void> {
-  if (ctx.dryRun === 'client') return 'dry run (client): nothing sent';
-  const gone = await ctx.kube.delete(paths.daemonSet(NAMESPACE, c), { dryRun: ctx.dryRun === 'server', propagationPolicy: 'Background' });
-  if (ctx.dryRun === 'server') return 'dry run (server): delete accepted';
-  const tag = tagOf('rollback', c);
+  const gone = await ctx.kube.delete(paths.daemonSet(NAMESPACE, c), { propagationPolicy: 'Background' });
   for (const n of nodes) {
-    await waitFor(ctx.wait, tag, `the DaemonSet pod of ${c} on ${n.name} to go`, async () => {
+    await waitFor(ctx.wait, tagOf('rollback', c), `the DaemonSet pod of ${c} on ${n.name} to go`, async () => {
       const p = await daemonPod(ctx.kube, c, n.name);
       return { done: p === null, seen: p ? describePod(p) : 'gone' };
     });
-    const mirror = () => mirrorPod(ctx.kube, c, n.name);
-    await waitFor(ctx.wait, tag, `the static ${c} on ${n.name} to serve alone`, () => observeServes(c, ctx.probe, n, mirror, true));
+    await waitUntilStaticServes(ctx, c, n, null, true);
   }
   return gone ? undefined : 'the DaemonSet was gone already';
 }
 
-/** Reboot recovery off: the checkpointer goes first, so that it cannot activate a checkpoint during the rollback. */
-export async function removeCheckpoint(ctx: Ctx, node: NodeRef): Promise<string | void> {
-  if (ctx.dryRun !== 'none') return 'dry run: checkpointer left';
-  const dirs = nodeDirs(node.staticPodPath);
-  await ctx.files.removeOwned(node.name, dirs, CHECKPOINTER_FILE);
-  await ctx.files.removeOwned(node.name, dirs, ACTIVE_CHECKPOINT_FILE);
-  await recordCheckpoint(ctx.kube, ctx.wait, node.name, null);
-  await waitFor(ctx.wait, tagOf('rollback', 'kube-apiserver'), `the checkpointer on ${node.name} to stop`, async () => {
-    const left = await Promise.all([CHECKPOINTER_POD, CHECKPOINT_POD].map((p) => ctx.kube.get(paths.pod(NAMESPACE, `${p}-${node.name}`))));
-    return { done: left.every((p) => p === null), seen: left.some((p) => p !== null) ? 'mirror pod still there' : 'gone' };
-  });
+/** --exact: the byte-identical original back in place (the kubelet restarts the static pod without the flag). */
+export async function exact(ctx: Ctx, s: S<'exact'>): Promise<string | void> {
+  const dirs = nodeDirs(s.target.staticPodPath);
+  const original = s.manifest ?? (await ctx.files.readBackup(s.node, dirs, s.file)) ?? (await readClusterBackup(ctx.kube, s.node, s.component));
+  if (original === null) return 'no original kept: the static manifest stays as it is';
+  const current = await ctx.files.read(s.node, dirs, s.file);
+  if (current !== original) await ctx.files.write(s.node, dirs, s.file, original);
+  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(original)[0] as Pod, s.component), true);
+  return current === original ? 'the original was in place already' : undefined;
 }
 
-async function daemonSetExists(ctx: Ctx, c: Component): Promise<boolean> {
-  return (await ctx.kube.get(paths.daemonSet(NAMESPACE, c))) !== null;
-}
-
-async function cleanup(ctx: Ctx, nodes: readonly NodeRef[]): Promise<string | void> {
-  if (ctx.dryRun !== 'none') return 'dry run: backups kept';
-  const left = await ctx.kube.list(paths.daemonSets(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}` });
-  if (left.length > 0) return `backups kept: ${left.map((d) => d.metadata.name).join(', ')} still self-hosted`;
-  for (const n of nodes) {
-    await ctx.files.removeBackups(n.name, nodeDirs(n.staticPodPath));
-    await deleteClusterBackups(ctx.kube, n.name, false);
+/**
+ * Removes, per component, the node and cluster copies of an original once the component runs static on the node
+ * and has no DaemonSet left. A copy of anything else is kept: it may be the last one. The directory goes only when
+ * no original is left in it (the agent refuses otherwise).
+ */
+export async function cleanup(ctx: Ctx, s: S<'cleanup'>): Promise<string | void> {
+  const dirs = nodeDirs(s.target.staticPodPath);
+  const kept: string[] = [];
+  let clusterLeft = false;
+  for (const c of s.components) {
+    const staticRuns = podReady(await mirrorPod(ctx.kube, c, s.node));
+    const hosted = (await ctx.kube.get(paths.daemonSet(NAMESPACE, c))) !== null;
+    if (!staticRuns || hosted) {
+      if ((await readClusterBackup(ctx.kube, s.node, c)) !== null) kept.push(`${c} (${hosted ? 'still self-hosted' : 'not running static'})`);
+      continue;
+    }
+    await ctx.files.removeBackup(s.node, dirs, `${c}.yaml`);
+    clusterLeft = (await deleteClusterBackup(ctx.kube, ctx.wait, s.node, c)) === 'kept-others';
   }
+  const others = (['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const).filter((c) => !s.components.includes(c));
+  const otherLeft = (await Promise.all(others.map((c) => readClusterBackup(ctx.kube, s.node, c)))).some((t) => t !== null);
+  if (kept.length === 0 && !clusterLeft && !otherLeft && (await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`))) === null) {
+    await ctx.files.removeBackups(s.node, dirs);
+    return;
+  }
+  return kept.length ? `kept the originals of ${kept.join(', ')}` : 'kept the backup directory: other originals are in it';
 }
+
+export const servesApi = (c: Component) => COMPONENT_INFO[c].servesApi;

@@ -19,21 +19,21 @@ function configMap(name: string, data: Record<string, string>, annotations: Reco
 }
 
 /** Creates or updates a ConfigMap; retried while the API hands over between apiserver processes. */
-async function upsert(kube: KubeApi, wait: WaitCtx, tag: string, cm: ConfigMap, dryRun: boolean): Promise<void> {
+async function upsert(kube: KubeApi, wait: WaitCtx, tag: string, cm: ConfigMap): Promise<void> {
   // Quiet: a record written in passing is no news; only a failure to write it is (the error says so).
   await waitFor({ ...wait, emit: () => undefined }, tag, `ConfigMap kube-system/${cm.metadata.name} to be written`, async () => {
     const existing = await kube.get<ConfigMap>(paths.configMap(NAMESPACE, cm.metadata.name!));
     if (existing) {
-      await kube.replace(paths.configMap(NAMESPACE, cm.metadata.name!), { ...cm, metadata: { ...cm.metadata, resourceVersion: existing.metadata['resourceVersion'] } }, { dryRun });
+      await kube.replace(paths.configMap(NAMESPACE, cm.metadata.name!), { ...cm, metadata: { ...cm.metadata, resourceVersion: existing.metadata['resourceVersion'] } });
     } else {
-      await kube.create(paths.configMaps(NAMESPACE), cm, { dryRun });
+      await kube.create(paths.configMaps(NAMESPACE), cm);
     }
     return { done: true, seen: 'written' };
   });
 }
 
-export function journalStore(kube: KubeApi, wait: WaitCtx, dryRun: boolean): JournalStore {
-  return { save: (j: Journal) => upsert(kube, wait, '[journal]', configMap(JOURNAL_CONFIGMAP, { 'journal.json': JSON.stringify(j, null, 2) }), dryRun) };
+export function journalStore(kube: KubeApi, wait: WaitCtx): JournalStore {
+  return { save: (j: Journal) => upsert(kube, wait, '[journal]', configMap(JOURNAL_CONFIGMAP, { 'journal.json': JSON.stringify(j, null, 2) })) };
 }
 
 export async function readClusterBackup(kube: KubeApi, node: string, c: Component): Promise<string | null> {
@@ -41,28 +41,46 @@ export async function readClusterBackup(kube: KubeApi, node: string, c: Componen
   return cm?.data?.[`${c}.yaml`] ?? null;
 }
 
-/** Adds a component's manifest to the node's backup ConfigMap unless it holds one already (the first copy is the original). */
-export async function writeClusterBackup(kube: KubeApi, wait: WaitCtx, node: string, c: Component, text: string, dryRun: boolean): Promise<void> {
+/**
+ * Adds a component's manifest to the node's backup ConfigMap unless it holds one already, or replaces it (a backup
+ * of an earlier cycle that no longer matches what runs).
+ */
+export async function writeClusterBackup(kube: KubeApi, wait: WaitCtx, node: string, c: Component, text: string, replace: boolean): Promise<void> {
   const name = backupConfigMapName(node);
   const existing = await kube.get<ConfigMap>(paths.configMap(NAMESPACE, name));
-  if (existing?.data?.[`${c}.yaml`] !== undefined) return;
+  if (existing?.data?.[`${c}.yaml`] !== undefined && (!replace || existing.data[`${c}.yaml`] === text)) return;
   const data = { ...(existing?.data ?? {}), [`${c}.yaml`]: text };
-  await upsert(kube, wait, `[backup/${node}]`, configMap(name, data, { [BACKUP_FORMAT_ANNOTATION]: BACKUP_FORMAT }), dryRun);
+  await upsert(kube, wait, `[backup/${node}]`, configMap(name, data, { [BACKUP_FORMAT_ANNOTATION]: BACKUP_FORMAT }));
 }
 
-export async function deleteClusterBackups(kube: KubeApi, node: string, dryRun: boolean): Promise<void> {
-  await kube.delete(paths.configMap(NAMESPACE, backupConfigMapName(node)), { dryRun });
+/** Removes one component's cluster copy; the ConfigMap goes with its last entry. */
+export async function deleteClusterBackup(kube: KubeApi, wait: WaitCtx, node: string, c: Component): Promise<'gone' | 'kept-others'> {
+  const name = backupConfigMapName(node);
+  const existing = await kube.get<ConfigMap>(paths.configMap(NAMESPACE, name));
+  const data = { ...(existing?.data ?? {}) };
+  delete data[`${c}.yaml`];
+  if (Object.keys(data).length === 0) {
+    if (existing) await kube.delete(paths.configMap(NAMESPACE, name));
+    return 'gone';
+  }
+  if (existing?.data?.[`${c}.yaml`] !== undefined) await upsert(kube, wait, `[backup/${node}]`, { ...configMap(name, data, existing.metadata.annotations as Record<string, string> | undefined) });
+  return 'kept-others';
 }
 
-/** Records the DaemonSet generation a node's checkpoint was written from (ConfigMap kubectl-selfhost-checkpoints). */
-export async function recordCheckpoint(kube: KubeApi, wait: WaitCtx, node: string, generation: number | null): Promise<void> {
+export interface CheckpointRecord {
+  generation: number;
+  image: string;
+}
+
+/** Records what a node's checkpoint was written from (ConfigMap kubectl-selfhost-checkpoints): generation and image. */
+export async function recordCheckpoint(kube: KubeApi, wait: WaitCtx, node: string, record: CheckpointRecord | null): Promise<void> {
   const existing = await kube.get<ConfigMap>(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP));
   const data = { ...(existing?.data ?? {}) };
-  if (generation === null) delete data[node];
-  else data[node] = String(generation);
+  if (record === null) delete data[node];
+  else data[node] = JSON.stringify(record);
   if (Object.keys(data).length === 0) {
-    await kube.delete(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP));
+    if (existing) await kube.delete(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP));
     return;
   }
-  await upsert(kube, wait, '[checkpoint]', configMap(CHECKPOINTS_CONFIGMAP, data), false);
+  await upsert(kube, wait, '[checkpoint]', configMap(CHECKPOINTS_CONFIGMAP, data));
 }

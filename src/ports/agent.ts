@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import { SelfhostError } from '../core/errors.ts';
 import { waitFor, type WaitCtx } from '../core/wait.ts';
+import type { FaultHook } from '../core/fault.ts';
 import { paths, type KubeApi, type Obj } from './kube.ts';
 import type { NodeDirs, NodeFiles } from './nodefs.ts';
 
@@ -22,9 +23,11 @@ const SCRIPTS = {
   write: 'echo "$CONTENT" | base64 -d > "/m/.$F.tmp" && sync && mv "/m/.$F.tmp" "/m/$F"',
   writeBackup: 'echo "$CONTENT" | base64 -d > "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"',
   remove: '[ -f "/b/$F" ] || { echo "no backup of $F on this node; refusing to remove it" >&2; exit 4; }; rm -f "/m/$F"',
+  removeBackup: 'rm -f "/b/$F"',
   removeOwned: 'case "$F" in kubectl-selfhost-*) rm -f "/m/$F" ;; *) echo "refusing to remove $F: not a file of this tool" >&2; exit 4 ;; esac',
   // Runs with the parent of the manifest directory at /p (the only op that mounts it), to remove the directory too.
-  removeBackups: 'rm -rf "/p/$F"',
+  // Refuses while any original is left in it: the directory goes only when nothing in it can be a last copy.
+  removeBackups: 'for f in "/p/$F"/*.yaml; do case "$f" in */kube-apiserver.checkpoint.yaml) ;; *) [ -e "$f" ] && { echo "refusing to remove /p/$F: $f is still a backup" >&2; exit 4; } ;; esac; done; rm -rf "/p/$F"',
 } as const;
 
 type Op = keyof typeof SCRIPTS;
@@ -33,6 +36,8 @@ export interface AgentOptions {
   kube: KubeApi;
   wait: WaitCtx;
   image: string;
+  /** The fault hook (tests only): fires as agent/<op>/<file>/<node> after the operation, before its pod is deleted. */
+  fault?: FaultHook;
 }
 
 export function agentNodeFiles(o: AgentOptions): NodeFiles {
@@ -45,6 +50,7 @@ export function agentNodeFiles(o: AgentOptions): NodeFiles {
     writeBackup: async (node, dirs, file, content) => void (await run('writeBackup', node, dirs, file, content)),
     remove: async (node, dirs, file) => void (await run('remove', node, dirs, file)),
     removeOwned: async (node, dirs, file) => void (await run('removeOwned', node, dirs, file)),
+    removeBackup: async (node, dirs, file) => void (await run('removeBackup', node, dirs, file)),
     removeBackups: async (node, dirs) => void (await run('removeBackups', node, dirs, dirs.backup.slice(dirs.backup.lastIndexOf('/') + 1))),
   };
 }
@@ -105,6 +111,7 @@ async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, f
     const log = await o.kube.raw(`${paths.podLog(NAMESPACE, name)}?container=agent`);
     // The log is the agent's answer (a file's content): an error page in its place must never pass for one.
     if (log.status !== 200) throw new SelfhostError('failed', `cannot read the log of node agent ${name} on ${node} (HTTP ${log.status}: ${log.body.trim().split('\n')[0]!.slice(0, 200)}); run the command again`);
+    if (exitCode === 0 || exitCode === NOT_FOUND) o.fault?.(`agent/${op}/${file}/${node}`, 'after');
     if (exitCode === 0) return { output: log.body };
     if (exitCode === NOT_FOUND) return { output: null };
     throw new SelfhostError('failed', `node agent on ${node} failed to ${op} ${file} (exit ${exitCode}): ${log.body.trim().split('\n').pop() ?? ''}`);

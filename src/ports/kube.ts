@@ -38,6 +38,7 @@ export class ApiError extends Error {
 /** Paths for the resources this tool touches, so callers never build URLs by hand. */
 export const paths = {
   nodes: () => '/api/v1/nodes',
+  namespace: (ns: string) => `/api/v1/namespaces/${ns}`,
   nodeConfigz: (node: string) => `/api/v1/nodes/${node}/proxy/configz`,
   pods: (ns: string) => `/api/v1/namespaces/${ns}/pods`,
   pod: (ns: string, name: string) => `/api/v1/namespaces/${ns}/pods/${name}`,

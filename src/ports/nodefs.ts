@@ -25,6 +25,8 @@ export interface NodeFiles {
   writeBackup(node: string, dirs: NodeDirs, file: string, content: string): Promise<void>;
   /** Removes a manifest this tool created (the checkpointer, an active checkpoint): names starting kubectl-selfhost- only. */
   removeOwned(node: string, dirs: NodeDirs, file: string): Promise<void>;
+  /** Removes one backup file (a component's original, once it runs static from it again). */
+  removeBackup(node: string, dirs: NodeDirs, file: string): Promise<void>;
   /** Removes this tool's directory beside the manifest directory (backups, the inactive checkpoint), and the directory itself. */
   removeBackups(node: string, dirs: NodeDirs): Promise<void>;
 }

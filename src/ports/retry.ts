@@ -9,7 +9,10 @@
 // DELETE only, where sending twice cannot do harm; a create or replace that may have happened is reported as is.
 // raw GETs (pod logs, configz) are asked again on the same statuses and, if they persist, return the last answer.
 import type { Clock } from './clock.ts';
+import { errorCode, isTransient, type Verb } from '../core/transient.ts';
 import { ApiError, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
+
+export { isTransient };
 
 export interface RetryPolicy {
   /** Pauses before each further attempt; their count is the number of retries. */
@@ -22,29 +25,6 @@ export interface RetryPolicy {
  * reviews (which answer "not allowed" without a 403), so only a mid-run revocation waits this long.
  */
 export const handoverRetries: RetryPolicy = { delaysMs: [250, 500, 1000, 2000, 3000, 4000, 5000] };
-
-type Verb = 'GET' | 'LIST' | 'CREATE' | 'REPLACE' | 'DELETE';
-const NOT_DONE_STATUS = new Set([403, 429, 503]);
-const MAYBE_DONE_STATUS = new Set([500, 502, 504]);
-const NOT_DONE_CODES = new Set(['ECONNREFUSED']);
-const MAYBE_DONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
-
-/** The error code (ECONNREFUSED, ETIMEDOUT...) of an error or of its causes. */
-function errorCode(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string') return e.code;
-  }
-  return undefined;
-}
-
-/** Whether an error from the API port is worth sending the same request again for. */
-export function isTransient(verb: Verb, err: unknown): boolean {
-  const status = (err as { status?: unknown }).status;
-  const idempotent = verb === 'GET' || verb === 'LIST' || verb === 'DELETE';
-  if (typeof status === 'number') return NOT_DONE_STATUS.has(status) || (idempotent && MAYBE_DONE_STATUS.has(status));
-  const code = errorCode(err);
-  return code !== undefined && (NOT_DONE_CODES.has(code) || (idempotent && MAYBE_DONE_CODES.has(code)));
-}
 
 /** A short account of a transient failure for the progress output: "HTTP 403 Forbidden", "ECONNREFUSED". */
 export function failureSummary(err: unknown): string {

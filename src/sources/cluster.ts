@@ -17,16 +17,21 @@ export const CHECKPOINTS_CONFIGMAP = 'kubectl-selfhost-checkpoints';
 export const DEFAULT_STATIC_POD_PATH = '/etc/kubernetes/manifests';
 
 type LivePod = Pod & { metadata: Pod['metadata'] & { name: string; deletionTimestamp?: string }; spec: Pod['spec']; status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount?: number; image?: string }> } };
-type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } };
+type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }>; images?: Array<{ names?: string[] }> } };
+type ConfigMapSeen = { metadata: { name: string; annotations?: Record<string, string> }; data?: Record<string, string> };
+export const BACKUP_CONFIGMAP_PREFIX = 'kubectl-selfhost-backup-';
 
 export async function readCluster(kube: KubeApi, source: { context: string; server: string }): Promise<Snapshot> {
-  const [nodes, pods, daemonSets, journalCm, checkpointsCm] = await Promise.all([
+  const [nodes, pods, daemonSets, ownConfigMaps, namespace] = await Promise.all([
     kube.list<LiveNode>(paths.nodes(), { labelSelector: CONTROL_PLANE_ROLE }),
     kube.list<LivePod>(paths.pods(NAMESPACE)),
     kube.list<DaemonSet>(paths.daemonSets(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}` }),
-    kube.get<{ data?: Record<string, string> }>(paths.configMap(NAMESPACE, JOURNAL_CONFIGMAP)),
-    kube.get<{ data?: Record<string, string> }>(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP)),
+    kube.list<ConfigMapSeen>(paths.configMaps(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}` }),
+    kube.get<{ metadata: { uid?: string } }>(paths.namespace(NAMESPACE)),
   ]);
+  const cm = (name: string) => ownConfigMaps.find((c) => c.metadata.name === name) ?? null;
+  const journalCm = cm(JOURNAL_CONFIGMAP);
+  const checkpointsCm = cm(CHECKPOINTS_CONFIGMAP);
   // This tool's own static pods (checkpointer, active checkpoint) are not control-plane components to plan.
   const own = pods.filter((p) => isMirrorPod(p) && p.metadata.labels?.[CHECKPOINT_ROLE_LABEL] !== undefined);
   const mirrors = pods.filter((p) => isMirrorPod(p) && !own.includes(p));
@@ -46,11 +51,18 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
       staticPods: mirrors.filter((p) => p.spec.nodeName === n.metadata.name).map(mirrorToSeen),
       daemonPods: hosted.filter((p) => p.spec.nodeName === n.metadata.name && !isMirrorPod(p)).flatMap(daemonPodSeen),
       checkpoint: checkpointSeen(n.metadata.name, own, checkpointsCm?.data),
+      images: (n.status?.images ?? []).flatMap((i) => i.names ?? []),
     })),
   );
   const byComponent: Snapshot['daemonSets'] = {};
   for (const ds of daemonSets) if (isComponent(ds.metadata.name ?? '')) byComponent[ds.metadata.name as Component] = ds;
-  return { source: { kind: 'cluster', ...source }, nodes: snapshotNodes, daemonSets: byComponent, journal: journalFrom(journalCm) };
+  const journal = journalFrom(journalCm);
+  return {
+    source: { kind: 'cluster', ...source }, nodes: snapshotNodes, daemonSets: byComponent, journal: journal.journal,
+    ...(journal.problem ? { journalProblem: journal.problem } : {}),
+    backups: backupsFrom(ownConfigMaps),
+    ...(namespace?.metadata.uid ? { clusterUid: namespace.metadata.uid } : {}),
+  };
 }
 
 /** The kubelet's real static pod path from its /configz, kubeadm's default when configz is not readable. */
@@ -88,16 +100,59 @@ function mirrorToSeen(p: LivePod): StaticPodSeen {
 function daemonPodSeen(p: LivePod): DaemonPodSeen[] {
   const component = p.metadata.labels?.['component'] ?? '';
   if (!isComponent(component)) return [];
-  return [{ component, name: p.metadata.name, ready: podReady(p), restarts: restarts(p), image: p.spec.containers[0]?.image, phase: p.status?.phase }];
+  const generation = Number(p.metadata.labels?.['pod-template-generation']);
+  return [{ component, name: p.metadata.name, ready: podReady(p), restarts: restarts(p), image: p.spec.containers[0]?.image, phase: p.status?.phase, ...(Number.isFinite(generation) ? { templateGeneration: generation } : {}) }];
+}
+
+/** A node's checkpoint record: {"generation":N,"image":"..."} (older runs wrote the generation alone). */
+export function parseCheckpointRecord(text: string | undefined): { generation?: number; image?: string } {
+  if (text === undefined) return {};
+  if (/^\d+$/.test(text)) return { generation: Number(text) };
+  try {
+    const r = JSON.parse(text) as { generation?: unknown; image?: unknown };
+    return { ...(typeof r.generation === 'number' ? { generation: r.generation } : {}), ...(typeof r.image === 'string' ? { image: r.image } : {}) };
+  } catch {
+    return {};
+  }
 }
 
 function checkpointSeen(node: string, own: LivePod[], record: Record<string, string> | undefined): CheckpointSeen {
-  const role = (r: string) => own.some((p) => p.spec.nodeName === node && p.metadata.labels?.[CHECKPOINT_ROLE_LABEL] === r);
-  const generation = record?.[node];
-  return { ...(generation !== undefined ? { recordedGeneration: Number(generation) } : {}), active: role('checkpoint'), checkpointer: role('checkpointer') };
+  const pod = (r: string) => own.find((p) => p.spec.nodeName === node && p.metadata.labels?.[CHECKPOINT_ROLE_LABEL] === r);
+  const rec = parseCheckpointRecord(record?.[node]);
+  const active = pod('checkpoint');
+  return {
+    ...(rec.generation !== undefined ? { recordedGeneration: rec.generation } : {}),
+    ...(rec.image !== undefined ? { recordedImage: rec.image } : {}),
+    active: active !== undefined,
+    ...(active ? { activeSpec: active.spec } : {}),
+    checkpointer: pod('checkpointer') !== undefined,
+  };
 }
 
-function journalFrom(cm: { data?: Record<string, string> } | null): Journal | null {
+/** The cluster copies of the originals, by node and component. */
+function backupsFrom(cms: ConfigMapSeen[]): NonNullable<Snapshot['backups']> {
+  const out: NonNullable<Snapshot['backups']> = {};
+  for (const c of cms) {
+    if (!c.metadata.name.startsWith(BACKUP_CONFIGMAP_PREFIX)) continue;
+    const node = c.metadata.name.slice(BACKUP_CONFIGMAP_PREFIX.length);
+    const byComponent: Partial<Record<Component, string>> = {};
+    for (const [k, v] of Object.entries(c.data ?? {})) {
+      const comp = k.replace(/\.yaml$/, '');
+      if (isComponent(comp)) byComponent[comp] = v;
+    }
+    out[node] = byComponent;
+  }
+  return out;
+}
+
+/** A journal that cannot be read is reported (status, plan) and never trusted, but never breaks a command. */
+function journalFrom(cm: { data?: Record<string, string> } | null): { journal: Journal | null; problem?: string } {
   const text = cm?.data?.['journal.json'];
-  return text === undefined ? null : parseJournal(text);
+  if (text === undefined) return cm ? { journal: null, problem: `ConfigMap kube-system/${JOURNAL_CONFIGMAP} has no journal.json` } : { journal: null };
+  try {
+    return { journal: parseJournal(text) };
+  } catch (err) {
+    const why = err instanceof SyntaxError ? 'it is not valid JSON' : (err as Error).message.split(';')[0];
+    return { journal: null, problem: `the journal (ConfigMap kube-system/${JOURNAL_CONFIGMAP}) cannot be read: ${why}` };
+  }
 }

@@ -66,7 +66,7 @@ function modeColour(mode: string, c: ChalkInstance): string {
   return c.red(mode);
 }
 
-function colourDiff(patch: string, c: ChalkInstance): string {
+export function colourDiff(patch: string, c: ChalkInstance): string {
   return patch
     .split('\n')
     .filter((l) => !l.startsWith('====') && l !== '\\ No newline at end of file')

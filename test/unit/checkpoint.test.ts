@@ -14,7 +14,7 @@ const template = toDaemonSet('kube-apiserver', readStaticPod(join(FIXTURES, 'kub
 
 describe('apiserver checkpoint', () => {
   it('is the DaemonSet template as a static pod for one node, with its address made literal', () => {
-    const pod = checkpointPod(template, '10.0.0.7', 3);
+    const pod = checkpointPod(template, { name: 'cp-1', address: '10.0.0.7' }, 3);
     const c = pod.spec.containers[0]!;
     assert.equal(flagValue(c.command, '--advertise-address'), '10.0.0.7');
     assert.equal(flagValue(c.command, '--permit-port-sharing'), 'true', 'it shares the port with the DaemonSet pod');

@@ -5,7 +5,7 @@ import { PreconditionError } from '../../src/core/errors.ts';
 import { newJournal } from '../../src/core/journal.ts';
 import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
-import { acquireLock, LOCK_NAME } from '../../src/pivot/lock.ts';
+import { acquireLock, holderIdentity, LEASE_DURATION_S, localProcess, LockLostError, LOCK_NAME } from '../../src/pivot/lock.ts';
 import { ACCESS_RECHECKS_MS, checkAccess, checkHealthy, NEEDED_ACCESS } from '../../src/pivot/preflight.ts';
 import { assertNoForeignRun } from '../../src/pivot/operation.ts';
 import { agentNodeFiles, agentPod } from '../../src/ports/agent.ts';
@@ -33,6 +33,44 @@ describe('Lease lock', () => {
     const taken = await acquireLock(kube, clock, 'pivot');
     assert.notEqual((kube.objects.get(leasePath) as unknown as { spec: { holderIdentity: string } }).spec.holderIdentity, 'alice@elsewhere/1');
     await taken.release();
+  });
+
+  it('a same-host holder is dead only when its process is gone (ESRCH); EPERM (another Unix user) is alive', () => {
+    const me = holderIdentity(4242);
+    assert.equal(localProcess(me, () => { throw Object.assign(new Error('x'), { code: 'ESRCH' }); }), 'dead');
+    assert.equal(localProcess(me, () => { throw Object.assign(new Error('x'), { code: 'EPERM' }); }), 'alive');
+    assert.equal(localProcess(me, () => undefined), 'alive');
+    assert.equal(localProcess('bob@another-host/1', () => { throw Object.assign(new Error('x'), { code: 'ESRCH' }); }), 'unknown');
+  });
+
+  it('refuses a live Lease of a same-host run it may not signal, even though the PID probe fails', async () => {
+    const kube = fakeKube();
+    const clock = fakeClock();
+    kube.put(paths.leases('kube-system'), { metadata: { name: LOCK_NAME }, spec: { holderIdentity: holderIdentity(1), leaseDurationSeconds: 60, renewTime: clock.now().toISOString() } } as Obj);
+    await assert.rejects(acquireLock(kube, clock, 'pivot', () => { throw Object.assign(new Error('x'), { code: 'EPERM' }); }), /another run holds Lease/);
+    const taken = await acquireLock(kube, clock, 'pivot', () => { throw Object.assign(new Error('x'), { code: 'ESRCH' }); });
+    await taken.release();
+  });
+
+  it('of two runs that race for a free Lease, the one that loses the create is refused, naming the holder', async () => {
+    const kube = fakeKube();
+    const clock = fakeClock();
+    const create = kube.create;
+    kube.create = async (p, b, o) => {
+      kube.put(paths.leases('kube-system'), { metadata: { name: LOCK_NAME }, spec: { holderIdentity: 'carol@other/7', leaseDurationSeconds: 60, renewTime: clock.now().toISOString(), acquireTime: clock.now().toISOString() } } as Obj);
+      return create(p, b, o);
+    };
+    await assert.rejects(acquireLock(kube, clock, 'pivot'), (e: unknown) => e instanceof PreconditionError && /holder carol@other\/7/.test(e.message));
+  });
+
+  it('stops the run\'s writes once its Lease was taken, or could not be renewed for long enough', async () => {
+    const kube = fakeKube();
+    const clock = fakeClock();
+    const lock = await acquireLock(kube, clock, 'pivot');
+    lock.assertHeld();
+    clock.t += (LEASE_DURATION_S - 10) * 1000; // no renewal got through (the API unreachable)
+    assert.throws(() => lock.assertHeld(), (e: unknown) => e instanceof LockLostError && /could not renew/.test((e as Error).message));
+    await lock.release();
   });
 });
 

@@ -8,9 +8,12 @@ import { buildPlan } from '../../src/core/plan.ts';
 import { runSteps } from '../../src/core/runner.ts';
 import type { Snapshot } from '../../src/core/snapshot.ts';
 import { parseAll } from '../../src/core/yaml.ts';
-import type { DryRun, NodeRef, OpContext } from '../../src/pivot/context.ts';
+import type { DryRun, OpContext } from '../../src/pivot/context.ts';
 import { pivotSteps } from '../../src/pivot/pivot-steps.ts';
-import { rollbackPlan, rollbackSteps } from '../../src/pivot/rollback-steps.ts';
+import { rollbackSteps } from '../../src/pivot/rollback-steps.ts';
+import { buildRollbackPlan } from '../../src/core/rollback-plan.ts';
+import { serverDryRun } from '../../src/pivot/fence.ts';
+import type { DaemonSet } from '../../src/core/k8s-types.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
 import { parseStaticPod } from '../../src/sources/manifests-dir.ts';
 import { fakeClock } from './fakes/clock.ts';
@@ -18,7 +21,7 @@ import { fakeKube } from './fakes/kube.ts';
 import { fakeFiles } from './fakes/nodefs.ts';
 import { FIXTURES } from './helpers.ts';
 
-const NODE: NodeRef = { name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests', address: undefined };
+const NODE = { name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests' };
 const text = (c: string) => readFileSync(join(FIXTURES, 'kubeadm', 'v1.34.4', `${c}.yaml`), 'utf8');
 const ready = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ restartCount: 0, state: { running: { startedAt: '2026-01-02T03:00:00Z' } } }] };
 
@@ -46,13 +49,13 @@ function world(c: Component, dryRun: DryRun = 'none') {
   };
   const clock = fakeClock();
   const wait = { clock, emit: () => undefined, timeoutMs: 10_000, pollMs: 100 };
-  const ctx: OpContext = { kube, files, probe: { startTimes: async () => [] }, clock, emit: () => undefined, wait, dryRun };
+  const ctx: OpContext = { kube: dryRun === 'server' ? serverDryRun(kube) : kube, files, probe: { startTimes: async () => [] }, clock, emit: () => undefined, wait, agentImage: 'busybox:test' };
   const snapshot: Snapshot = {
     source: { kind: 'cluster', context: 't', server: 's' },
     nodes: [{ name: NODE.name, staticPodPath: NODE.staticPodPath, ready: true, staticPods: [{ ...parseStaticPod(text(c), `${c}.yaml`, 'x'), ready: true }], daemonPods: [] }],
     daemonSets: {}, journal: null,
   };
-  const r = { emit: () => undefined, journal: { save: async () => undefined }, now: () => clock.now() };
+  const r = { emit: () => undefined, journal: { save: async () => undefined }, now: () => clock.now(), dryRun };
   return { kube, files, ctx, snapshot, r, mirrorPath };
 }
 
@@ -62,9 +65,10 @@ describe('pivot steps against fakes at the ports', () => {
   it('backs up, enables port sharing, creates the DaemonSet, then hands over, in that order', async () => {
     const w = world('kube-scheduler');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
-    await runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', ['kube-scheduler'], w.ctx.clock.now()));
+    await runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', ['kube-scheduler'], w.ctx.clock.now()));
     assert.deepEqual(relevant(w.kube.calls), [
       'node cp-1: backup kube-scheduler.yaml',
+      'node cp-1: read kube-scheduler.yaml',
       'CREATE /api/v1/namespaces/kube-system/configmaps/kubectl-selfhost-backup-cp-1',
       'node cp-1: read kube-scheduler.yaml',
       'node cp-1: write kube-scheduler.yaml',
@@ -79,7 +83,7 @@ describe('pivot steps against fakes at the ports', () => {
   it('running the same steps again changes nothing (idempotent resume)', async () => {
     const w = world('kube-controller-manager');
     const plan = buildPlan(w.snapshot, { components: ['kube-controller-manager'] }, w.ctx.clock.now());
-    const steps = pivotSteps(plan, [NODE]);
+    const steps = pivotSteps(plan.steps);
     await runSteps(steps, w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
     w.kube.calls.length = 0;
     // The journal was lost: every step runs again, and finds its work done.
@@ -89,10 +93,22 @@ describe('pivot steps against fakes at the ports', () => {
     assert.equal(relevant(w.kube.calls).some((x) => x.includes('write kube-controller-manager')), false, 'no second manifest write');
   });
 
+  it('a backup of an earlier cycle that no longer matches what runs is replaced by what runs', async () => {
+    const w = world('kube-scheduler');
+    const edited = text('kube-scheduler').replace('--leader-elect=true', '--leader-elect=true\n    - --v=4');
+    w.files.manifests.set('cp-1/kube-scheduler.yaml', edited);
+    w.files.backups.set('cp-1/kube-scheduler.yaml', text('kube-scheduler'));
+    const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
+    await runSteps(pivotSteps(plan.steps).slice(0, 1), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), edited);
+    const cm = w.kube.objects.get(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1')) as Obj & { data: Record<string, string> };
+    assert.equal(cm.data['kube-scheduler.yaml'], edited);
+  });
+
   it('--dry-run=server sends the DaemonSet with dryRun and touches no node', async () => {
     const w = world('kube-scheduler', 'server');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
-    await runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    await runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
     assert.deepEqual(relevant(w.kube.calls), ['CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler (dry-run)']);
     assert.equal(w.files.manifests.get('cp-1/kube-scheduler.yaml'), text('kube-scheduler'));
   });
@@ -102,38 +118,82 @@ describe('pivot steps against fakes at the ports', () => {
     w.kube.create = async (_p, body) => body; // the DaemonSet controller never makes a pod
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
     await assert.rejects(
-      runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now())),
+      runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now())),
       /gave up after 10s waiting for the DaemonSet pod of kube-scheduler on cp-1 to serve; last seen: no pod; no DaemonSet pod was created/,
     );
     assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), true, 'the static manifest stays when the hand-over cannot happen');
   });
 });
 
-describe('rollback steps against fakes at the ports', () => {
-  it('plans the apiserver first and cleans up last', () => {
-    const ids = rollbackPlan([NODE], { components: ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], exact: false }).map((s) => s.id);
-    assert.deepEqual(ids, ['uncheckpoint/cp-1', 'restore/kube-apiserver/cp-1', 'delete-daemonset/kube-apiserver', 'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'cleanup']);
-  });
+/** After a pivot of the scheduler in w: the snapshot rollback plans from. */
+function pivoted(w: ReturnType<typeof world>): Snapshot {
+  const ds = w.kube.objects.get(paths.daemonSet('kube-system', 'kube-scheduler')) as unknown as DaemonSet | undefined;
+  const cm = w.kube.objects.get(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1')) as (Obj & { data?: Record<string, string> }) | undefined;
+  return {
+    ...w.snapshot,
+    nodes: [{ ...w.snapshot.nodes[0]!, address: '10.0.0.7', staticPods: [], daemonPods: ds ? [{ component: 'kube-scheduler', name: 'kube-scheduler-abcde', ready: true, restarts: 0, image: ds.spec.template.spec.containers[0]!.image! }] : [] }],
+    daemonSets: ds ? { 'kube-scheduler': ds } : {},
+    backups: cm ? { 'cp-1': { 'kube-scheduler': cm.data!['kube-scheduler.yaml']! } } : {},
+  };
+}
 
-  it('after a pivot, restores the static pod from the backup (node copy lost: cluster copy), removes the DaemonSet and the backups', async () => {
+describe('rollback steps against fakes at the ports', () => {
+  it('restores from what the DaemonSet runs now (an edit made through the API survives), then removes the DaemonSet and the backups', async () => {
     const w = world('kube-scheduler');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
-    await runSteps(pivotSteps(plan, [NODE]), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
-    w.files.backups.clear(); // the node copy is lost
+    await runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    const dsPath = paths.daemonSet('kube-system', 'kube-scheduler');
+    const ds = w.kube.objects.get(dsPath) as unknown as DaemonSet;
+    ds.spec.template.spec.containers[0]!.command!.push('--v=5'); // kubectl edit
+    w.kube.objects.set(dsPath, ds as unknown as Obj);
     const origDelete = w.kube.delete;
     w.kube.delete = async (path, o) => {
       const gone = await origDelete(path, o);
-      if (path.endsWith('/daemonsets/kube-scheduler')) w.kube.objects.delete(paths.pod('kube-system', 'kube-scheduler-abcde'));
+      if (path === dsPath) w.kube.objects.delete(paths.pod('kube-system', 'kube-scheduler-abcde'));
       return gone;
     };
     w.kube.calls.length = 0;
-    await runSteps(rollbackSteps([NODE], { components: ['kube-scheduler'], exact: false }), w.ctx, w.r, newJournal('rollback', 'r2', [], w.ctx.clock.now()));
+    const rb = buildRollbackPlan(pivoted(w), { components: ['kube-scheduler'], toOriginal: false, exact: false, force: false }, w.ctx.clock.now());
+    assert.deepEqual(rb.steps.map((s) => s.id), ['restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'cleanup/cp-1']);
+    await runSteps(rollbackSteps(rb.steps), w.ctx, w.r, newJournal('rollback', 'r2', [], w.ctx.clock.now()));
     const restored = w.files.manifests.get('cp-1/kube-scheduler.yaml')!;
     assert.match(restored, /--permit-port-sharing=true/);
-    assert.match(restored, /--kubeconfig=\/etc\/kubernetes\/scheduler.conf/);
-    assert.equal(w.kube.objects.has(paths.daemonSet('kube-system', 'kube-scheduler')), false);
+    assert.match(restored, /--v=5/, 'the edit made through the API is kept');
+    assert.doesNotMatch(restored, /managed-by/, 'the restored static pod is not taken for a DaemonSet pod');
+    assert.equal(w.kube.objects.has(dsPath), false);
     assert.equal(w.kube.objects.has(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1')), false, 'backups removed at the end');
     const order = relevant(w.kube.calls);
-    assert.ok(order.indexOf('node cp-1: write kube-scheduler.yaml') < order.indexOf('DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler'), 'static back before the DaemonSet goes');
+    assert.ok(order.indexOf('node cp-1: write kube-scheduler.yaml') < order.indexOf(`DELETE ${dsPath}`), 'static back before the DaemonSet goes');
+  });
+
+  it('--to-original restores the pivot-time backup, and refuses a downgrade without --force', async () => {
+    const w = world('kube-scheduler');
+    const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
+    await runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    const s = pivoted(w);
+    const same = buildRollbackPlan(s, { components: ['kube-scheduler'], toOriginal: true, exact: false, force: false }, w.ctx.clock.now());
+    assert.equal(same.components[0]!.action, 'rollback');
+    assert.equal(same.components[0]!.nodes[0]!.from, 'original');
+    const newer = { ...s, nodes: [{ ...s.nodes[0]!, daemonPods: [{ ...s.nodes[0]!.daemonPods[0]!, image: 'registry.k8s.io/kube-scheduler:v1.99.0' }] }] };
+    const refused = buildRollbackPlan(newer, { components: ['kube-scheduler'], toOriginal: true, exact: false, force: false }, w.ctx.clock.now());
+    assert.equal(refused.components[0]!.action, 'blocked');
+    assert.match(refused.components[0]!.reason, /would downgrade kube-scheduler from v1\.99\.0.*--force/);
+    assert.equal(refused.steps.length, 0);
+    const forced = buildRollbackPlan(newer, { components: ['kube-scheduler'], toOriginal: true, exact: false, force: true }, w.ctx.clock.now());
+    assert.equal(forced.components[0]!.action, 'rollback');
+  });
+
+  it('never deletes a DaemonSet while the static pod does not serve, and keeps the backups of what does not run static', async () => {
+    const w = world('kube-scheduler');
+    const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
+    await runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    const rb = buildRollbackPlan(pivoted(w), { components: ['kube-scheduler'], toOriginal: false, exact: false, force: false }, w.ctx.clock.now());
+    const del = rollbackSteps(rb.steps).find((x) => x.id === 'delete-daemonset/kube-scheduler')!;
+    await assert.rejects(del.run(w.ctx), /not deleting DaemonSet kube-system\/kube-scheduler: the static kube-scheduler does not serve on cp-1/);
+    assert.equal(w.kube.objects.has(paths.daemonSet('kube-system', 'kube-scheduler')), true);
+    const cleanup = rollbackSteps(rb.steps).find((x) => x.id === 'cleanup/cp-1')!;
+    assert.match(String(await cleanup.run(w.ctx)), /kept the originals of kube-scheduler \(still self-hosted\)/);
+    assert.equal(w.files.backups.has('cp-1/kube-scheduler.yaml'), true);
+    assert.equal(w.kube.objects.has(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1')), true);
   });
 });

@@ -11,7 +11,7 @@ function harness() {
   const saved: Journal[] = [];
   const events: ProgressEvent[] = [];
   const ran: string[] = [];
-  const step = (id: string, fail = false): Step<object> => ({ id, tag: `[t/${id}]`, description: `do ${id}`, run: async () => { ran.push(id); if (fail) throw new Error('boom'); } });
+  const step = (id: string, fail = false): Step<object> => ({ id, tag: `[t/${id}]`, description: `do ${id}`, writes: 'node', run: async () => { ran.push(id); if (fail) throw new Error('boom'); } });
   return { saved, events, ran, step, r: { emit: (e: ProgressEvent) => events.push(e), journal: { save: async (j: Journal) => void saved.push(structuredClone(j)) }, now } };
 }
 
@@ -47,6 +47,47 @@ describe('runSteps', () => {
     assert.deepEqual(last.done, ['a']);
     assert.match(last.lastError!, /boom/);
     assert.ok(h.events.some((e) => e.type === 'step-failed'));
+  });
+});
+
+describe('runSteps owns dry run, resume checks, the fault hook and the Lease guard', () => {
+  const kinds = (h: ReturnType<typeof harness>) => [h.step('n'), { ...h.step('a'), writes: 'api' as const }, { ...h.step('r'), writes: 'none' as const }];
+
+  it('--dry-run=client runs no step that writes and saves no journal', async () => {
+    const h = harness();
+    await runSteps(kinds(h), {}, { ...h.r, dryRun: 'client' }, newJournal('pivot', 'r1', [], now()));
+    assert.deepEqual(h.ran, ['r']);
+    assert.equal(h.saved.length, 0);
+  });
+
+  it('--dry-run=server runs the API writers only and saves no journal', async () => {
+    const h = harness();
+    await runSteps(kinds(h), {}, { ...h.r, dryRun: 'server' }, newJournal('pivot', 'r1', [], now()));
+    assert.deepEqual(h.ran, ['a', 'r']);
+    assert.equal(h.saved.length, 0);
+  });
+
+  it('a recorded step runs again when its outcome no longer holds, and is skipped when it does', async () => {
+    const h = harness();
+    const journal = { ...newJournal('pivot', 'r1', [], now()), done: ['a', 'b'] };
+    await runSteps([{ ...h.step('a'), verify: async () => true }, { ...h.step('b'), verify: async () => false }], {}, h.r, journal);
+    assert.deepEqual(h.ran, ['b']);
+    assert.ok(h.events.some((e) => e.type === 'info' && /no longer holds/.test(e.message)));
+  });
+
+  it('fires the fault hook before and after each step, after the journal records it', async () => {
+    const h = harness();
+    const points: string[] = [];
+    await runSteps([h.step('a'), h.step('b')], {}, { ...h.r, fault: (p, w) => void points.push(`${p}:${w}:${h.saved.length}`) }, newJournal('pivot', 'r1', [], now()));
+    assert.deepEqual(points, ['a:before:0', 'a:after:1', 'b:before:1', 'b:after:2']);
+  });
+
+  it('starts no step that writes once the guard refuses (Lease lost), and records the failure', async () => {
+    const h = harness();
+    let held = true;
+    const steps = [{ ...h.step('a'), run: async () => { h.ran.push('a'); held = false; } }, h.step('b')];
+    await assert.rejects(runSteps(steps, {}, { ...h.r, guard: () => { if (!held) throw new Error('lease lost'); } }, newJournal('pivot', 'r1', [], now())), /lease lost/);
+    assert.deepEqual(h.ran, ['a']);
   });
 });
 

@@ -33,6 +33,7 @@ export function fakeFiles(calls: string[]): FakeFiles {
       if (!file.startsWith('kubectl-selfhost-')) throw new Error(`refusing to remove ${file}`);
       manifests.delete(k(node, file));
     },
+    async removeBackup(node, _d, file) { calls.push(`node ${node}: remove backup ${file}`); backups.delete(k(node, file)); },
     async removeBackups(node) { calls.push(`node ${node}: remove backups`); for (const key of [...backups.keys()]) if (key.startsWith(`${node}/`)) backups.delete(key); },
   };
   return f;

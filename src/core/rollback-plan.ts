@@ -1,0 +1,194 @@
+// The rollback planner: a pure function from a Snapshot to a RollbackPlan, as buildPlan is for pivot. No clock,
+// no I/O: `now` is passed in. `plan --rollback` prints this value; `rollback` executes exactly it (re-checked under
+// the Lease). The algorithm it lays out, per component in reverse pivot order (the apiserver first):
+//  1. on every node where the component is not purely static: restore the static manifest rendered from the
+//     live DaemonSet's template (so edits made through the API survive; what pivot made node-neutral is made the
+//     node's own again from its original), or the pivot-time original with --to-original or when no DaemonSet is
+//     left; with port sharing, so it binds beside the DaemonSet pod; then prove the static pod serves (the
+//     apiserver: its own process answers). Restoring an older version than the one that runs needs --force;
+//  2. the apiserver only, node by node after its static apiserver is proven: remove the checkpointer and any
+//     active checkpoint (a checkpoint is never removed while it may be the node's only apiserver);
+//  3. delete the DaemonSet, only once every node has a serving static instance; wait until they serve alone;
+//  4. with --exact: put back the byte-identical originals (one more restart each);
+//  5. per node at the end: remove the backups of the components that run static and have no DaemonSet left; the
+//     backup of anything else is kept (it may be the last copy), and so is the backup directory.
+import { COMPONENT_INFO, PIVOT_ORDER, type Component } from './components.ts';
+import type { Pod } from './k8s-types.ts';
+import { API_GROUP } from './labels.ts';
+import { findStatic, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
+import type { Writes } from './runner.ts';
+import type { NodeSnapshot, Snapshot, SnapshotSource } from './snapshot.ts';
+import { toStaticPod } from './transform/to-static.ts';
+import { sharesPort, withPortSharing } from './transform/mutators.ts';
+import { compareVersions, imageTag } from './version.ts';
+import { parseAll, toYaml } from './yaml.ts';
+
+export const ROLLBACK_PLAN_API_VERSION = `${API_GROUP}/v1alpha1`;
+
+export interface RollbackOptions {
+  components: readonly Component[];
+  /** Restore the pivot-time originals instead of what the DaemonSets run now. */
+  toOriginal: boolean;
+  /** Put back the byte-identical originals at the end (one more restart), instead of keeping --permit-port-sharing. */
+  exact: boolean;
+  /** Allow restoring an older version than the one that runs. */
+  force: boolean;
+}
+
+export type RestoreSource = 'daemonset' | 'original' | 'node-backup';
+
+export interface RollbackNodePlan {
+  node: string;
+  from: RestoreSource;
+  /** What the restore writes (null: the node copy of the original, read on the node at run time). */
+  manifest: string | null;
+  /** The pivot-time original's cluster copy, for the diff (null: none in the cluster). */
+  original: string | null;
+  version: string | null;
+  runningVersion: string | null;
+}
+
+export interface RollbackComponentPlan {
+  component: Component;
+  action: 'rollback' | 'skip' | 'blocked';
+  reason: string;
+  nodes: RollbackNodePlan[];
+}
+
+interface StepBase {
+  id: string;
+  component: Component | null;
+  description: string;
+  writes: Writes;
+}
+
+export type RollbackStep = StepBase & (
+  | { action: 'restore'; component: Component; node: string; target: StepNode; file: string; port: number; from: RestoreSource; manifest: string | null }
+  | { action: 'uncheckpoint'; component: 'kube-apiserver'; node: string; target: StepNode; port: number }
+  | { action: 'delete-daemonset'; component: Component; node: null; targets: StepNode[]; port: number }
+  | { action: 'exact'; component: Component; node: string; target: StepNode; file: string; port: number; manifest: string | null }
+  | { action: 'cleanup'; component: null; node: string; target: StepNode; components: Component[] }
+);
+
+export interface RollbackPlan {
+  apiVersion: typeof ROLLBACK_PLAN_API_VERSION;
+  kind: 'RollbackPlan';
+  generatedAt: string;
+  source: SnapshotSource;
+  options: Omit<RollbackOptions, 'components'>;
+  components: RollbackComponentPlan[];
+  steps: RollbackStep[];
+  warnings: Warning[];
+}
+
+const parsePod = (text: string): Pod | null => {
+  try {
+    return (parseAll(text)[0] as Pod | undefined) ?? null;
+  } catch {
+    return null;
+  }
+};
+
+/** The version that runs on a node now: its DaemonSet pod, else its active checkpoint. */
+function runningVersion(n: NodeSnapshot, c: Component): string | null {
+  const hosted = n.daemonPods.find((p) => p.component === c);
+  if (hosted?.image) return imageTag(hosted.image);
+  const active = c === 'kube-apiserver' ? n.checkpoint?.activeSpec?.containers[0]?.image : undefined;
+  return active ? imageTag(active) : null;
+}
+
+function planNode(c: Component, n: NodeSnapshot, s: Snapshot, o: RollbackOptions): RollbackNodePlan {
+  const originalText = s.backups?.[n.name]?.[c] ?? null;
+  const original = originalText !== null ? parsePod(originalText) : null;
+  const ds = s.daemonSets[c];
+  const running = runningVersion(n, c);
+  if (ds && !o.toOriginal) {
+    const pod = toStaticPod(c, ds.spec.template, { name: n.name, address: n.address ?? null }, original);
+    return { node: n.name, from: 'daemonset', manifest: toYaml(pod), original: originalText, version: imageTag(pod.spec.containers[0]?.image), runningVersion: running };
+  }
+  if (original) {
+    const manifest = sharesPort(original) ? originalText : toYaml(withPortSharing(original));
+    return { node: n.name, from: 'original', manifest, original: originalText, version: imageTag(original.spec.containers[0]?.image), runningVersion: running };
+  }
+  return { node: n.name, from: 'node-backup', manifest: null, original: null, version: null, runningVersion: running };
+}
+
+function planComponent(c: Component, nodes: NodeSnapshot[], s: Snapshot, o: RollbackOptions): RollbackComponentPlan {
+  const todo = nodes.filter((n) => modeOf(n, c) !== 'static');
+  if (todo.length === 0 && !s.daemonSets[c]) return { component: c, action: 'skip', reason: 'static on every control-plane node, no DaemonSet', nodes: [] };
+  const planned = todo.map((n) => planNode(c, n, s, o));
+  const downgrades = planned.filter((p) => p.version && p.runningVersion && compareVersions(p.version, p.runningVersion) < 0);
+  if (downgrades.length > 0 && !o.force) {
+    const d = downgrades[0]!;
+    const what = d.from === 'daemonset' ? 'the DaemonSet\'s template' : 'the pivot-time original';
+    return { component: c, action: 'blocked', nodes: planned, reason: `restoring ${what} (${d.version}) on ${d.node} would downgrade ${c} from ${d.runningVersion}, which runs now; ${o.toOriginal ? 'run rollback without --to-original to keep what runs, or ' : ''}add --force to downgrade` };
+  }
+  const reason = todo.length ? `self-hosted on ${todo.map((n) => n.name).join(', ')}` : 'static everywhere; the DaemonSet is left over';
+  return { component: c, action: 'rollback', reason, nodes: planned };
+}
+
+
+
+
+function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], o: RollbackOptions): RollbackStep[] {
+  if (cp.action !== 'rollback') return [];
+  const c = cp.component;
+  const port = COMPONENT_INFO[c].port;
+  const file = (n: NodeSnapshot) => findStatic(n, c)?.file ?? `${c}.yaml`;
+  const steps: RollbackStep[] = [];
+  for (const p of cp.nodes) {
+    const n = nodes.find((x) => x.name === p.node)!;
+    steps.push({
+      id: `restore/${c}/${n.name}`, action: 'restore', component: c, node: n.name, target: stepNode(n), file: file(n), port, from: p.from, manifest: p.manifest, writes: 'node',
+      description: `on ${n.name}: restore the static ${c} from ${p.from === 'daemonset' ? 'the DaemonSet as it runs now' : p.from === 'original' ? 'the pivot-time original (cluster copy)' : 'the pivot-time original (node copy)'}, sharing the port, and wait until it serves`,
+    });
+    if (c === 'kube-apiserver' && hasCheckpoint(n)) steps.push(uncheckpoint(n, port));
+  }
+  if (c === 'kube-apiserver') {
+    for (const n of nodes.filter((x) => !cp.nodes.some((p) => p.node === x.name) && hasCheckpoint(x))) steps.push(uncheckpoint(n, port));
+  }
+  steps.push({
+    id: `delete-daemonset/${c}`, action: 'delete-daemonset', component: c, node: null, targets: nodes.map(stepNode), port, writes: 'api',
+    description: `delete DaemonSet kube-system/${c} once the static ${c} serves on every node, and wait until the static pods serve alone`,
+  });
+  if (o.exact) {
+    for (const n of nodes) {
+      steps.push({ id: `exact/${c}/${n.name}`, action: 'exact', component: c, node: n.name, target: stepNode(n), file: file(n), port, manifest: cp.nodes.find((p) => p.node === n.name)?.original ?? null, writes: 'node',
+        description: `on ${n.name}: put back the byte-identical original ${c} manifest (the kubelet restarts it)` });
+    }
+  }
+  return steps;
+}
+
+const hasCheckpoint = (n: NodeSnapshot) => !!n.checkpoint && (n.checkpoint.checkpointer || n.checkpoint.active || n.checkpoint.recordedGeneration !== undefined);
+
+function uncheckpoint(n: NodeSnapshot, port: number): RollbackStep {
+  return {
+    id: `uncheckpoint/${n.name}`, action: 'uncheckpoint', component: 'kube-apiserver', node: n.name, target: stepNode(n), port, writes: 'node',
+    description: `on ${n.name}: remove the checkpointer and any active apiserver checkpoint, now that the static apiserver serves there`,
+  };
+}
+
+export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): RollbackPlan {
+  const nodes = [...s.nodes].sort((a, b) => a.name.localeCompare(b.name));
+  const order = [...PIVOT_ORDER].reverse().filter((c) => o.components.includes(c));
+  const components = order.map((c) => planComponent(c, nodes, s, o));
+  const steps = components.flatMap((cp) => stepsFor(cp, nodes, o));
+  const touched = components.some((cp) => cp.action === 'rollback') || nodes.some((n) => Object.keys(s.backups?.[n.name] ?? {}).some((c) => o.components.includes(c as Component)));
+  if (touched && components.every((cp) => cp.action !== 'blocked')) {
+    for (const n of nodes) {
+      steps.push({ id: `cleanup/${n.name}`, action: 'cleanup', component: null, node: n.name, target: stepNode(n), components: [...o.components], writes: 'node',
+        description: `on ${n.name}: remove the backups of ${o.components.join(', ')} where they run static from them and no DaemonSet is left (any other backup is kept)` });
+    }
+  }
+  const warnings: Warning[] = [];
+  if (s.journalProblem) warnings.push({ code: 'JournalUnreadable', message: `${s.journalProblem}; rollback reads the cluster itself and writes a new journal` });
+  for (const n of nodes) {
+    for (const c of order) {
+      if (modeOf(n, c) === 'missing' && !s.backups?.[n.name]?.[c] && !s.daemonSets[c]) warnings.push({ code: 'NoSource', message: `${c} runs nowhere on ${n.name} and the cluster holds no copy of its original; rollback will look for the node copy` });
+    }
+  }
+  return { apiVersion: ROLLBACK_PLAN_API_VERSION, kind: 'RollbackPlan', generatedAt: now.toISOString(), source: s.source, options: { toOriginal: o.toOriginal, exact: o.exact, force: o.force }, components, steps, warnings };
+}
+
+

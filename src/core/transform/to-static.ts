@@ -1,0 +1,91 @@
+// The way back: a control-plane pod template (the live DaemonSet's, or the spec of the pod that serves on a node)
+// rendered as that node's static pod. What pivot made node-neutral is made node-specific again, from the node's
+// pivot-time original where there is one (advertise and bind address, probe hosts, metadata, DNS policy), so
+// everything edited through the API since (image, flags, resources) survives a rollback or a reboot.
+import type { Component } from '../components.ts';
+import type { Container, ObjectMeta, Pod, PodSpec } from '../k8s-types.ts';
+import { MANAGED_BY_KEY, NAMESPACE, SOURCE_HASH_ANNOTATION } from '../labels.ts';
+import { flagValue, withFlag } from './mutators.ts';
+
+export interface NodeAddress {
+  name: string;
+  address: string | null;
+}
+
+const HOST_IP = '$(HOST_IP)';
+// Set on pods by the API server, the scheduler or the DaemonSet controller; none belongs in a static pod (a
+// static pod that names a ServiceAccount is refused as a mirror pod).
+const POD_ONLY_FIELDS = ['nodeName', 'affinity', 'serviceAccountName', 'serviceAccount', 'priority', 'preemptionPolicy', 'schedulerName', 'nodeSelector', 'tolerations'];
+const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
+
+/** The component's own container: named after it, else the first (kubeadm has one container per pod). */
+export function componentContainerIndex(component: Component, containers: readonly Container[]): number {
+  const i = containers.findIndex((c) => c.name === component);
+  return i === -1 ? 0 : i;
+}
+
+function nodeValue(flag: string, original: Container | undefined, node: NodeAddress): string {
+  const before = flagValue(original?.command, flag) ?? flagValue(original?.args, flag);
+  if (before !== undefined && !before.includes(HOST_IP)) return before;
+  if (node.address === null) throw new Error(`node ${node.name} has no InternalIP to put in ${flag}`);
+  return node.address;
+}
+
+/** $(HOST_IP) made literal in command and args, with the original's value for each flag that had one. */
+function literalAddresses(c: Container, original: Container | undefined, node: NodeAddress): Container {
+  const fix = (argv: string[] | undefined) => {
+    if (!argv) return argv;
+    let out = argv;
+    for (const arg of argv) {
+      const m = /^(--[a-z-]+)=.*\$\(HOST_IP\)/.exec(arg);
+      if (m) out = withFlag(out, m[1]!, arg.slice(m[1]!.length + 1).replace(HOST_IP, nodeValue(m[1]!, original, node)));
+    }
+    return out;
+  };
+  const out: Container = { ...c };
+  if (c.command) out.command = fix(c.command);
+  if (c.args) out.args = fix(c.args);
+  const env = (c.env ?? []).filter((e) => e.name !== 'HOST_IP');
+  if (env.length > 0) out.env = env;
+  else delete out.env;
+  return out;
+}
+
+/** Probe hosts as the original had them (kubeadm names the node's address; pivot dropped it). */
+function originalProbeHosts(c: Container, original: Container | undefined): Container {
+  const out: Container = { ...c };
+  for (const key of PROBES) {
+    const host = original?.[key]?.httpGet?.host;
+    const probe = c[key];
+    if (host !== undefined && probe?.httpGet && probe.httpGet.host === undefined) out[key] = { ...probe, httpGet: { ...probe.httpGet, host } };
+  }
+  return out;
+}
+
+function staticMetadata(component: Component, templateMeta: ObjectMeta, original: Pod | null): ObjectMeta {
+  if (original) {
+    const m = original.metadata;
+    return { name: m.name ?? component, namespace: m.namespace ?? NAMESPACE, ...(m.labels ? { labels: { ...m.labels } } : {}), ...(m.annotations ? { annotations: { ...m.annotations } } : {}) };
+  }
+  const labels = Object.fromEntries(Object.entries(templateMeta.labels ?? {}).filter(([k]) => k !== MANAGED_BY_KEY));
+  const annotations = Object.fromEntries(Object.entries(templateMeta.annotations ?? {}).filter(([k]) => k !== SOURCE_HASH_ANNOTATION));
+  return { name: component, namespace: NAMESPACE, labels, ...(Object.keys(annotations).length ? { annotations } : {}) };
+}
+
+/** Fields pivot adds to every template; a static pod carries them only if its original did. */
+function originalOrNone(spec: PodSpec, original: Pod | null, keys: readonly string[]): void {
+  for (const k of keys) {
+    if (original && original.spec[k] !== undefined) spec[k] = structuredClone(original.spec[k]);
+    else delete spec[k];
+  }
+}
+
+export function toStaticPod(component: Component, template: { metadata: ObjectMeta; spec: PodSpec }, node: NodeAddress, original: Pod | null): Pod {
+  const spec: PodSpec = structuredClone(template.spec);
+  for (const f of POD_ONLY_FIELDS) delete spec[f];
+  originalOrNone(spec, original, ['dnsPolicy', 'automountServiceAccountToken', 'enableServiceLinks', 'tolerations', 'nodeSelector']);
+  const i = componentContainerIndex(component, spec.containers);
+  const before = original?.spec.containers[componentContainerIndex(component, original.spec.containers)];
+  spec.containers = spec.containers.map((c, j) => (j === i ? originalProbeHosts(literalAddresses(c, before, node), before) : c));
+  return { apiVersion: 'v1', kind: 'Pod', metadata: staticMetadata(component, template.metadata, original), spec };
+}
