@@ -63,7 +63,12 @@ export function buildStatus(i: StatusInputs): Status {
       const st = findStatic(n, c);
       const hosted = n.daemonPods.find((p) => p.component === c);
       const ready = mode === 'missing' ? false : (hosted?.ready ?? st?.ready ?? null);
-      if (mode === 'missing') problems.push(`${c} is missing on ${n.name}`);
+      if (mode === 'missing') {
+        const kept = s.backups?.[n.name]?.[c] !== undefined || (i.backups[n.name] ?? []).includes(c);
+        problems.push(kept
+          ? `${c} runs nowhere on ${n.name} (its DaemonSet deleted?); its original is kept: run "kubectl selfhost rollback --components ${c}" to run it static again`
+          : `${c} is missing on ${n.name}`);
+      }
       else if (ready === false) problems.push(`${c} on ${n.name} is not ready`);
       return {
         component: c, mode, ready,
@@ -86,6 +91,9 @@ export function buildStatus(i: StatusInputs): Status {
       if (!checkpoint.exists) problems.push(`no reboot recovery on ${n.name} (no checkpoint or checkpointer); run "kubectl selfhost pivot" to install it`);
       else if (checkpoint.matchesDaemonSet === false) pending.push(`the apiserver checkpoint on ${n.name} was written from DaemonSet generation ${checkpoint.recordedGeneration}, which has been edited since; run "kubectl selfhost pivot" to re-sync it`);
     }
+    if (checkpoint.exists && cp?.recordedImage && n.images && n.images.length > 0 && !n.images.includes(cp.recordedImage)) {
+      problems.push(`the apiserver checkpoint on ${n.name} starts ${cp.recordedImage}, which is not on the node (removed by image garbage collection?): after a reboot it could not start without a registry; run "kubectl selfhost pivot" to re-sync it from the apiserver pod that runs`);
+    }
     if (checkpoint.active) pending.push(`the apiserver checkpoint is active on ${n.name}: recovering from a reboot until the DaemonSet pod serves`);
     return { name: n.name, ready: n.ready, staticPodPath: n.staticPodPath, components: comps, checkpoint };
   });
@@ -98,6 +106,7 @@ export function buildStatus(i: StatusInputs): Status {
     return [{ component: c, generation, observedGeneration: st.observedGeneration ?? null, desired: st.desiredNumberScheduled ?? null, ready: st.numberReady ?? null }];
   });
   if (!i.etcd.healthy) problems.push(`etcd is not healthy: ${i.etcd.detail}`);
+  if (s.journalProblem) problems.push(`${s.journalProblem}; "kubectl selfhost rollback" still works (it reads the cluster itself); to pivot, delete that ConfigMap once status shows no run under way`);
   const j = s.journal;
   const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));
   const mixed = PIVOT_ORDER.some((c) => [...modes].filter((m) => m.startsWith(`${c}:`)).length > 1) || [...modes].some((m) => m.endsWith(':both'));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ClusterError } from '../../src/core/errors.ts';
 import { paths } from '../../src/ports/kube.ts';
-import { readCluster } from '../../src/sources/cluster.ts';
+import { parseCheckpointRecord, readCluster } from '../../src/sources/cluster.ts';
 import { readStaticPod } from '../../src/sources/manifests-dir.ts';
 import { fakeKube } from './fakes/kube.ts';
 import { FIXTURES } from './helpers.ts';
@@ -46,5 +46,22 @@ describe('readCluster', () => {
     kube.put(paths.nodes(), node('cp-1'));
     await assert.rejects(readCluster(kube, where), (e: unknown) => e instanceof ClusterError && /no kubeadm static control plane in context "bed": no control-plane mirror pods/.test(e.message));
     await assert.rejects(readCluster(fakeKube(), where), /no node carries the node-role.kubernetes.io\/control-plane label/);
+  });
+
+  it('reports an unreadable journal instead of failing, and reads the backups, the checkpoint record and the node images', async () => {
+    const kube = fakeKube();
+    kube.put(paths.nodes(), { ...node('cp-1'), status: { ...node('cp-1').status, images: [{ names: ['registry.k8s.io/kube-apiserver:v1.34.4'] }] } });
+    kube.put(paths.pods('kube-system'), mirror('kube-apiserver', 'cp-1'));
+    const own = { 'app.kubernetes.io/managed-by': 'kubectl-selfhost' };
+    kube.put(paths.configMaps('kube-system'), { metadata: { name: 'kubectl-selfhost-journal', labels: own }, data: { 'journal.json': '{not json' } });
+    kube.put(paths.configMaps('kube-system'), { metadata: { name: 'kubectl-selfhost-backup-cp-1', labels: own }, data: { 'kube-scheduler.yaml': 'x: 1\n' } });
+    kube.put(paths.configMaps('kube-system'), { metadata: { name: 'kubectl-selfhost-checkpoints', labels: own }, data: { 'cp-1': '{"generation":3,"image":"registry.k8s.io/kube-apiserver:v1.34.4"}' } });
+    const snap = await readCluster(kube, where);
+    assert.equal(snap.journal, null);
+    assert.match(snap.journalProblem!, /the journal \(ConfigMap kube-system\/kubectl-selfhost-journal\) cannot be read: it is not valid JSON/);
+    assert.deepEqual(snap.backups, { 'cp-1': { 'kube-scheduler': 'x: 1\n' } });
+    assert.deepEqual([snap.nodes[0]!.checkpoint!.recordedGeneration, snap.nodes[0]!.checkpoint!.recordedImage], [3, 'registry.k8s.io/kube-apiserver:v1.34.4']);
+    assert.deepEqual(snap.nodes[0]!.images, ['registry.k8s.io/kube-apiserver:v1.34.4']);
+    assert.deepEqual(parseCheckpointRecord('7'), { generation: 7 }, 'a record of an older version still reads');
   });
 });

@@ -130,6 +130,17 @@ describe('status', () => {
     assert.equal(bad.summary, 'degraded');
     assert.ok(bad.problems.some((p) => p.includes('etcd is not healthy')));
   });
+
+  it('names the fix for an unreadable journal and for a component that runs nowhere but whose original is kept', () => {
+    const s = base();
+    s.nodes[0]!.staticPods = s.nodes[0]!.staticPods.filter((p) => p.pod.metadata.labels?.['component'] !== 'kube-scheduler');
+    s.backups = { local: { 'kube-scheduler': 'kept' } };
+    s.journalProblem = 'the journal cannot be read: it is not valid JSON';
+    const st = buildStatus({ snapshot: s, context: 'c', etcd: healthyEtcd, backups: {} });
+    assert.equal(st.summary, 'degraded');
+    assert.ok(st.problems.some((p) => /kube-scheduler runs nowhere on local .*run "kubectl selfhost rollback --components kube-scheduler"/.test(p)));
+    assert.ok(st.problems.some((p) => /journal cannot be read.*rollback" still works/.test(p)));
+  });
 });
 
 describe('status of reboot recovery', () => {
@@ -157,6 +168,17 @@ describe('status of reboot recovery', () => {
     assert.ok(none.problems.some((p) => /no reboot recovery on cp-1/.test(p)));
     const active = buildStatus({ snapshot: hosted({ recordedGeneration: 2, active: true, checkpointer: true }, 2), context: 'c', etcd, backups: {} });
     assert.ok(active.problems.some((p) => /checkpoint is active on cp-1/.test(p)));
+  });
+
+  it('is degraded, naming the fix, when the image the checkpoint starts is no longer on the node', () => {
+    const image = 'registry.k8s.io/kube-apiserver:v1.34.4';
+    const s = hosted({ recordedGeneration: 2, recordedImage: image, active: false, checkpointer: true }, 2);
+    s.nodes[0]!.images = [image];
+    assert.equal(buildStatus({ snapshot: s, context: 'c', etcd: { healthy: true, detail: '' }, backups: {} }).summary, 'healthy');
+    s.nodes[0]!.images = ['registry.k8s.io/kube-apiserver:v1.35.0'];
+    const st = buildStatus({ snapshot: s, context: 'c', etcd: { healthy: true, detail: '' }, backups: {} });
+    assert.equal(st.summary, 'degraded');
+    assert.ok(st.problems.some((p) => /starts registry.k8s.io\/kube-apiserver:v1.34.4, which is not on the node.*run "kubectl selfhost pivot" to re-sync/.test(p)));
   });
 });
 
