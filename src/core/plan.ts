@@ -3,7 +3,7 @@
 import { COMPONENT_INFO, PIVOT_ORDER, type Component } from './components.ts';
 import type { DaemonSet, Pod } from './k8s-types.ts';
 import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.ts';
-import type { NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
+import type { BackupOwner, NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
 import { sharesPort } from './transform/mutators.ts';
@@ -47,7 +47,7 @@ interface StepBase {
 }
 
 export type PlannedStep = StepBase & (
-  | { action: 'backup'; node: string; target: StepNode; file: string }
+  | { action: 'backup'; node: string; target: StepNode; file: string; owner: BackupOwner }
   | { action: 'enable-port-sharing'; node: string; target: StepNode; file: string; port: number }
   | { action: 'apply-daemonset'; node: null; daemonSet: DaemonSet }
   | { action: 'handover'; node: string; target: StepNode; file: string; port: number }
@@ -184,6 +184,7 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
   });
   const steps: PlannedStep[] = on.map(({ n, target, file, path }) => ({
     id: `backup/${c}/${n.name}`, action: 'backup', component: c, node: n.name, target, file, writes: 'node',
+    owner: { clusterUid: snapshot.clusterUid ?? '', adopt: Object.keys(snapshot.backups?.[n.name] ?? {}).length > 0 },
     description: `back up ${path} on ${n.name} (node copy beside the manifest directory, cluster copy in kube-system)`, cost: 'none',
   }));
   if (!cp.portSharing.static) {

@@ -78,3 +78,14 @@ export interface DaemonSetStatus {
   numberReady?: number;
   updatedNumberScheduled?: number;
 }
+
+/**
+ * Whose backups these are: the kube-system namespace UID names the cluster, and is kept in the directory as
+ * `cluster-uid`. `kubeadm reset` leaves the directory behind; a new cluster must not take the old one's manifests
+ * for its own originals. `adopt`: the cluster holds copies for this node already (a directory written by an older
+ * kubectl-selfhost, before the marker), so a directory without a marker is this cluster's.
+ */
+export interface BackupOwner {
+  clusterUid: string;
+  adopt: boolean;
+}

@@ -55,7 +55,7 @@ function sameButPortSharing(a: string, b: string): boolean {
  */
 export async function backup(ctx: Pick<Ctx, 'files' | 'kube' | 'wait'>, s: S<'backup'>): Promise<string | void> {
   const dirs = nodeDirs(s.target.staticPodPath);
-  const kept = await ctx.files.backup(s.node, dirs, s.file);
+  const kept = await ctx.files.backup(s.node, dirs, s.file, s.owner);
   if (kept === null) throw new Error(`no ${s.file} in ${s.target.staticPodPath} on ${s.node} and no backup of it`);
   const live = await ctx.files.read(s.node, dirs, s.file);
   let text = kept;

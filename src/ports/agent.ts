@@ -15,11 +15,23 @@ export { DEFAULT_AGENT_IMAGE } from './agent-image.ts';
 export const AGENT_COMPONENT = 'node-agent';
 const NOT_FOUND = 3;
 
+// The backup directory must be this cluster's (src/ports/nodefs.ts BackupOwner): $OWNER is the kube-system UID.
+const OWNED = [
+  'if [ -n "$OWNER" ]; then',
+  '  if [ -f /b/cluster-uid ]; then',
+  '    [ "$(cat /b/cluster-uid)" = "$OWNER" ] || { echo "the backup directory on this node belongs to another cluster (kube-system uid $(cat /b/cluster-uid), this one is $OWNER): a leftover of kubeadm reset? move it away on the node and run the command again" >&2; exit 5; }',
+  '  else',
+  '    if [ "$ADOPT" != 1 ] && ls /b/*.yaml >/dev/null 2>&1; then echo "the backup directory on this node holds manifests of an unknown cluster (no cluster-uid): a leftover of kubeadm reset? move it away on the node and run the command again" >&2; exit 5; fi',
+  '    echo "$OWNER" > /b/.cluster-uid.tmp && mv /b/.cluster-uid.tmp /b/cluster-uid',
+  '  fi',
+  'fi; ',
+].join('\n');
+
 // Each script gets $F (a validated file name) and, for writes, $CONTENT (base64).
-const SCRIPTS = {
+export const AGENT_SCRIPTS = {
   read: 'if [ -f "/m/$F" ]; then cat "/m/$F"; else exit 3; fi',
   readBackup: 'if [ -f "/b/$F" ]; then cat "/b/$F"; else exit 3; fi',
-  backup: 'if [ ! -f "/b/$F" ]; then [ -f "/m/$F" ] || exit 3; cp "/m/$F" "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"; fi; cat "/b/$F"',
+  backup: OWNED + 'if [ ! -f "/b/$F" ]; then [ -f "/m/$F" ] || exit 3; cp "/m/$F" "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"; fi; cat "/b/$F"',
   write: 'echo "$CONTENT" | base64 -d > "/m/.$F.tmp" && sync && mv "/m/.$F.tmp" "/m/$F"',
   writeBackup: 'echo "$CONTENT" | base64 -d > "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"',
   remove: '[ -f "/b/$F" ] || { echo "no backup of $F on this node; refusing to remove it" >&2; exit 4; }; rm -f "/m/$F"',
@@ -30,7 +42,7 @@ const SCRIPTS = {
   removeBackups: 'for f in "/p/$F"/*.yaml; do case "$f" in */kube-apiserver.checkpoint.yaml) ;; *) [ -e "$f" ] && { echo "refusing to remove /p/$F: $f is still a backup" >&2; exit 4; } ;; esac; done; rm -rf "/p/$F"',
 } as const;
 
-type Op = keyof typeof SCRIPTS;
+type Op = keyof typeof AGENT_SCRIPTS;
 
 export interface AgentOptions {
   kube: KubeApi;
@@ -41,11 +53,11 @@ export interface AgentOptions {
 }
 
 export function agentNodeFiles(o: AgentOptions): NodeFiles {
-  const run = (op: Op, node: string, dirs: NodeDirs, file: string, content?: string) => runAgent(o, op, node, dirs, file, content);
+  const run = (op: Op, node: string, dirs: NodeDirs, file: string, content?: string, extra: Record<string, string> = {}) => runAgent(o, op, node, dirs, file, content, extra);
   return {
     read: async (node, dirs, file) => (await run('read', node, dirs, file)).output,
     readBackup: async (node, dirs, file) => (await run('readBackup', node, dirs, file)).output,
-    backup: async (node, dirs, file) => (await run('backup', node, dirs, file)).output,
+    backup: async (node, dirs, file, owner) => (await run('backup', node, dirs, file, undefined, { OWNER: owner.clusterUid, ADOPT: owner.adopt ? '1' : '0' })).output,
     write: async (node, dirs, file, content) => void (await run('write', node, dirs, file, content)),
     writeBackup: async (node, dirs, file, content) => void (await run('writeBackup', node, dirs, file, content)),
     remove: async (node, dirs, file) => void (await run('remove', node, dirs, file)),
@@ -90,13 +102,13 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
 
 type AgentPodStatus = { status?: { phase?: string; containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number; reason?: string } } }> } };
 
-async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, file: string, content?: string): Promise<{ output: string | null }> {
+async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, file: string, content?: string, extra: Record<string, string> = {}): Promise<{ output: string | null }> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) throw new SelfhostError('failed', `refusing an unsafe manifest file name "${file}"`);
   const name = `kubectl-selfhost-agent-${node}`.slice(0, 50).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '') + `-${randomBytes(3).toString('hex')}`;
-  const env: Record<string, string> = { F: file };
+  const env: Record<string, string> = { ...extra, F: file };
   if (content !== undefined) env['CONTENT'] = Buffer.from(content).toString('base64');
   const tag = `agent/${node}`;
-  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, SCRIPTS[op], env, op === 'removeBackups'));
+  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, AGENT_SCRIPTS[op], env, op === 'removeBackups'));
   try {
     let last: AgentPodStatus | null = null;
     await waitFor(o.wait, tag, `node agent ${name} (${op} ${file}) to finish on ${node}`, async () => {

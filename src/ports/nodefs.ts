@@ -15,8 +15,11 @@ export interface NodeFiles {
   read(node: string, dirs: NodeDirs, file: string): Promise<string | null>;
   /** The node backup's text, or null when there is none. */
   readBackup(node: string, dirs: NodeDirs, file: string): Promise<string | null>;
-  /** Copies the manifest to the backup directory unless a backup exists; resolves to the backup's text (null: no manifest and no backup). */
-  backup(node: string, dirs: NodeDirs, file: string): Promise<string | null>;
+  /**
+   * Copies the manifest to the backup directory unless a backup exists; resolves to the backup's text (null: no
+   * manifest and no backup). Refuses a backup directory that belongs to another cluster (see BackupOwner).
+   */
+  backup(node: string, dirs: NodeDirs, file: string, owner: BackupOwner): Promise<string | null>;
   /** Writes the manifest atomically (dotfile, then rename: the kubelet ignores dotfiles). */
   write(node: string, dirs: NodeDirs, file: string, content: string): Promise<void>;
   /** Removes the manifest, refusing unless its backup exists on the node. */
@@ -30,6 +33,9 @@ export interface NodeFiles {
   /** Removes this tool's directory beside the manifest directory (backups, the inactive checkpoint), and the directory itself. */
   removeBackups(node: string, dirs: NodeDirs): Promise<void>;
 }
+
+export type { BackupOwner } from '../core/snapshot.ts';
+import type { BackupOwner } from '../core/snapshot.ts';
 
 export function nodeDirs(staticPodPath: string): NodeDirs {
   const manifests = staticPodPath.replace(/\/+$/, '');

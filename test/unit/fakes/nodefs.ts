@@ -15,7 +15,7 @@ export function fakeFiles(calls: string[]): FakeFiles {
     manifests, backups,
     async read(node, _d: NodeDirs, file) { calls.push(`node ${node}: read ${file}`); return manifests.get(k(node, file)) ?? null; },
     async readBackup(node, _d, file) { calls.push(`node ${node}: read backup ${file}`); return backups.get(k(node, file)) ?? null; },
-    async backup(node, _d, file) {
+    async backup(node, _d, file, _owner) {
       calls.push(`node ${node}: backup ${file}`);
       if (!backups.has(k(node, file)) && manifests.has(k(node, file))) backups.set(k(node, file), manifests.get(k(node, file))!);
       return backups.get(k(node, file)) ?? null;
