@@ -169,7 +169,7 @@ export const stepNode = (n: NodeSnapshot): StepNode => ({ name: n.name, staticPo
 
 /**
  * Per component: a backup on every node; the port-sharing restart on every node if needed; the DaemonSet; then
- * node by node the hand-over, and for the apiserver that node's checkpoint right after it (no reboot window).
+ * node by node the hand-over, for the apiserver preceded by that node's checkpoint (no reboot window).
  */
 function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
   if (cp.action === 'blocked') return [];
@@ -199,12 +199,14 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
     description: `${verb} DaemonSet kube-system/${c}; its pods start beside the static ones, sharing the port`, cost: `one extra ${c} process per control-plane node until the hand-over`,
   });
   for (const { n, target, file, path } of on) {
+    // The checkpoint first: written from the DaemonSet pod once it serves, while the static pod still runs, so
+    // that a reboot at any moment of the hand-over finds an apiserver to start.
+    if (c === 'kube-apiserver') steps.push(checkpointStep(n, port));
     steps.push({
       id: `handover/${c}/${n.name}`, action: 'handover', component: c, node: n.name, target, file, port, writes: 'node',
       description: `on ${n.name}: wait until the DaemonSet pod serves${info.servesApi ? ' (its own process, proven)' : ''}, remove ${path}, wait for the mirror pod to go, check health`,
       cost: info.servesApi ? 'no API pause expected: both processes serve the port during the hand-over' : info.restartCost.replace(/^.*?;/, 'leader-election hand-over;'),
     });
-    if (c === 'kube-apiserver') steps.push(checkpointStep(n, port));
   }
   // Nodes already self-hosted (handed over by an earlier run) still need a current checkpoint.
   if (c === 'kube-apiserver') steps.push(...checkpointSteps(cp, nodes.filter((n) => !cp.nodes.includes(n.name)), snapshot));
@@ -214,7 +216,7 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
 function checkpointStep(n: NodeSnapshot, port: number): PlannedStep {
   return {
     id: `checkpoint/kube-apiserver/${n.name}`, action: 'checkpoint', component: 'kube-apiserver', node: n.name, target: stepNode(n), port, writes: 'node',
-    description: `on ${n.name}: write the apiserver checkpoint (inactive, beside ${n.staticPodPath}) from the apiserver pod that serves there, and the checkpointer static pod that activates it after a reboot`,
+    description: `on ${n.name}: once the apiserver DaemonSet pod serves there, write the apiserver checkpoint from it (inactive, beside ${n.staticPodPath}) and the checkpointer static pod that activates it after a reboot`,
     cost: 'none (one small static pod per node)',
   };
 }

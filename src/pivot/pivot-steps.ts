@@ -133,27 +133,28 @@ async function handedOver(ctx: Pick<Ctx, 'kube'>, s: S<'handover'>): Promise<boo
 }
 
 /**
- * Reboot recovery on one node (src/core/checkpoint.ts), right after its apiserver hand-over: the inactive
- * checkpoint rendered from the apiserver pod that serves there (a spec proven to run, with an image the node has),
- * the checkpointer static pod, and the cluster record of the generation and image it was written from. A pod that
- * is not ready is never checkpointed.
+ * Reboot recovery on one node (src/core/checkpoint.ts), before its apiserver hand-over (or, on a node already
+ * self-hosted, when the DaemonSet changed): once the apiserver DaemonSet pod serves there with its own process,
+ * the inactive checkpoint rendered from that pod (a spec proven to run, with an image the node has), the
+ * checkpointer static pod, and the cluster record of the generation and image it was written from.
  */
 export async function writeCheckpoint(ctx: Ctx, s: S<'checkpoint'>): Promise<string | void> {
   if (!s.target.address) throw new Error(`node ${s.node} has no InternalIP to advertise from its checkpoint`);
-  const serving = await ctx.kube.get<LivePod & Pod>(paths.pod(NAMESPACE, (await daemonPod(ctx.kube, 'kube-apiserver', s.node))?.metadata.name ?? '-'));
-  if (!serving || !podReady(serving)) {
-    throw new Error(`no ready apiserver DaemonSet pod on ${s.node} to checkpoint (${describePod(serving)}); the checkpoint keeps its last spec that ran; fix the DaemonSet ("kubectl -n kube-system rollout status ds/kube-apiserver"), then run "kubectl selfhost pivot" again`);
-  }
+  const tag = tagOf('pivot', 'kube-apiserver');
+  const node = { name: s.node, address: s.target.address, port: s.port };
+  const pod = () => daemonPod(ctx.kube, 'kube-apiserver', s.node);
+  await waitFor(ctx.wait, tag, `the apiserver DaemonSet pod on ${s.node} to serve with its own process (to checkpoint it)`,
+    () => observeServes('kube-apiserver', ctx.probe, node, pod, false),
+    async () => { const p = await pod(); return p ? `${lastEvents(ctx.kube, p.metadata.name)}; the checkpoint keeps its last spec that ran: fix the DaemonSet ("kubectl -n kube-system rollout status ds/kube-apiserver"), then run "kubectl selfhost pivot" again` : 'no DaemonSet pod was created'; });
+  const serving = await ctx.kube.get<LivePod & Pod>(paths.pod(NAMESPACE, (await pod())?.metadata.name ?? '-'));
+  if (!serving || !podReady(serving)) throw new Error(`the apiserver DaemonSet pod on ${s.node} stopped serving before it could be checkpointed (${describePod(serving)}); run "kubectl selfhost pivot" again`);
   const generation = Number(serving.metadata.labels?.['pod-template-generation'] ?? 0);
   const image = serving.spec.containers[0]?.image ?? '';
   const dirs = nodeDirs(s.target.staticPodPath);
   await ctx.files.writeBackup(s.node, dirs, INACTIVE_CHECKPOINT_FILE, toYaml(checkpointPod(serving, { name: s.node, address: s.target.address }, generation)));
   await ctx.files.write(s.node, dirs, CHECKPOINTER_FILE, toYaml(checkpointerPod(ctx.agentImage, dirs, s.port)));
   await recordCheckpoint(ctx.kube, ctx.wait, s.node, { generation, image });
-  await waitFor(ctx.wait, tagOf('pivot', 'kube-apiserver'), `the checkpointer on ${s.node} to run`, async () => {
-    const m = await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`));
-    return readiness(m);
-  });
+  await waitFor(ctx.wait, tag, `the checkpointer on ${s.node} to run`, async () => readiness(await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`))));
 }
 
 async function checkpointed(ctx: Pick<Ctx, 'kube'>, s: S<'checkpoint'>): Promise<boolean> {
