@@ -11,6 +11,7 @@ import type { RollbackStep } from '../core/rollback-plan.ts';
 import type { Step } from '../core/runner.ts';
 import { sharesPort, withPortSharing } from '../core/transform/mutators.ts';
 import { componentContainerIndex } from '../core/transform/to-static.ts';
+import { canonicalTemplate } from '../core/transform/canonical.ts';
 import { waitFor } from '../core/wait.ts';
 import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths } from '../ports/kube.ts';
@@ -59,9 +60,21 @@ export async function restore(ctx: Ctx, s: S<'restore'>): Promise<string | void>
   const dirs = nodeDirs(s.target.staticPodPath);
   const text = await manifestFor(ctx, s);
   const current = await ctx.files.read(s.node, dirs, s.file);
-  if (current !== text) await ctx.files.write(s.node, dirs, s.file, text);
-  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(text)[0] as Pod, s.component), false);
-  return current === text ? 'the static manifest was in place already' : undefined;
+  // A static pod that already runs what would be written (a run killed mid-hand-over) is not restarted for nothing.
+  const inPlace = current !== null && (current === text || sameSpec(current, text));
+  if (!inPlace) await ctx.files.write(s.node, dirs, s.file, text);
+  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(inPlace ? current : text)[0] as Pod, s.component), false);
+  return inPlace ? 'the static manifest in place runs the same spec already' : undefined;
+}
+
+/** The same pod, API defaults aside (src/core/transform/canonical.ts). */
+function sameSpec(a: string, b: string): boolean {
+  try {
+    const canon = (t: string) => { const p = parseAll(t)[0] as Pod; return JSON.stringify(canonicalTemplate({ metadata: { labels: p.metadata.labels ?? {} }, spec: p.spec })); };
+    return canon(a) === canon(b);
+  } catch {
+    return false;
+  }
 }
 
 async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean): Promise<void> {
