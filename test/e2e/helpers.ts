@@ -10,11 +10,11 @@ export const KUBECONFIG = process.env['KUBECONFIG'] ?? '';
 export const MANIFESTS = '/etc/kubernetes/manifests';
 export const BACKUPS = '/etc/kubernetes/selfhost-backup';
 
-const env = () => ({ ...process.env, KUBECONFIG, NO_COLOR: '1' });
+const env = (extra: Record<string, string> = {}) => ({ ...process.env, KUBECONFIG, NO_COLOR: '1', ...extra });
 
-export function selfhost(args: string[], timeoutMs = 900_000): { code: number; out: string; err: string; ms: number } {
+export function selfhost(args: string[], timeoutMs = 900_000, extraEnv: Record<string, string> = {}): { code: number; out: string; err: string; ms: number } {
   const t0 = Date.now();
-  const r = spawnSync(BIN, args, { env: env(), encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(BIN, args, { env: env(extraEnv), encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
   noteRetries(args, r.stdout);
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr, ms: Date.now() - t0 };
 }
@@ -26,9 +26,9 @@ function noteRetries(args: string[], out: string): void {
 }
 
 /** Like selfhost(), without blocking the event loop (the prober runs in this process meanwhile). */
-export function selfhostAsync(args: string[], timeoutMs = 900_000): Promise<{ code: number; out: string; err: string; ms: number }> {
+export function selfhostAsync(args: string[], timeoutMs = 900_000, extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string; err: string; ms: number }> {
   const t0 = Date.now();
-  const child = spawn(BIN, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, args, { env: env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -95,6 +95,7 @@ export interface StatusDoc {
   nodes: Array<{ name: string; components: Array<{ component: string; mode: string; ready: boolean | null; backup: boolean }> }>;
   daemonSets: unknown[];
   journal: { operation: string; state: string; done: string[] } | null;
+  problems: string[];
 }
 
 export function status(): { code: number; doc: StatusDoc } {
