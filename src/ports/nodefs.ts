@@ -25,7 +25,10 @@ export interface NodeFiles {
   writeBackup(node: string, dirs: NodeDirs, file: string, content: string): Promise<void>;
   /** Removes a manifest this tool created (the checkpointer, an active checkpoint): names starting kubectl-selfhost- only. */
   removeOwned(node: string, dirs: NodeDirs, file: string): Promise<void>;
-  /** Removes this tool's directory beside the manifest directory (backups, the inactive checkpoint), and the directory itself. */
+  /**
+   * Removes what this tool keeps beside the manifest directory (backups, the inactive checkpoint). The directory
+   * itself stays, empty: removing it would take a writable mount of its parent (/etc/kubernetes, pki included).
+   */
   removeBackups(node: string, dirs: NodeDirs): Promise<void>;
 }
 
