@@ -53,8 +53,8 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
     )
     // rbac: offline, prints the roles this tool needs (src/core/permissions.ts) for kubectl apply -f -.
     .command('rbac', 'Print the ClusterRole, Role and bindings a user needs to run this tool (for kubectl apply -f -)', (y: Argv) =>
-      y.option('bind-user', { type: 'string', array: true, requiresArg: true, describe: 'Bind the roles to this user (repeatable)' })
-        .option('bind-group', { type: 'string', array: true, requiresArg: true, describe: 'Bind the roles to this group (repeatable)' })
+      y.option('bind-user', { type: 'string', array: true, describe: 'Bind the roles to this user (repeatable)' })
+        .option('bind-group', { type: 'string', array: true, describe: 'Bind the roles to this group (repeatable)' })
         .option('read-only', { type: 'boolean', describe: 'Only what plan and status need' })
         .option('nodes', { type: 'string', describe: 'Comma-separated control-plane node names: limits the ConfigMap rules to their backups' }),
       act(async (a) => (await import('./commands/rbac.ts')).rbacCommand(a as never, io)))

@@ -16,6 +16,9 @@ const SUBJECT = /^[^/%\s]+$/;
 const NODE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export async function rbacCommand(a: RbacArgs, io: Io): Promise<number> {
+  for (const flag of ['bind-user', 'bind-group'] as const) {
+    if (a[flag]?.length === 0) throw new UsageError(`--${flag} needs a ${flag === 'bind-user' ? 'user' : 'group'} name (e.g. --${flag} ${flag === 'bind-user' ? 'alice' : 'platform-admins'})`);
+  }
   const subjects: Subject[] = [
     ...(a['bind-user'] ?? []).map((name) => subject('User', name)),
     ...(a['bind-group'] ?? []).map((name) => subject('Group', name)),
