@@ -43,7 +43,7 @@ export const PERMISSIONS: readonly Permission[] = [
   { verb: 'get', group: '', resource: 'nodes', subresource: 'proxy', namespaced: false, usedBy: ALL, why: "each kubelet's /configz: its real staticPodPath" },
   { verb: 'get', url: '/readyz/etcd', usedBy: ['status'], why: 'etcd health, through the apiserver' },
   { verb: 'get', url: '/metrics', usedBy: OPERATE, why: "process_start_time_seconds on each node's apiserver: which process serves during a hand-over" },
-  { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', namespaced: false, usedBy: OPERATE, why: 'preflight: this table, checked before any write' },
+  { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', namespaced: false, usedBy: ALL, why: 'preflight: this table, checked before anything else (every authenticated user has it: system:basic-user)' },
   { verb: 'list', ...core('pods'), usedBy: ALL, why: 'mirror pods, DaemonSet pods, node agents left by a killed run' },
   { verb: 'get', ...core('pods'), usedBy: OPERATE, why: 'waits on mirror pods, DaemonSet pods, node agents, the checkpointer' },
   { verb: 'create', ...core('pods'), usedBy: OPERATE, why: "node agents: short-lived pods that read and write the node's static pod files" },
@@ -78,13 +78,17 @@ export function namesOf(p: Permission, nodes?: readonly string[]): string[] | un
   return [...p.names.fixed, ...(nodes ?? []).map((n) => p.names!.perNode?.(n)).filter((n): n is string => n !== undefined)];
 }
 
-/** The access reviews that prove the verbs may run: one per row and object name. */
+/**
+ * The access reviews that prove the verbs may run: one per row and object name. Without the nodes (before the
+ * cluster is read) the per-node names are left out and the fixed ones asked about, which roles limited to names
+ * and unlimited roles both grant; ask again with the nodes once they are known to cover the backups too.
+ */
 export function accessFor(verbs: readonly ToolVerb[], nodes?: readonly string[]): Access[] {
   return permissionsFor(verbs).flatMap((p): Access[] => {
     if ('url' in p) return [{ verb: p.verb, url: p.url }];
     const base = { verb: p.verb, group: p.group, resource: p.resource, ...(p.subresource ? { subresource: p.subresource } : {}), ...(p.namespaced ? { namespace: NAMESPACE } : {}) };
-    const names = namesOf(p, nodes);
-    return names === undefined ? [base] : names.map((name) => ({ ...base, name }));
+    const names = p.names && nodes === undefined ? p.names.fixed : namesOf(p, nodes);
+    return names === undefined || names.length === 0 ? [base] : names.map((name) => ({ ...base, name }));
   });
 }
 

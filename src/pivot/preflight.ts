@@ -11,8 +11,8 @@ import { ApiError, paths, type KubeApi } from '../ports/kube.ts';
 export type { Access } from '../core/permissions.ts';
 
 /**
- * What pivot and rollback need, both: they share one preflight until each passes its own (accessFor('pivot', nodes)).
- * Without the node names the backup ConfigMaps are asked about as "any ConfigMap", which deploy/rbac.yaml grants.
+ * What pivot and rollback need, both: they share one preflight until each passes its own, accessFor([op]) before
+ * the cluster is read and accessFor([op], nodeNames) once the nodes are known (their backup ConfigMaps).
  */
 export const NEEDED_ACCESS: Access[] = accessFor(['pivot', 'rollback']);
 

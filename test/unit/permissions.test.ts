@@ -28,8 +28,8 @@ const wait = () => ({ clock: fakeClock(), emit: () => undefined, timeoutMs: 10_0
 const without = (g: Grants, resource: string): Grants => ({ cluster: g.cluster.filter((r) => !r.resources?.includes(resource)), kubeSystem: g.kubeSystem.filter((r) => !r.resources?.includes(resource)) });
 
 describe('the permissions table', () => {
-  it('gives plan and status reads only, and each operation what it writes', () => {
-    const verbsOf = (v: (typeof TOOL_VERBS)[number]) => new Set(accessFor([v]).map((a) => a.verb));
+  it('gives plan and status reads only (and the access review), and each operation what it writes', () => {
+    const verbsOf = (v: (typeof TOOL_VERBS)[number]) => new Set(accessFor([v]).filter((a) => !('resource' in a && a.resource === 'selfsubjectaccessreviews')).map((a) => a.verb));
     assert.deepEqual([...verbsOf('plan')].sort(), ['get', 'list']);
     assert.deepEqual([...verbsOf('status')].sort(), ['get', 'list']);
     const pivot = accessFor(['pivot']).map((a) => describeAccess([a]));
@@ -46,10 +46,10 @@ describe('the permissions table', () => {
     }
   });
 
-  it('lists the backup ConfigMap of each node when the nodes are known, and "any" without them', () => {
+  it('asks about the backup ConfigMap of each node once the nodes are known, and about the fixed names before', () => {
     const names = (nodes?: string[]) => accessFor(['status'], nodes).filter((a) => 'resource' in a && a.resource === 'configmaps').map((a) => ('name' in a ? a.name : undefined));
     assert.deepEqual(names(['cp-1', 'cp-2']), ['kubectl-selfhost-journal', 'kubectl-selfhost-checkpoints', 'kubectl-selfhost-backup-cp-1', 'kubectl-selfhost-backup-cp-2']);
-    assert.deepEqual(names(), [undefined]);
+    assert.deepEqual(names(), ['kubectl-selfhost-journal', 'kubectl-selfhost-checkpoints']);
   });
 
   it('describes denials in a short list: verbs on the same objects joined, then objects with the same verbs', () => {
@@ -102,7 +102,7 @@ describe('preflight against the shipped RBAC', () => {
     assert.ok(err instanceof PreconditionError);
     assert.equal(err.message.split('\n').length, 1);
     assert.match(err.message, /^user "selfhost-operator" may not /);
-    assert.match(err.message, /may not get \/metrics; get\/create\/delete pods in kube-system; get pods\/log in kube-system; list events in kube-system; get\/update daemonsets\.apps kube-apiserver,kube-controller-manager,kube-scheduler in kube-system; create daemonsets.apps in kube-system; create\/update configmaps in kube-system; get\/update\/delete leases/);
+    assert.match(err.message, /may not get \/metrics; get\/create\/delete pods in kube-system; get pods\/log in kube-system; list events in kube-system; get\/update daemonsets\.apps kube-apiserver,kube-controller-manager,kube-scheduler in kube-system; create daemonsets.apps in kube-system; create configmaps in kube-system; update configmaps kubectl-selfhost-journal,kubectl-selfhost-checkpoints in kube-system; get\/update\/delete leases/);
     assert.match(err.message, /"kubectl selfhost rbac --bind-user selfhost-operator \| kubectl apply -f -"/);
     assert.doesNotMatch(err.message, /list nodes|list pods/, 'only what is missing');
   });
@@ -113,11 +113,11 @@ describe('preflight against the shipped RBAC', () => {
       /may not get\/update\/delete leases\.coordination\.k8s\.io kubectl-selfhost in kube-system; create leases\.coordination\.k8s\.io in kube-system; as a cluster admin/);
   });
 
-  it('roles limited to the nodes\' backups pass when preflight knows the nodes, and refuse other ConfigMaps', async () => {
+  it('roles limited to the nodes\' backups pass preflight before and after the nodes are known, and refuse other ConfigMaps', async () => {
     const narrow = grantsOf(rbacObjects({ readOnly: false, subjects: [], nodes: ['cp-1'] }));
+    await checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), NEEDED_ACCESS, noRechecks);
     await checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), accessFor(['pivot', 'rollback'], ['cp-1']), noRechecks);
     await assert.rejects(checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), accessFor(['rollback'], ['cp-2']), noRechecks), /may not get\/update\/delete configmaps kubectl-selfhost-backup-cp-2 in kube-system/);
-    await assert.rejects(checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), NEEDED_ACCESS, noRechecks), /get\/update\/delete configmaps in kube-system/, 'without the nodes, preflight asks for any ConfigMap');
     await assert.rejects(authorizingKube(fakeKube(), narrow).get(paths.configMap('kube-system', 'kubeadm-config')), /403/);
   });
 
