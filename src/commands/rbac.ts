@@ -12,7 +12,7 @@ export interface RbacArgs {
 }
 
 // RBAC object names are path segments: anything but "/" and "%". User and group names go into binding names.
-const SUBJECT = /^[^/%\s]+$/;
+const SUBJECT = /^(?!\s*$)[^/%]+$/;
 const NODE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export async function rbacCommand(a: RbacArgs, io: Io): Promise<number> {
@@ -33,6 +33,6 @@ export async function rbacCommand(a: RbacArgs, io: Io): Promise<number> {
 
 function subject(kind: Subject['kind'], name: unknown): Subject {
   const flag = kind === 'User' ? '--bind-user' : '--bind-group';
-  if (typeof name !== 'string' || !SUBJECT.test(name)) throw new UsageError(`invalid ${flag} "${String(name)}": give the ${kind.toLowerCase()} name as the API server knows it (no "/", "%" or spaces)`);
+  if (typeof name !== 'string' || !SUBJECT.test(name)) throw new UsageError(`invalid ${flag} "${String(name)}": give the ${kind.toLowerCase()} name as the API server knows it ("kubectl auth whoami"; no "/" or "%")`);
   return { kind, name };
 }

@@ -55,9 +55,12 @@ async function missing(kube: KubeApi, denied: readonly Access[]): Promise<Precon
   const user = await whoami(kube);
   return new PreconditionError(
     `${user ? `user "${user}"` : 'your user'} may not ${describeAccess(denied)}; as a cluster admin, grant what this tool needs with ` +
-      `"kubectl selfhost rbac --bind-user ${user ?? 'NAME'} | kubectl apply -f -" (the same roles as deploy/rbac.yaml), or use a cluster-admin context`,
+      `"kubectl selfhost rbac --bind-user ${user ? shellWord(user) : 'NAME'} | kubectl apply -f -" (the same roles as deploy/rbac.yaml), or use a cluster-admin context`,
   );
 }
+
+/** A user name as one shell word, quoted only when it needs to be (OIDC names may hold spaces). */
+const shellWord = (s: string) => (/^[\w@.:+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** The user's name as the API server sees it (SelfSubjectReview, what "kubectl auth whoami" asks), if it says. */
 async function whoami(kube: KubeApi): Promise<string | undefined> {

@@ -15,12 +15,12 @@ describe('kubectl selfhost rbac', () => {
     const plain = await cli(['rbac']);
     assert.equal(plain.code, 0, plain.err);
     assert.doesNotMatch(plain.out, /kind: (Cluster)?RoleBinding/);
-    const bound = await cli(['rbac', '--bind-user', 'alice@example.com', '--bind-user', 'bob', '--bind-group', 'ops']);
+    const bound = await cli(['rbac', '--bind-user', 'alice@example.com', '--bind-user', 'Bob Smith', '--bind-group', 'ops']);
     assert.equal(bound.code, 0, bound.err);
-    assert.deepEqual([...bound.out.matchAll(/^kind: (\w+)\n.*\n  name: (\S+)/gm)].map((m) => `${m[1]} ${m[2]}`), [
+    assert.deepEqual([...bound.out.matchAll(/^kind: (\w+)\n.*\n  name: (.+)/gm)].map((m) => `${m[1]} ${m[2]}`), [
       'ClusterRole kubectl-selfhost', 'Role kubectl-selfhost',
       'ClusterRoleBinding kubectl-selfhost:user:alice@example.com', 'RoleBinding kubectl-selfhost:user:alice@example.com',
-      'ClusterRoleBinding kubectl-selfhost:user:bob', 'RoleBinding kubectl-selfhost:user:bob',
+      'ClusterRoleBinding kubectl-selfhost:user:Bob Smith', 'RoleBinding kubectl-selfhost:user:Bob Smith',
       'ClusterRoleBinding kubectl-selfhost:group:ops', 'RoleBinding kubectl-selfhost:group:ops',
     ]);
   });
@@ -36,7 +36,8 @@ describe('kubectl selfhost rbac', () => {
   it('refuses bad names in one line, printing nothing else', async () => {
     for (const [args, message] of [
       [['rbac', '--bind-user', 'a/b'], /^error: invalid --bind-user "a\/b": give the user name as the API server knows it/],
-      [['rbac', '--bind-group', 'a b'], /^error: invalid --bind-group "a b"/],
+      [['rbac', '--bind-group', 'a%b'], /^error: invalid --bind-group "a%b"/],
+      [['rbac', '--bind-group', ' '], /^error: invalid --bind-group " "/],
       [['rbac', '--nodes', 'CP_1'], /^error: invalid --nodes "CP_1": give the control-plane node names, comma-separated/],
       [['rbac', '--bind-user'], /^error: --bind-user needs a user name/],
     ] as const) {
