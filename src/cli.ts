@@ -55,7 +55,14 @@ export async function run(argv: string[], io: Io, now: () => Date = () => new Da
       y.option('output', { alias: 'o', type: 'string', choices: ['json'], describe: 'json: machine-readable' }),
       act(async (a) => (await import('./commands/version.ts')).versionCommand(a as never, io)),
     )
-    .demandCommand(1, 'name a command: plan, pivot, status, rollback or version (see --help)')
+    // rbac: offline, prints the roles this tool needs (src/core/permissions.ts) for kubectl apply -f -.
+    .command('rbac', 'Print the ClusterRole, Role and bindings a user needs to run this tool (for kubectl apply -f -)', (y: Argv) =>
+      y.option('bind-user', { type: 'string', array: true, describe: 'Bind the roles to this user (repeatable)' })
+        .option('bind-group', { type: 'string', array: true, describe: 'Bind the roles to this group (repeatable)' })
+        .option('read-only', { type: 'boolean', describe: 'Only what plan and status need' })
+        .option('nodes', { type: 'string', describe: 'Comma-separated control-plane node names: limits the ConfigMap rules to their backups' }),
+      act(async (a) => (await import('./commands/rbac.ts')).rbacCommand(a as never, io)))
+    .demandCommand(1, 'name a command: plan, pivot, status, rollback, version or rbac (see --help)')
     .strict()
     .version(false)
     .help()

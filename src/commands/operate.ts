@@ -11,6 +11,7 @@ import type { OpArgs, OpEnv } from '../pivot/operation.ts';
 import { runPivot } from '../pivot/pivot.ts';
 import { runRollback } from '../pivot/rollback.ts';
 import { processFaultHook } from '../ports/fault.ts';
+import { checkAgentImage } from '../ports/agent-image.ts';
 import { connect } from '../session.ts';
 import { chalkFor } from '../ui/color.ts';
 import { progressRenderer } from '../ui/progress.ts';
@@ -33,7 +34,7 @@ function parseArgs(a: OperateArgs, io: Io): OpArgs {
     components: parseComponents(a.components),
     dryRun: dry as DryRun,
     timeoutMs: parseDuration(a.timeout ?? '5m', '--timeout'),
-    agentImage: a['agent-image'],
+    agentImage: checkAgentImage(a['agent-image']),
     confirm: {
       yes: a.yes === true || dry !== 'none',
       interactive: io.stdinIsTTY,

@@ -76,4 +76,14 @@ export const VERBS: readonly VerbSpec[] = [
     description: 'Print the version of kubectl-selfhost',
     flags: [{ name: 'output', short: 'o', description: 'json: machine-readable', values: { kind: 'choices', choices: ['json'] } }],
   },
+  {
+    name: 'rbac',
+    description: 'Print the RBAC a user needs to run this tool',
+    flags: [
+      { name: 'bind-user', description: 'Bind the roles to this user', values: none },
+      { name: 'bind-group', description: 'Bind the roles to this group', values: none },
+      { name: 'read-only', description: 'Only what plan and status need' },
+      { name: 'nodes', description: 'Comma-separated control-plane node names', values: none },
+    ],
+  },
 ];

@@ -12,6 +12,7 @@
 import type { DaemonSet, ObjectMeta, Pod, PodSpec } from './k8s-types.ts';
 import { API_GROUP, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from './labels.ts';
 import { toStaticPod, type NodeAddress } from './transform/to-static.ts';
+import { NODE_SECURITY_CONTEXT, OWNER_ONLY_UMASK } from './node-security.ts';
 
 export const CHECKPOINTER_FILE = 'kubectl-selfhost-checkpointer.yaml';
 export const ACTIVE_CHECKPOINT_FILE = 'kubectl-selfhost-checkpoint-kube-apiserver.yaml';
@@ -84,9 +85,12 @@ export function checkpointerPod(image: string, dirs: { manifests: string; backup
         name: 'checkpointer',
         image,
         imagePullPolicy: 'IfNotPresent',
-        command: ['sh', '-c', checkpointerScript(port)],
+        // The umask makes the active checkpoint it copies into the manifest directory 0600, as kubeadm's files.
+        command: ['sh', '-c', `${OWNER_ONLY_UMASK}\n${checkpointerScript(port)}`],
         resources: { requests: { cpu: '5m', memory: '8Mi' } },
+        // The manifest directory writable (it adds and removes the active checkpoint there), its own read-only.
         volumeMounts: [{ name: 'manifests', mountPath: '/m' }, { name: 'own', mountPath: '/b', readOnly: true }],
+        securityContext: NODE_SECURITY_CONTEXT,
       }],
       volumes: [
         { name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } },

@@ -18,6 +18,7 @@ import type { OpContext } from './context.ts';
 import { fenced, serverDryRun } from './fence.ts';
 import { acquireLock } from './lock.ts';
 import { checkAccess } from './preflight.ts';
+import { accessFor } from '../core/permissions.ts';
 import { journalStore } from './store.ts';
 
 export interface Confirm {
@@ -78,13 +79,19 @@ export function assertUnchanged<P extends { generatedAt: string; steps: Array<{ 
   if (change) throw new PreconditionError(`the cluster changed after the plan was confirmed (${change}); nothing was written: review "kubectl selfhost plan${verb === 'rollback' ? ' --rollback' : ''}" and run ${verb} again`);
 }
 
+/** Before anything is read: may this user do all the verb does? One line lists whatever is missing. */
+export async function preflightAccess(env: OpEnv, op: Operation, dryRun: DryRun): Promise<void> {
+  await checkAccess(env.session.kube, env.clock, accessFor([dryRun === 'client' ? 'plan' : op]));
+}
+
 /**
- * Everything that writes runs in here: the access review, then the Lease (not for dry runs), then `body` with
+ * Everything that writes runs in here: the access review of the per-node objects, then the Lease (not for dry runs), then `body` with
  * ports whose writes are fenced by the Lease (or sent with dryRun=All), then the Lease released.
  */
-export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeoutMs' | 'agentImage'>, op: Operation, body: (ctx: OpContext, guard: () => void) => Promise<T>): Promise<T> {
+export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeoutMs' | 'agentImage'>, op: Operation, nodes: readonly string[], body: (ctx: OpContext, guard: () => void) => Promise<T>): Promise<T> {
   const { session, clock, emit } = env;
-  await checkAccess(session.kube, clock);
+  // The per-node objects (each node's backup ConfigMap), now that the nodes are known.
+  await checkAccess(session.kube, clock, accessFor([op], nodes));
   const lock = a.dryRun === 'none' ? await acquireLock(session.kube, clock, op) : null;
   try {
     const guard = lock ? () => lock.assertHeld() : () => undefined;

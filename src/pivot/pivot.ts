@@ -1,10 +1,11 @@
 /**
  * pivot: static pods -> DaemonSets. The algorithm, in the order the code below runs it:
- *  1. read the cluster; give a static control plane that restarted a moment ago --timeout to be ready again;
+ *  1. access review of everything pivot does (one line lists what is missing), then read the cluster; give a
+ *     static control plane that restarted a moment ago --timeout to be ready again;
  *  2. refuse what cannot be pivoted, before anything else: an unfinished rollback, an unreadable journal, a
  *     component that runs nowhere on a node, a node or static pod not ready, a blocked component;
  *  3. plan from what was read (pure, src/core/plan.ts) and show it; confirmation (or --yes);
- *  4. access review of everything the run does, then the Lease: nothing at all is written before this point;
+ *  4. access review of the per-node objects, then the Lease: nothing at all is written before this point;
  *  5. under the Lease, read the cluster again and plan again: if that differs from what was confirmed, stop;
  *  6. read the real manifests through node agents and plan from them (the DaemonSets are built from the files,
  *     not from the mirror pods, which carry API defaults);
@@ -22,7 +23,7 @@ import { waitFor } from '../core/wait.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { parseStaticPod } from '../sources/manifests-dir.ts';
 import type { OpContext } from './context.ts';
-import { assertNoForeignRun, assertUnchanged, confirmOrRefuse, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
+import { assertNoForeignRun, assertUnchanged, confirmOrRefuse, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
 import { pivotSteps } from './pivot-steps.ts';
 import { checkHealthy, notReady } from './preflight.ts';
 
@@ -30,6 +31,7 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   const { session, emit, clock } = env;
   const plan = (s: Snapshot) => buildPlan(s, { components: a.components }, clock.now());
   // 1.
+  await preflightAccess(env, 'pivot', a.dryRun);
   let snapshot = await session.readSnapshot();
   if (notReady(snapshot, a.components) !== null) {
     await waitFor({ clock, emit, timeoutMs: a.timeoutMs }, '[pivot]', 'the static control plane to be ready', async () => {
@@ -53,7 +55,7 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   await confirmOrRefuse(a.confirm, `Pivot ${confirmed.components.filter((c) => c.action === 'pivot').map((c) => c.component).join(', ')} on context "${session.context}" in ${confirmed.steps.length} steps?`, 'pivot');
   if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'pivot', pivotSteps(confirmed.steps), null, a, () => undefined) };
   // 4.
-  return underLock(env, a, 'pivot', async (ctx, guard) => {
+  return underLock(env, a, 'pivot', snapshot.nodes.map((n) => n.name), async (ctx, guard) => {
     // 5.
     const now = await session.readSnapshot();
     assertUnchanged('pivot', confirmed, plan(now));

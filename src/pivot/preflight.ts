@@ -2,30 +2,19 @@
 // is in the way, and the static control plane is healthy where it is to be handed over.
 import type { Component } from '../core/components.ts';
 import { PreconditionError } from '../core/errors.ts';
-import { NAMESPACE } from '../core/labels.ts';
+import { accessFor, describeAccess, type Access } from '../core/permissions.ts';
 import { findStatic, modeOf } from '../core/plan.ts';
 import type { Snapshot } from '../core/snapshot.ts';
 import type { Clock } from '../ports/clock.ts';
-import { paths, type KubeApi } from '../ports/kube.ts';
+import { ApiError, paths, type KubeApi } from '../ports/kube.ts';
 
-export interface Access {
-  verb: string;
-  resource: string;
-  group?: string;
-  subresource?: string;
-  namespace?: string;
-}
+export type { Access } from '../core/permissions.ts';
 
-export const NEEDED_ACCESS: Access[] = [
-  ...['get', 'list', 'create', 'update', 'delete'].map((verb) => ({ verb, resource: 'daemonsets', group: 'apps', namespace: NAMESPACE })),
-  ...['get', 'list', 'create', 'delete'].map((verb) => ({ verb, resource: 'pods', namespace: NAMESPACE })),
-  { verb: 'get', resource: 'pods', subresource: 'log', namespace: NAMESPACE },
-  ...['get', 'create', 'update', 'delete'].map((verb) => ({ verb, resource: 'configmaps', namespace: NAMESPACE })),
-  ...['get', 'create', 'update', 'delete'].map((verb) => ({ verb, resource: 'leases', group: 'coordination.k8s.io', namespace: NAMESPACE })),
-  { verb: 'list', resource: 'nodes' },
-  { verb: 'get', resource: 'nodes', subresource: 'proxy' },
-  { verb: 'list', resource: 'events', namespace: NAMESPACE },
-];
+/**
+ * What pivot and rollback need, both: they share one preflight until each passes its own, accessFor([op]) before
+ * the cluster is read and accessFor([op], nodeNames) once the nodes are known (their backup ConfigMaps).
+ */
+export const NEEDED_ACCESS: Access[] = accessFor(['pivot', 'rollback']);
 
 /**
  * Pauses before asking again about what was denied. An apiserver that has just started (the second one on the port
@@ -34,24 +23,54 @@ export const NEEDED_ACCESS: Access[] = [
  */
 export const ACCESS_RECHECKS_MS = [1000, 2000, 4000];
 
+/** Asks a SelfSubjectAccessReview for every access needed; fails with one line naming all that is missing and the fix. */
 export async function checkAccess(kube: KubeApi, clock: Clock, needed: Access[] = NEEDED_ACCESS, rechecksMs: readonly number[] = ACCESS_RECHECKS_MS): Promise<void> {
   let denied = needed;
   for (let i = 0; ; i++) {
-    denied = (await Promise.all(denied.map(async (a) => ((await allowed(kube, a)) ? null : a)))).filter((a): a is Access => a !== null);
+    const answers = await Promise.all(denied.map((a) => allowed(kube, a)));
+    // A review the user may not even ask for is itself the missing access.
+    if (answers.includes('cannot ask')) throw await missing(kube, [{ verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' }]);
+    denied = denied.filter((_, j) => answers[j] !== true);
     if (denied.length === 0) return;
     if (i >= rechecksMs.length) break;
     await clock.sleep(rechecksMs[i]!);
   }
-  const names = denied.map((a) => `${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.group ? `.${a.group}` : ''}${a.namespace ? ` in ${a.namespace}` : ''}`);
-  throw new PreconditionError(`your user may not ${names.sort().join(', ')}; use a cluster-admin context (kubeadm's admin.conf) or grant these`);
+  throw await missing(kube, denied);
 }
 
-async function allowed(kube: KubeApi, a: Access): Promise<boolean> {
-  const review = await kube.create(paths.selfSubjectAccessReviews(), {
-    apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {},
-    spec: { resourceAttributes: { verb: a.verb, resource: a.resource, group: a.group ?? '', subresource: a.subresource ?? '', namespace: a.namespace ?? '' } },
-  });
-  return (review as { status?: { allowed?: boolean } }).status?.allowed === true;
+async function allowed(kube: KubeApi, a: Access): Promise<boolean | 'cannot ask'> {
+  const spec = 'url' in a
+    ? { nonResourceAttributes: { verb: a.verb, path: a.url } }
+    : { resourceAttributes: { verb: a.verb, group: a.group, resource: a.resource, subresource: a.subresource ?? '', namespace: a.namespace ?? '', name: a.name ?? '' } };
+  try {
+    const review = await kube.create(paths.selfSubjectAccessReviews(), { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {}, spec });
+    return (review as { status?: { allowed?: boolean } }).status?.allowed === true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return 'cannot ask';
+    throw err;
+  }
+}
+
+async function missing(kube: KubeApi, denied: readonly Access[]): Promise<PreconditionError> {
+  const user = await whoami(kube);
+  return new PreconditionError(
+    `${user ? `user "${user}"` : 'your user'} may not ${describeAccess(denied)}; as a cluster admin, grant what this tool needs with ` +
+      `"kubectl selfhost rbac --bind-user ${user ? shellWord(user) : 'NAME'} | kubectl apply -f -" (the same roles as deploy/rbac.yaml), or use a cluster-admin context`,
+  );
+}
+
+/** A user name as one shell word, quoted only when it needs to be (OIDC names may hold spaces). */
+const shellWord = (s: string) => (/^[\w@.:+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The user's name as the API server sees it (SelfSubjectReview, what "kubectl auth whoami" asks), if it says. */
+async function whoami(kube: KubeApi): Promise<string | undefined> {
+  try {
+    const review = await kube.create(paths.selfSubjectReviews(), { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {} });
+    const name = (review as { status?: { userInfo?: { username?: unknown } } }).status?.userInfo?.username;
+    return typeof name === 'string' && name !== '' ? name : undefined;
+  } catch {
+    return undefined; // an older API server, or no permission: the message says NAME instead
+  }
 }
 
 /** Pure checks on what was read: every selected component runs on every node, and all of it is ready. */

@@ -1,12 +1,13 @@
 /**
  * rollback: back to static pods, from any state. The algorithm, in the order the code below runs it:
- *  1. read the cluster (an unreadable journal is reported and set aside: rollback reads the cluster itself);
+ *  1. access review of everything rollback does, then read the cluster (an unreadable journal is reported and set
+ *     aside: rollback reads the cluster itself);
  *  2. plan (pure, src/core/rollback-plan.ts): per component, apiserver first, restore each node's static pod from
  *     what the DaemonSet runs now (or the original with --to-original), checkpoint off only after the static
  *     apiserver serves, DaemonSet deleted only once every node serves static, backups removed only where the
  *     component runs static from them; refuse a downgrade without --force;
  *  3. show it; confirmation (or --yes);
- *  4. access review, then the Lease: nothing is written before this point;
+ *  4. access review of the per-node objects, then the Lease: nothing is written before this point;
  *  5. under the Lease, read and plan again; stop if that differs from what was confirmed;
  *  6. run the steps (one runner: journal, resume re-checks, dry run, the fault hook, the Lease guard);
  *  7. release the Lease (underLock does, whatever happened).
@@ -15,7 +16,7 @@ import { PreconditionError } from '../core/errors.ts';
 import type { Journal } from '../core/journal.ts';
 import { buildRollbackPlan, type RollbackOptions, type RollbackPlan } from '../core/rollback-plan.ts';
 import type { Snapshot } from '../core/snapshot.ts';
-import { assertUnchanged, confirmOrRefuse, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
+import { assertUnchanged, confirmOrRefuse, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
 import { rollbackSteps } from './rollback-steps.ts';
 
 export type RollbackArgs = OpArgs & Omit<RollbackOptions, 'components'>;
@@ -24,6 +25,7 @@ export async function runRollback(env: OpEnv, a: RollbackArgs): Promise<{ plan: 
   const { session, emit, clock } = env;
   const plan = (s: Snapshot) => buildRollbackPlan(s, { components: a.components, toOriginal: a.toOriginal, exact: a.exact, force: a.force }, clock.now());
   // 1.
+  await preflightAccess(env, 'rollback', a.dryRun);
   const snapshot = await session.readSnapshot();
   // 2.
   const confirmed = plan(snapshot);
@@ -37,7 +39,7 @@ export async function runRollback(env: OpEnv, a: RollbackArgs): Promise<{ plan: 
   await confirmOrRefuse(a.confirm, `Roll back ${a.components.join(', ')} to static pods on context "${session.context}" in ${confirmed.steps.length} steps?`, 'rollback');
   if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'rollback', rollbackSteps(confirmed.steps), null, a, () => undefined) };
   // 4.
-  return underLock(env, a, 'rollback', async (ctx, guard) => {
+  return underLock(env, a, 'rollback', snapshot.nodes.map((n) => n.name), async (ctx, guard) => {
     // 5.
     const now = await session.readSnapshot();
     const again = plan(now);

@@ -1,12 +1,14 @@
 // The real NodeFiles: each operation is one short-lived pod pinned to the node (spec.nodeName, so it needs no
-// scheduler), running a few lines of busybox sh on two hostPath mounts: the static pod directory at /m and the
-// backup directory beside it at /b. Nothing else of the node (no pki, no keys) is mounted, except for removing
-// this tool's directory at the end of a rollback, which mounts its parent. The pod is deleted
-// afterwards whatever happened.
+// scheduler), running a few lines of busybox sh. It mounts only the directories its operation touches, read-only
+// unless it writes there: the static pod directory at /m, this tool's backup directory at /b. Nothing else of the
+// node (no pki, no kubeconfigs, not the parent /etc/kubernetes) is ever mounted. The pod is deleted afterwards
+// whatever happened.
 import { randomBytes } from 'node:crypto';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import { SelfhostError } from '../core/errors.ts';
+import { NODE_SECURITY_CONTEXT, OWNER_ONLY_UMASK } from '../core/node-security.ts';
 import { waitFor, type WaitCtx } from '../core/wait.ts';
+import { checkAgentImage } from './agent-image.ts';
 import type { FaultHook } from '../core/fault.ts';
 import { paths, type KubeApi, type Obj } from './kube.ts';
 import type { NodeDirs, NodeFiles } from './nodefs.ts';
@@ -15,34 +17,78 @@ export { DEFAULT_AGENT_IMAGE } from './agent-image.ts';
 export const AGENT_COMPONENT = 'node-agent';
 const NOT_FOUND = 3;
 
-// The backup directory must be this cluster's (src/ports/nodefs.ts BackupOwner): $OWNER is the kube-system UID.
-const OWNED = [
-  'if [ -n "$OWNER" ]; then',
-  '  if [ -f /b/cluster-uid ]; then',
-  '    [ "$(cat /b/cluster-uid)" = "$OWNER" ] || { echo "the backup directory on this node belongs to another cluster (kube-system uid $(cat /b/cluster-uid), this one is $OWNER): a leftover of kubeadm reset? move it away on the node and run the command again" >&2; exit 5; }',
-  '  else',
-  '    if [ "$ADOPT" != 1 ] && ls /b/*.yaml >/dev/null 2>&1; then echo "the backup directory on this node holds manifests of an unknown cluster (no cluster-uid): a leftover of kubeadm reset? move it away on the node and run the command again" >&2; exit 5; fi',
-  '    echo "$OWNER" > /b/.cluster-uid.tmp && mv /b/.cluster-uid.tmp /b/cluster-uid',
-  '  fi',
-  'fi; ',
+type Access = 'ro' | 'rw';
+interface AgentOp {
+  /** How the static pod directory (/m) and the backup directory (/b) are mounted; absent: not at all. */
+  manifests?: Access;
+  backup?: Access;
+  script: string;
+}
+
+/**
+ * `put DIR`: $CONTENT (base64) becomes DIR/$F through a dotfile renamed into place (the kubelet ignores dotfiles),
+ * keeping the mode of the file it replaces (a new one gets 0600 from the umask). A failed write (a full disk)
+ * removes the dotfile and leaves DIR/$F as it was.
+ */
+const PUT = [
+  'put() {',
+  '  t="$1/.$F.tmp"',
+  '  if echo "$CONTENT" | base64 -d > "$t" && { [ ! -f "$1/$F" ] || chmod "$(stat -c %a "$1/$F")" "$t"; } && sync && mv -f "$t" "$1/$F"; then return 0; fi',
+  '  rm -f "$t"; echo "cannot write $F (disk full?); the file on the node is as it was" >&2; exit 5',
+  '}',
 ].join('\n');
 
-// Each script gets $F (a validated file name) and, for writes, $CONTENT (base64).
-export const AGENT_SCRIPTS = {
-  read: 'if [ -f "/m/$F" ]; then cat "/m/$F"; else exit 3; fi',
-  readBackup: 'if [ -f "/b/$F" ]; then cat "/b/$F"; else exit 3; fi',
-  backup: OWNED + 'if [ ! -f "/b/$F" ]; then [ -f "/m/$F" ] || exit 3; cp "/m/$F" "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"; fi; cat "/b/$F"',
-  write: 'echo "$CONTENT" | base64 -d > "/m/.$F.tmp" && sync && mv "/m/.$F.tmp" "/m/$F"',
-  writeBackup: 'echo "$CONTENT" | base64 -d > "/b/.$F.tmp" && sync && mv "/b/.$F.tmp" "/b/$F"',
-  remove: '[ -f "/b/$F" ] || { echo "no backup of $F on this node; refusing to remove it" >&2; exit 4; }; rm -f "/m/$F"',
-  removeBackup: 'rm -f "/b/$F"',
-  removeOwned: 'case "$F" in kubectl-selfhost-*) rm -f "/m/$F" ;; *) echo "refusing to remove $F: not a file of this tool" >&2; exit 4 ;; esac',
-  // Runs with the parent of the manifest directory at /p (the only op that mounts it), to remove the directory too.
-  // Refuses while any original is left in it: the directory goes only when nothing in it can be a last copy.
-  removeBackups: 'for f in "/p/$F"/*.yaml; do case "$f" in */kube-apiserver.checkpoint.yaml) ;; *) [ -e "$f" ] && { echo "refusing to remove /p/$F: $f is still a backup" >&2; exit 4; } ;; esac; done; rm -rf "/p/$F"',
-} as const;
+// Each script gets $F (a validated file name) and, for writes, $CONTENT (base64). M and B default to the mount
+// points and exist so that the unit tests run the same scripts against a temporary directory.
+const PRELUDE = `${OWNER_ONLY_UMASK}; : "\${M:=/m}" "\${B:=/b}"`;
 
-type Op = keyof typeof AGENT_SCRIPTS;
+// The backup directory must be this cluster's (src/core/snapshot.ts BackupOwner): $OWNER is the kube-system UID.
+const OWNED = [
+  'if [ -n "$OWNER" ]; then',
+  '  if [ -f "$B/cluster-uid" ]; then',
+  '    [ "$(cat "$B/cluster-uid")" = "$OWNER" ] || { echo "the backup directory on this node belongs to another cluster (kube-system uid $(cat "$B/cluster-uid"), this one is $OWNER): a leftover of kubeadm reset? move it away on the node and run the command again" >&2; exit 5; }',
+  '  else',
+  '    if [ "$ADOPT" != 1 ] && ls "$B"/*.yaml >/dev/null 2>&1; then echo "the backup directory on this node holds manifests of an unknown cluster (no cluster-uid): a leftover of kubeadm reset? move it away on the node and run the command again" >&2; exit 5; fi',
+  '    { echo "$OWNER" > "$B/.cluster-uid.tmp" && mv -f "$B/.cluster-uid.tmp" "$B/cluster-uid"; } || { rm -f "$B/.cluster-uid.tmp"; echo "cannot write $B/cluster-uid (disk full?); nothing was changed" >&2; exit 5; }',
+  '  fi',
+  'fi',
+].join('\n');
+
+export const AGENT_OPS = {
+  read: { manifests: 'ro', script: 'if [ -f "$M/$F" ]; then cat "$M/$F"; else exit 3; fi' },
+  readBackup: { backup: 'ro', script: 'if [ -f "$B/$F" ]; then cat "$B/$F"; else exit 3; fi' },
+  backup: {
+    manifests: 'ro', backup: 'rw',
+    script: [
+      // The kubelet creates a missing backup directory 0755; it holds copies of 0600 files, so 0700 as kubeadm's.
+      'chmod 700 "$B"',
+      OWNED,
+      'if [ ! -f "$B/$F" ]; then',
+      '  [ -f "$M/$F" ] || exit 3',
+      '  t="$B/.$F.tmp"',
+      '  { cp "$M/$F" "$t" && sync && mv -f "$t" "$B/$F"; } || { rm -f "$t"; echo "cannot back up $F (disk full?); nothing was changed" >&2; exit 5; }',
+      'fi',
+      'cat "$B/$F"',
+    ].join('\n'),
+  },
+  write: { manifests: 'rw', script: `${PUT}\nput "$M"` },
+  writeBackup: { backup: 'rw', script: `${PUT}\nchmod 700 "$B"\nput "$B"` },
+  remove: { manifests: 'rw', backup: 'ro', script: '[ -f "$B/$F" ] || { echo "no backup of $F on this node; refusing to remove it" >&2; exit 4; }; rm -f "$M/$F"' },
+  removeOwned: { manifests: 'rw', script: 'case "$F" in kubectl-selfhost-*) rm -f "$M/$F" ;; *) echo "refusing to remove $F: not a file of this tool" >&2; exit 4 ;; esac' },
+  removeBackup: { backup: 'rw', script: 'rm -f "$B/$F"' },
+  // Empties the backup directory, refusing while any original is left in it (it may be a last copy). The directory
+  // itself stays (empty, 0700): removing it would take a writable mount of its parent, /etc/kubernetes, pki and
+  // kubeconfigs included.
+  removeBackups: {
+    backup: 'rw',
+    script: 'for f in "$B"/*.yaml; do case "$f" in */kube-apiserver.checkpoint.yaml) ;; *) [ -e "$f" ] && { echo "refusing to empty $B: $f is still a backup" >&2; exit 4; } ;; esac; done; rm -rf "$B"/* "$B"/.[!.]* "$B"/..?*',
+  },
+} as const satisfies Record<string, AgentOp>;
+
+type Op = keyof typeof AGENT_OPS;
+
+/** The whole script an operation runs in the pod. */
+export const agentScript = (op: Op): string => `${PRELUDE}\n${AGENT_OPS[op].script}`;
 
 export interface AgentOptions {
   kube: KubeApi;
@@ -53,6 +99,8 @@ export interface AgentOptions {
 }
 
 export function agentNodeFiles(o: AgentOptions): NodeFiles {
+  // Checked here too, before any agent pod exists, for callers that did not check the flag on parsing.
+  checkAgentImage(o.image);
   const run = (op: Op, node: string, dirs: NodeDirs, file: string, content?: string, extra: Record<string, string> = {}) => runAgent(o, op, node, dirs, file, content, extra);
   return {
     read: async (node, dirs, file) => (await run('read', node, dirs, file)).output,
@@ -67,12 +115,19 @@ export function agentNodeFiles(o: AgentOptions): NodeFiles {
   };
 }
 
-export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, script: string, env: Record<string, string>, parentMount = false): Obj {
-  const parent = dirs.backup.slice(0, dirs.backup.lastIndexOf('/')) || '/';
-  const volumes = parentMount
-    ? [{ name: 'parent', hostPath: { path: parent, type: 'Directory' } }]
-    : [{ name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } }, { name: 'backup', hostPath: { path: dirs.backup, type: 'DirectoryOrCreate' } }];
-  const mounts = parentMount ? [{ name: 'parent', mountPath: '/p' }] : [{ name: 'manifests', mountPath: '/m' }, { name: 'backup', mountPath: '/b' }];
+export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, op: Op, env: Record<string, string>): Obj {
+  const spec: AgentOp = AGENT_OPS[op];
+  const volumes: Array<{ name: string; hostPath: { path: string; type: string } }> = [];
+  const mounts: Array<{ name: string; mountPath: string; readOnly: boolean }> = [];
+  if (spec.manifests) {
+    volumes.push({ name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } });
+    mounts.push({ name: 'manifests', mountPath: '/m', readOnly: spec.manifests === 'ro' });
+  }
+  if (spec.backup) {
+    // DirectoryOrCreate: an operation on a node that has no backup yet must start (and say "no backup").
+    volumes.push({ name: 'backup', hostPath: { path: dirs.backup, type: 'DirectoryOrCreate' } });
+    mounts.push({ name: 'backup', mountPath: '/b', readOnly: spec.backup === 'ro' });
+  }
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -80,6 +135,8 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
     spec: {
       nodeName: node,
       restartPolicy: 'Never',
+      // The host's network, so that the agent depends on no pod network (on a control-plane node the CNI may
+      // itself need the components being moved); the script opens no socket.
       hostNetwork: true,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
@@ -90,9 +147,10 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
         name: 'agent',
         image,
         imagePullPolicy: 'IfNotPresent',
-        command: ['sh', '-c', script],
+        command: ['sh', '-c', agentScript(op)],
         env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
         volumeMounts: mounts,
+        securityContext: NODE_SECURITY_CONTEXT,
         resources: { requests: { cpu: '10m', memory: '16Mi' } },
       }],
       volumes,
@@ -108,7 +166,7 @@ async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, f
   const env: Record<string, string> = { ...extra, F: file };
   if (content !== undefined) env['CONTENT'] = Buffer.from(content).toString('base64');
   const tag = `agent/${node}`;
-  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, AGENT_SCRIPTS[op], env, op === 'removeBackups'));
+  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, op, env));
   try {
     let last: AgentPodStatus | null = null;
     await waitFor(o.wait, tag, `node agent ${name} (${op} ${file}) to finish on ${node}`, async () => {

@@ -51,6 +51,7 @@ export const paths = {
   leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
   lease: (ns: string, name: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
   selfSubjectAccessReviews: () => '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+  selfSubjectReviews: () => '/apis/authentication.k8s.io/v1/selfsubjectreviews',
 };
 
 /**

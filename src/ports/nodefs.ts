@@ -30,7 +30,10 @@ export interface NodeFiles {
   removeOwned(node: string, dirs: NodeDirs, file: string): Promise<void>;
   /** Removes one backup file (a component's original, once it runs static from it again). */
   removeBackup(node: string, dirs: NodeDirs, file: string): Promise<void>;
-  /** Removes this tool's directory beside the manifest directory (backups, the inactive checkpoint), and the directory itself. */
+  /**
+   * Removes what this tool keeps beside the manifest directory (backups, the inactive checkpoint). The directory
+   * itself stays, empty: removing it would take a writable mount of its parent (/etc/kubernetes, pki included).
+   */
   removeBackups(node: string, dirs: NodeDirs): Promise<void>;
 }
 

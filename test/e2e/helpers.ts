@@ -61,6 +61,12 @@ export function tryKubectl(args: string[]): string | null {
   }
 }
 
+/** What is left in the tool's node directory. Rollback empties it but leaves the directory (removing it would need
+ * /etc/kubernetes mounted writable), so "nothing left" is an empty list, not a missing directory. */
+export function backupsLeft(): string[] {
+  return existsSync(BACKUPS) ? readdirSync(BACKUPS).sort() : [];
+}
+
 export function staticManifests(): string[] {
   return existsSync(MANIFESTS) ? readdirSync(MANIFESTS).filter((f) => !f.startsWith('.')).sort() : [];
 }
@@ -122,7 +128,7 @@ export function ourDaemonSets(): string[] {
  * failure from turning every later test red.
  */
 export function restoreStaticControlPlane(suite: string): void {
-  const left = [...ourDaemonSets(), ...staticManifests().filter((f) => f.startsWith('kubectl-selfhost-')), ...(existsSync(BACKUPS) ? [BACKUPS] : [])];
+  const left = [...ourDaemonSets(), ...staticManifests().filter((f) => f.startsWith('kubectl-selfhost-')), ...backupsLeft().map((f) => `${BACKUPS}/${f}`)];
   if (left.length === 0) return;
   console.log(`# ${suite} left ${left.join(', ')} behind; rolling back before the next suite`);
   const r = selfhost(['rollback', '--yes']);

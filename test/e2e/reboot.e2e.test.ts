@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { BACKUPS, kubectlAsync, MANIFESTS, modes, REPO, restoreStaticControlPlane, selfhost, staticManifests, status, tryKubectl, until } from './helpers.ts';
+import { BACKUPS, backupsLeft, kubectlAsync, MANIFESTS, modes, REPO, restoreStaticControlPlane, selfhost, staticManifests, status, tryKubectl, until } from './helpers.ts';
 
 const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
 
@@ -46,7 +46,7 @@ describe('reboot recovery on the real kubeadm test bed', { concurrency: 1 }, () 
     const r = selfhost(['rollback', '--yes']);
     assert.equal(r.code, 0, r.out + r.err);
     assert.deepEqual(staticManifests(), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
-    assert.equal(existsSync(BACKUPS), false);
+    assert.deepEqual(backupsLeft(), []);
     assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-checkpoints']), null);
     assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=kubectl-selfhost', '-o', 'name'])?.trim(), '');
     assert.equal(status().code, 0);

@@ -6,12 +6,12 @@
 // prober runs through each and its figures are printed; the tests assert behaviour, never timings.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
 import {
-  BACKUPS, KUBECONFIG, kubectl, kubectlAsync, kubectlJson, MANIFESTS, modes, ourDaemonSets, REPO, restoreStaticControlPlane, selfhost, selfhostAsync,
+  BACKUPS, backupsLeft, KUBECONFIG, kubectl, kubectlAsync, kubectlJson, MANIFESTS, modes, ourDaemonSets, REPO, restoreStaticControlPlane, selfhost, selfhostAsync,
   staticManifests, status, tryKubectl, until,
 } from './helpers.ts';
 
@@ -37,7 +37,7 @@ function assertStatic(): void {
   assert.deepEqual(modes(s.doc), { 'kube-scheduler': 'static', 'kube-controller-manager': 'static', 'kube-apiserver': 'static', etcd: 'static' });
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
   assert.deepEqual(ourDaemonSets(), []);
-  assert.equal(existsSync(BACKUPS), false, 'nothing of the tool left on the node');
+  assert.deepEqual(backupsLeft(), [], 'nothing of the tool left on the node');
 }
 
 function assertSelfHosted(): void {

@@ -2,14 +2,14 @@
 // a kubeadm-style hand-over measured in the same run for comparison, and SIGKILLed runs resumed and rolled back.
 // Prints the figures; asserts behaviour, never timings.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { dump, loadAll } from 'js-yaml';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
 import {
-  agentPods, BACKUPS, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
+  agentPods, backupsLeft, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
   restoreStaticControlPlane, staticManifests, status, tryKubectl, until, Fatal,
 } from './helpers.ts';
 
@@ -35,7 +35,7 @@ function assertStaticControlPlane(): void {
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
   assert.deepEqual(ourDaemonSets(), []);
   assert.deepEqual(agentPods(), []);
-  assert.equal(existsSync(BACKUPS), false, 'nothing of the tool left on the node');
+  assert.deepEqual(backupsLeft(), [], 'nothing of the tool left on the node');
   assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-checkpoints']), null);
 }
 

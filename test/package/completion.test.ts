@@ -18,7 +18,7 @@ const values = (words: string[]) => complete(words, names).candidates.map((c) =>
 
 describe('complete', () => {
   it('offers the verbs, with descriptions, for the first word', () => {
-    assert.deepEqual(values(['']), ['plan', 'pivot', 'status', 'rollback', 'version']);
+    assert.deepEqual(values(['']), ['plan', 'pivot', 'status', 'rollback', 'version', 'rbac']);
     assert.deepEqual(values(['p']), ['plan', 'pivot']);
     assert.match(complete(['pl'], names).candidates[0]!, /^plan\t\S/);
     assert.equal(complete([''], names).directive, Directive.noFileComp);
@@ -58,7 +58,7 @@ describe('complete', () => {
     assert.deepEqual(complete(['--kubeconfig', ''], names), { candidates: [], directive: Directive.default });
     assert.deepEqual(complete(['pivot', '--timeout', ''], names), { candidates: [], directive: Directive.noFileComp });
     assert.deepEqual(complete(['status', ''], names), { candidates: [], directive: Directive.noFileComp });
-    assert.deepEqual(values(['--context', 'prod', '']), ['plan', 'pivot', 'status', 'rollback', 'version'], 'a flag value is not the verb');
+    assert.deepEqual(values(['--context', 'prod', '']), ['plan', 'pivot', 'status', 'rollback', 'version', 'rbac'], 'a flag value is not the verb');
   });
 
   it('prints cobra\'s format, with or without descriptions', () => {

@@ -29,7 +29,7 @@ function loadsClientNode(args: string[]): boolean {
 }
 
 describe('lazy loading of client-node', { skip: !existsSync(bundle) && 'run npm run build first' }, () => {
-  for (const args of [['--help'], ['version', '-o', 'json'], ['plan', '--manifests-dir', 'test/fixtures/kubeadm/v1.34.4'], ['__complete', 'plan', '--context', '']]) {
+  for (const args of [['--help'], ['version', '-o', 'json'], ['plan', '--manifests-dir', 'test/fixtures/kubeadm/v1.34.4'], ['rbac', '--bind-user', 'alice'], ['__complete', 'plan', '--context', '']]) {
     it(`${args.join(' ')} does not load it`, () => assert.equal(loadsClientNode(args), false));
   }
   it('status, which reads the kubeconfig with it, does', () => assert.equal(loadsClientNode(['status', '--request-timeout', '5s']), true));

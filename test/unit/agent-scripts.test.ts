@@ -2,20 +2,18 @@
 // directory (/m) and the tool's backup directory (/b).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AGENT_SCRIPTS } from '../../src/ports/agent.ts';
+import { AGENT_OPS, agentScript } from '../../src/ports/agent.ts';
 
 function node() {
   const root = mkdtempSync(join(tmpdir(), 'agent-'));
   mkdirSync(join(root, 'm'));
   mkdirSync(join(root, 'b'));
-  const run = (op: keyof typeof AGENT_SCRIPTS, env: Record<string, string>) => {
-    const script = AGENT_SCRIPTS[op].replace(/(?<=["\s]|^)\/([bm])\//g, `${root}/$1/`);
-    return spawnSync('sh', ['-c', script], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, encoding: 'utf8' });
-  };
+  const run = (op: keyof typeof AGENT_OPS, env: Record<string, string>) =>
+    spawnSync('sh', ['-c', agentScript(op)], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', M: join(root, 'm'), B: join(root, 'b'), ...env }, encoding: 'utf8' });
   return { root, run };
 }
 
@@ -48,20 +46,17 @@ describe('node agent scripts', () => {
     assert.equal(u.run('backup', { F: 'kube-scheduler.yaml', OWNER: 'uid', ADOPT: '1' }).status, 0, 'the cluster holds copies for this node: adopted');
   });
 
-  it('removes the backup directory only when no original is left in it', () => {
+  it('empties the backup directory only when no original is left in it', () => {
     const n = node();
-    const dir = join(n.root, 'p', 'selfhost-backup');
-    mkdirSync(dir, { recursive: true });
+    const dir = join(n.root, 'b');
     writeFileSync(join(dir, 'kube-scheduler.yaml'), 'last copy\n');
     writeFileSync(join(dir, 'kube-apiserver.checkpoint.yaml'), 'checkpoint\n');
-    const script = (AGENT_SCRIPTS.removeBackups as string).replaceAll('/p/$F', `${n.root}/p/$F`);
-    const run = () => spawnSync('sh', ['-c', script], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', F: 'selfhost-backup' }, encoding: 'utf8' });
-    const refused = run();
+    const refused = n.run('removeBackups', { F: 'selfhost-backup' });
     assert.equal(refused.status, 4);
     assert.match(refused.stderr, /kube-scheduler.yaml is still a backup/);
     assert.ok(existsSync(join(dir, 'kube-scheduler.yaml')));
-    spawnSync('rm', [join(dir, 'kube-scheduler.yaml')]);
-    assert.equal(run().status, 0);
-    assert.equal(existsSync(dir), false);
+    assert.equal(n.run('removeBackup', { F: 'kube-scheduler.yaml' }).status, 0);
+    assert.equal(n.run('removeBackups', { F: 'selfhost-backup' }).status, 0);
+    assert.deepEqual(readdirSync(dir), []);
   });
 });

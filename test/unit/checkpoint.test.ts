@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -69,5 +69,31 @@ describe('the checkpointer script (run with sh against a fake /proc)', () => {
     w.setListeners(2);
     assert.match(w.run(1), /checkpoint deactivated/);
     assert.equal(w.active(), false);
+  });
+});
+
+describe('the checkpointer pod, least privilege', () => {
+  const dirs = { manifests: '/etc/kubernetes/manifests', backup: '/etc/kubernetes/selfhost-backup' };
+
+  it('runs as root without capabilities, escalation or a writable root filesystem, with the image as given', () => {
+    const image = `docker.io/library/busybox@sha256:${'0f'.repeat(32)}`;
+    const pod = checkpointerPod(image, dirs, 6443);
+    const c = pod.spec.containers[0]!;
+    assert.equal(c.image, image);
+    assert.deepEqual(c['securityContext'], {
+      runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, privileged: false,
+      capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.deepEqual(pod.spec.volumes!.map((v) => v.hostPath!.path), [dirs.manifests, dirs.backup], 'nothing but its two directories');
+  });
+
+  it('its command, as the pod runs it, activates the checkpoint as a 0600 file whatever the inactive one\'s mode', () => {
+    const root = mkdtempSync(join(tmpdir(), 'checkpointer-pod-'));
+    for (const d of ['m', 'b', 'proc/net']) mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'b', INACTIVE_CHECKPOINT_FILE), 'kind: Pod\n', { mode: 0o644 });
+    writeFileSync(join(root, 'proc/net/tcp'), '  sl  local_address rem_address   st\n');
+    const command = checkpointerPod('busybox:x', dirs, 6443).spec.containers[0]!.command!;
+    execFileSync(command[0]!, command.slice(1), { env: { PATH: process.env['PATH'], M: join(root, 'm'), B: join(root, 'b'), PROC: join(root, 'proc'), INTERVAL: '0', ROUNDS: '3' } });
+    assert.equal((statSync(join(root, 'm', ACTIVE_CHECKPOINT_FILE)).mode & 0o777).toString(8), '600');
   });
 });

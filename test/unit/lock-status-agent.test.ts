@@ -6,11 +6,9 @@ import { newJournal } from '../../src/core/journal.ts';
 import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
 import { acquireLock, holderIdentity, LEASE_DURATION_S, localProcess, LockLostError, LOCK_NAME } from '../../src/pivot/lock.ts';
-import { ACCESS_RECHECKS_MS, checkAccess, checkHealthy, NEEDED_ACCESS } from '../../src/pivot/preflight.ts';
+import { checkHealthy } from '../../src/pivot/preflight.ts';
 import { assertNoForeignRun } from '../../src/pivot/operation.ts';
-import { agentNodeFiles, agentPod } from '../../src/ports/agent.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
-import { nodeDirs } from '../../src/ports/nodefs.ts';
 import { readManifestsDir } from '../../src/sources/manifests-dir.ts';
 import { fakeClock } from './fakes/clock.ts';
 import { fakeKube } from './fakes/kube.ts';
@@ -75,27 +73,6 @@ describe('Lease lock', () => {
 });
 
 describe('preflight', () => {
-  it('names every permission the user lacks', async () => {
-    const kube = fakeKube();
-    kube.create = async (_p, body) => ({ ...body, status: { allowed: (body as unknown as { spec: { resourceAttributes: { resource: string } } }).spec.resourceAttributes.resource !== 'leases' } });
-    const clock = fakeClock();
-    const t0 = clock.t;
-    await assert.rejects(checkAccess(kube, clock), /your user may not create leases.coordination.k8s.io in kube-system, delete leases/);
-    assert.equal(clock.t - t0, ACCESS_RECHECKS_MS.reduce((a, b) => a + b), 'a denial is re-asked before it counts');
-  });
-
-  it('a denial that clears on a second ask (an apiserver whose RBAC caches were still syncing) does not count', async () => {
-    const kube = fakeKube();
-    const asked: string[] = [];
-    kube.create = async (_p, body) => {
-      const resource = (body as unknown as { spec: { resourceAttributes: { resource: string; verb: string } } }).spec.resourceAttributes;
-      asked.push(`${resource.verb} ${resource.resource}`);
-      return { ...body, status: { allowed: asked.length > NEEDED_ACCESS.length } };
-    };
-    await checkAccess(kube, fakeClock());
-    assert.equal(asked.length, 2 * NEEDED_ACCESS.length, 'everything asked once, then the denied ones once more');
-  });
-
   it('refuses a not-ready static pod and an unfinished rollback', () => {
     const s = readManifestsDir(join(FIXTURES, 'kubeadm', 'v1.34.4'));
     s.nodes[0]!.staticPods.forEach((p) => { p.ready = true; });
@@ -179,35 +156,5 @@ describe('status of reboot recovery', () => {
     const st = buildStatus({ snapshot: s, context: 'c', etcd: { healthy: true, detail: '' }, backups: {} });
     assert.equal(st.summary, 'degraded');
     assert.ok(st.problems.some((p) => /starts registry.k8s.io\/kube-apiserver:v1.34.4, which is not on the node.*run "kubectl selfhost pivot" to re-sync/.test(p)));
-  });
-});
-
-describe('node agent pod', () => {
-  it('is pinned to the node and mounts only the manifest and backup directories', () => {
-    const pod = agentPod('a', 'cp-1', nodeDirs('/etc/kubernetes/manifests'), 'busybox:x', 'true', { F: 'kube-apiserver.yaml' }) as Obj & { spec: { nodeName: string; volumes: Array<{ hostPath: { path: string } }>; automountServiceAccountToken: boolean } };
-    assert.equal(pod.spec.nodeName, 'cp-1');
-    assert.deepEqual(pod.spec.volumes.map((v) => v.hostPath.path), ['/etc/kubernetes/manifests', '/etc/kubernetes/selfhost-backup']);
-    assert.equal(pod.spec.automountServiceAccountToken, false);
-  });
-
-  it('returns the file the agent printed, and refuses an error page in place of its log', async () => {
-    const kube = fakeKube();
-    const create = kube.create.bind(kube);
-    kube.create = async (p, body, o) => create(p, { ...body, status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } }, o);
-    const files = agentNodeFiles({ kube, wait: { clock: fakeClock(), emit: () => {}, timeoutMs: 10_000 }, image: 'busybox:x' });
-    const dirs = nodeDirs('/etc/kubernetes/manifests');
-    const logOf = () => [...kube.objects.keys()].find((k) => k.includes('/pods/kubectl-selfhost-agent-'));
-    // The fake answers the log of whichever agent pod exists at the time it is read.
-    kube.raw = async (path) => (path.startsWith(`${logOf()}/log`) ? answer : { status: 404, body: 'not found' });
-    let answer = { status: 200, body: 'apiVersion: v1\nkind: Pod\n' };
-    assert.equal(await files.read('cp-1', dirs, 'kube-apiserver.yaml'), 'apiVersion: v1\nkind: Pod\n');
-    answer = { status: 403, body: '{"kind":"Status","message":"pods \\"x\\" is forbidden"}' };
-    await assert.rejects(files.read('cp-1', dirs, 'kube-apiserver.yaml'), /cannot read the log of node agent .* \(HTTP 403: /);
-    assert.equal(logOf(), undefined, 'the agent pod is deleted either way');
-  });
-
-  it('keeps backups beside the static pod directory, never inside it', () => {
-    assert.deepEqual(nodeDirs('/etc/kubernetes/manifests/'), { manifests: '/etc/kubernetes/manifests', backup: '/etc/kubernetes/selfhost-backup' });
-    assert.deepEqual(nodeDirs('/manifests'), { manifests: '/manifests', backup: '/selfhost-backup' });
   });
 });

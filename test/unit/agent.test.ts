@@ -1,0 +1,192 @@
+// The node agent: its pod (mounts per operation, securityContext, image verbatim) and its scripts, run with sh
+// against a temporary directory, as the pod runs them against the node's (busybox too, when it is installed:
+// the agent image is busybox).
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AGENT_OPS, agentNodeFiles, agentPod, agentScript } from '../../src/ports/agent.ts';
+import { paths, type Obj } from '../../src/ports/kube.ts';
+import { nodeDirs } from '../../src/ports/nodefs.ts';
+import { fakeClock } from './fakes/clock.ts';
+import { fakeKube } from './fakes/kube.ts';
+
+const DIRS = nodeDirs('/etc/kubernetes/manifests');
+type PodSpec = { nodeName: string; automountServiceAccountToken: boolean; volumes: Array<{ name: string; hostPath: { path: string; type: string } }>; containers: Array<{ image: string; securityContext: Record<string, unknown>; volumeMounts: Array<{ name: string; mountPath: string; readOnly: boolean }>; command: string[] }> };
+const specOf = (op: keyof typeof AGENT_OPS) => (agentPod('a', 'cp-1', DIRS, 'busybox:x', op, { F: 'kube-apiserver.yaml' }) as Obj & { spec: PodSpec }).spec;
+
+describe('node agent pod', () => {
+  it('mounts only the directories its operation touches, read-only where it only reads', () => {
+    const mounts = Object.fromEntries(Object.keys(AGENT_OPS).map((op) => {
+      const s = specOf(op as keyof typeof AGENT_OPS);
+      const path = (name: string) => s.volumes.find((v) => v.name === name)!.hostPath.path;
+      return [op, s.containers[0]!.volumeMounts.map((m) => `${path(m.name)}:${m.readOnly ? 'ro' : 'rw'}`).join(' ')];
+    }));
+    assert.deepEqual(mounts, {
+      read: '/etc/kubernetes/manifests:ro',
+      readBackup: '/etc/kubernetes/selfhost-backup:ro',
+      backup: '/etc/kubernetes/manifests:ro /etc/kubernetes/selfhost-backup:rw',
+      write: '/etc/kubernetes/manifests:rw',
+      writeBackup: '/etc/kubernetes/selfhost-backup:rw',
+      remove: '/etc/kubernetes/manifests:rw /etc/kubernetes/selfhost-backup:ro',
+      removeOwned: '/etc/kubernetes/manifests:rw',
+      removeBackup: '/etc/kubernetes/selfhost-backup:rw',
+      removeBackups: '/etc/kubernetes/selfhost-backup:rw',
+    });
+  });
+
+  it('runs as root without any capability, privilege escalation or writable root filesystem, pinned to its node', () => {
+    for (const op of Object.keys(AGENT_OPS) as Array<keyof typeof AGENT_OPS>) {
+      const s = specOf(op);
+      assert.deepEqual(s.containers[0]!.securityContext, {
+        runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, privileged: false,
+        capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, seccompProfile: { type: 'RuntimeDefault' },
+      });
+      assert.equal(s.nodeName, 'cp-1');
+      assert.equal(s.automountServiceAccountToken, false);
+      assert.match(s.containers[0]!.command[2]!, /^umask 077;/);
+    }
+  });
+
+  it('uses the image verbatim, a digest-pinned one too, and refuses a malformed one before any pod exists', async () => {
+    const pinned = `registry.example:5000/mirror/busybox@sha256:${'ab12'.repeat(16)}`;
+    const kube = fakeKube();
+    const created: Obj[] = [];
+    kube.create = async (_p, body) => { created.push(body); return { ...body, status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } }; };
+    kube.get = async () => ({ ...created.at(-1)!, status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } }) as never;
+    kube.raw = async () => ({ status: 200, body: 'x' });
+    await agentNodeFiles({ kube, wait: { clock: fakeClock(), emit: () => {}, timeoutMs: 10_000 }, image: pinned }).read('cp-1', DIRS, 'kube-apiserver.yaml');
+    assert.equal((created[0] as Obj & { spec: PodSpec }).spec.containers[0]!.image, pinned);
+    assert.throws(() => agentNodeFiles({ kube, wait: { clock: fakeClock(), emit: () => {}, timeoutMs: 10_000 }, image: 'busybox@sha256:abc' }), /^Error: invalid --agent-image "busybox@sha256:abc": "sha256:abc" is not a digest/);
+    assert.equal(created.length, 1);
+  });
+
+  it('returns the file the agent printed, and refuses an error page in place of its log', async () => {
+    const kube = fakeKube();
+    const create = kube.create.bind(kube);
+    kube.create = async (p, body, o) => create(p, { ...body, status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } }, o);
+    const files = agentNodeFiles({ kube, wait: { clock: fakeClock(), emit: () => {}, timeoutMs: 10_000 }, image: 'busybox:x' });
+    const logOf = () => [...kube.objects.keys()].find((k) => k.includes('/pods/kubectl-selfhost-agent-'));
+    // The fake answers the log of whichever agent pod exists at the time it is read.
+    kube.raw = async (path) => (path.startsWith(`${logOf()}/log`) ? answer : { status: 404, body: 'not found' });
+    let answer = { status: 200, body: 'apiVersion: v1\nkind: Pod\n' };
+    assert.equal(await files.read('cp-1', DIRS, 'kube-apiserver.yaml'), 'apiVersion: v1\nkind: Pod\n');
+    answer = { status: 403, body: '{"kind":"Status","message":"pods \\"x\\" is forbidden"}' };
+    await assert.rejects(files.read('cp-1', DIRS, 'kube-apiserver.yaml'), /cannot read the log of node agent .* \(HTTP 403: /);
+    assert.equal(logOf(), undefined, 'the agent pod is deleted either way');
+    assert.ok(kube.calls.some((c) => c.startsWith(`DELETE ${paths.pods('kube-system')}/kubectl-selfhost-agent-cp-1-`)));
+  });
+
+  it('keeps backups beside the static pod directory, never inside it', () => {
+    assert.deepEqual(nodeDirs('/etc/kubernetes/manifests/'), { manifests: '/etc/kubernetes/manifests', backup: '/etc/kubernetes/selfhost-backup' });
+    assert.deepEqual(nodeDirs('/manifests'), { manifests: '/manifests', backup: '/selfhost-backup' });
+  });
+});
+
+// The shells the scripts run under: the system's sh, and busybox's (the agent image's) when it is installed,
+// with only its applets on PATH.
+function busyboxBin(): string | null {
+  const which = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' });
+  if (which.status !== 0) return null;
+  const bin = mkdtempSync(join(tmpdir(), 'busybox-bin-'));
+  execFileSync(which.stdout.trim(), ['--install', '-s', bin]);
+  return existsSync(join(bin, 'sh')) ? bin : null;
+}
+const bb = busyboxBin();
+const shells: Array<{ name: string; sh: string; PATH: string }> = [{ name: 'sh', sh: 'sh', PATH: process.env['PATH']! }, ...(bb ? [{ name: 'busybox sh', sh: join(bb, 'sh'), PATH: bb }] : [])];
+
+for (const shell of shells) {
+  describe(`the agent's scripts under ${shell.name}, against a temporary node`, () => {
+    function node() {
+      const root = mkdtempSync(join(tmpdir(), 'agent-'));
+      const M = join(root, 'manifests');
+      const B = join(root, 'selfhost-backup');
+      mkdirSync(M, { mode: 0o700 });
+      mkdirSync(B, { mode: 0o755 });
+      const run = (op: keyof typeof AGENT_OPS, F: string, content?: string, prefix = '') => spawnSync(shell.sh, ['-c', prefix + agentScript(op)], {
+        env: { PATH: shell.PATH, M, B, F, ...(content !== undefined ? { CONTENT: Buffer.from(content).toString('base64') } : {}) }, encoding: 'utf8',
+      });
+      const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+      return { M, B, run, mode, files: (d: string) => readdirSync(d).sort() };
+    }
+
+    it('write: a new manifest gets 0600, a rewritten one keeps the mode of the file it replaces, no dotfile left', () => {
+      const n = node();
+      assert.equal(n.run('write', 'kube-apiserver.yaml', 'kind: Pod\n').status, 0);
+      assert.equal(readFileSync(join(n.M, 'kube-apiserver.yaml'), 'utf8'), 'kind: Pod\n');
+      assert.equal(n.mode(join(n.M, 'kube-apiserver.yaml')), '600');
+      writeFileSync(join(n.M, 'etcd.yaml'), 'old\n');
+      chmodSync(join(n.M, 'etcd.yaml'), 0o640);
+      assert.equal(n.run('write', 'etcd.yaml', 'new\n').status, 0);
+      assert.equal(n.mode(join(n.M, 'etcd.yaml')), '640');
+      assert.equal(readFileSync(join(n.M, 'etcd.yaml'), 'utf8'), 'new\n');
+      assert.deepEqual(n.files(n.M), ['etcd.yaml', 'kube-apiserver.yaml']);
+    });
+
+    it('write that fails half-way (a file size limit, as a full disk) leaves the original as it was and no dotfile', () => {
+      const n = node();
+      writeFileSync(join(n.M, 'kube-apiserver.yaml'), 'original\n', { mode: 0o600 });
+      const r = n.run('write', 'kube-apiserver.yaml', 'x'.repeat(64 * 1024), 'ulimit -f 8; ');
+      assert.equal(r.status, 5, r.stderr);
+      assert.match(r.stderr, /cannot write kube-apiserver\.yaml \(disk full\?\); the file on the node is as it was/);
+      assert.equal(readFileSync(join(n.M, 'kube-apiserver.yaml'), 'utf8'), 'original\n');
+      assert.deepEqual(n.files(n.M), ['kube-apiserver.yaml']);
+    });
+
+    it('backup: a 0600 copy in a 0700 directory, the first copy kept, exit 3 when there is nothing to copy', () => {
+      const n = node();
+      writeFileSync(join(n.M, 'kube-scheduler.yaml'), 'original\n', { mode: 0o644 });
+      const r = n.run('backup', 'kube-scheduler.yaml');
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'original\n');
+      assert.equal(n.mode(join(n.B, 'kube-scheduler.yaml')), '600');
+      assert.equal(n.mode(n.B), '700');
+      writeFileSync(join(n.M, 'kube-scheduler.yaml'), 'edited\n');
+      assert.equal(n.run('backup', 'kube-scheduler.yaml').stdout, 'original\n');
+      assert.equal(n.run('backup', 'kube-controller-manager.yaml').status, 3);
+      assert.deepEqual(n.files(n.B), ['kube-scheduler.yaml']);
+    });
+
+    it('backup that fails half-way leaves no dotfile and no backup', () => {
+      const n = node();
+      writeFileSync(join(n.M, 'kube-apiserver.yaml'), 'x'.repeat(64 * 1024), { mode: 0o600 });
+      const r = n.run('backup', 'kube-apiserver.yaml', undefined, 'ulimit -f 8; ');
+      assert.equal(r.status, 5, r.stderr);
+      assert.deepEqual(n.files(n.B), []);
+    });
+
+    it('writeBackup: 0600; read and readBackup print the file or exit 3', () => {
+      const n = node();
+      assert.equal(n.run('writeBackup', 'kube-apiserver.checkpoint.yaml', 'kind: Pod\n').status, 0);
+      assert.equal(n.mode(join(n.B, 'kube-apiserver.checkpoint.yaml')), '600');
+      assert.equal(n.run('readBackup', 'kube-apiserver.checkpoint.yaml').stdout, 'kind: Pod\n');
+      assert.equal(n.run('readBackup', 'nothing.yaml').status, 3);
+      assert.equal(n.run('read', 'nothing.yaml').status, 3);
+    });
+
+    it('remove refuses a manifest without a backup; removeOwned refuses files not of this tool', () => {
+      const n = node();
+      writeFileSync(join(n.M, 'kube-scheduler.yaml'), 'a\n');
+      writeFileSync(join(n.M, 'etcd.yaml'), 'e\n');
+      const refused = n.run('remove', 'kube-scheduler.yaml');
+      assert.equal(refused.status, 4);
+      assert.match(refused.stderr, /no backup of kube-scheduler\.yaml on this node; refusing to remove it/);
+      writeFileSync(join(n.B, 'kube-scheduler.yaml'), 'a\n');
+      assert.equal(n.run('remove', 'kube-scheduler.yaml').status, 0);
+      assert.equal(n.run('removeOwned', 'etcd.yaml').status, 4);
+      assert.deepEqual(n.files(n.M), ['etcd.yaml']);
+    });
+
+    it('removeBackups empties the backup directory, dotfiles too, and leaves the directory itself', () => {
+      const n = node();
+      for (const f of ['kube-apiserver.checkpoint.yaml', 'cluster-uid', '.kube-apiserver.yaml.tmp', '..odd']) writeFileSync(join(n.B, f), 'x');
+      mkdirSync(join(n.B, 'sub'));
+      assert.equal(n.run('removeBackups', 'selfhost-backup').status, 0);
+      assert.deepEqual(n.files(n.B), []);
+      assert.ok(existsSync(n.B));
+      assert.equal(n.run('removeBackups', 'selfhost-backup').status, 0, 'an empty directory is no error');
+    });
+  });
+}
