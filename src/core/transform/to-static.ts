@@ -51,13 +51,25 @@ function literalAddresses(c: Container, original: Container | undefined, node: N
   return out;
 }
 
-/** Probe hosts as the original had them (kubeadm names the node's address; pivot dropped it). */
-function originalProbeHosts(c: Container, original: Container | undefined): Container {
+type Port = { name?: string; containerPort: number };
+
+/**
+ * Probe hosts and container ports as the original had them: kubeadm names the node's address as probe host and
+ * declares `probe-port`; pivot dropped both (a template serves every node; a hostNetwork containerPort would keep
+ * the DaemonSet pod off the node). A probe on the number of a named original port names it again.
+ */
+function fromOriginal(c: Container, original: Container | undefined): Container {
   const out: Container = { ...c };
+  const ports = (original?.['ports'] ?? []) as Port[];
+  if (ports.length > 0 && out['ports'] === undefined) out['ports'] = structuredClone(ports);
   for (const key of PROBES) {
-    const host = original?.[key]?.httpGet?.host;
     const probe = c[key];
-    if (host !== undefined && probe?.httpGet && probe.httpGet.host === undefined) out[key] = { ...probe, httpGet: { ...probe.httpGet, host } };
+    if (!probe?.httpGet) continue;
+    const host = original?.[key]?.httpGet?.host;
+    const named = ports.find((p) => p.name !== undefined && p.containerPort === probe.httpGet!.port && original?.[key]?.httpGet?.port === p.name);
+    if ((host !== undefined && probe.httpGet.host === undefined) || named) {
+      out[key] = { ...probe, httpGet: { ...probe.httpGet, ...(host !== undefined && probe.httpGet.host === undefined ? { host } : {}), ...(named ? { port: named.name! } : {}) } };
+    }
   }
   return out;
 }
@@ -83,9 +95,9 @@ function originalOrNone(spec: PodSpec, original: Pod | null, keys: readonly stri
 export function toStaticPod(component: Component, template: { metadata: ObjectMeta; spec: PodSpec }, node: NodeAddress, original: Pod | null): Pod {
   const spec: PodSpec = structuredClone(template.spec);
   for (const f of POD_ONLY_FIELDS) delete spec[f];
-  originalOrNone(spec, original, ['dnsPolicy', 'automountServiceAccountToken', 'enableServiceLinks', 'tolerations', 'nodeSelector']);
+  originalOrNone(spec, original, ['dnsPolicy', 'automountServiceAccountToken', 'enableServiceLinks', 'tolerations', 'nodeSelector', 'priority']);
   const i = componentContainerIndex(component, spec.containers);
   const before = original?.spec.containers[componentContainerIndex(component, original.spec.containers)];
-  spec.containers = spec.containers.map((c, j) => (j === i ? originalProbeHosts(literalAddresses(c, before, node), before) : c));
+  spec.containers = spec.containers.map((c, j) => (j === i ? fromOriginal(literalAddresses(c, before, node), before) : c));
   return { apiVersion: 'v1', kind: 'Pod', metadata: staticMetadata(component, template.metadata, original), spec };
 }

@@ -1,0 +1,105 @@
+// The rollback planner on a pivoted kubeadm v1.34.4 control plane (DaemonSets built from the real kubeadm
+// manifests, the cluster copies of the originals): golden plan JSON, sources, order, and the round trip of each
+// static pod through its DaemonSet template and back.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { COMPONENTS, type Component } from '../../src/core/components.ts';
+import type { Pod } from '../../src/core/k8s-types.ts';
+import { buildRollbackPlan, type RollbackOptions } from '../../src/core/rollback-plan.ts';
+import type { Snapshot } from '../../src/core/snapshot.ts';
+import { canonicalTemplate } from '../../src/core/transform/canonical.ts';
+import { toDaemonSet } from '../../src/core/transform/daemonset.ts';
+import { flagValue, withPortSharing } from '../../src/core/transform/mutators.ts';
+import { toStaticPod } from '../../src/core/transform/to-static.ts';
+import { parseAll } from '../../src/core/yaml.ts';
+import { readStaticPod } from '../../src/sources/manifests-dir.ts';
+import { assertGolden, FIXTURES } from './helpers.ts';
+
+const NOW = new Date('2026-01-02T03:04:05Z');
+const dir = join(FIXTURES, 'kubeadm', 'v1.34.4');
+const text = (c: string) => readFileSync(join(dir, `${c}.yaml`), 'utf8');
+const original = (c: Component) => readStaticPod(dir, `${c}.yaml`).pod;
+const all: RollbackOptions = { components: ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], toOriginal: false, exact: false, force: false };
+
+/** cp-1 after a pivot: every component self-hosted, the checkpointer running, the originals in the cluster. */
+function pivoted(): Snapshot {
+  return {
+    source: { kind: 'cluster', context: 'test', server: 'https://10.0.0.7:6443' },
+    nodes: [{
+      name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests', ready: true, address: '10.0.0.7',
+      staticPods: [readStaticPod(dir, 'etcd.yaml')],
+      daemonPods: COMPONENTS.map((component) => ({ component, name: `${component}-x`, ready: true, restarts: 0, image: original(component).spec.containers[0]!.image! })),
+      checkpoint: { recordedGeneration: 1, active: false, checkpointer: true },
+    }],
+    daemonSets: Object.fromEntries(COMPONENTS.map((c) => [c, toDaemonSet(c, original(c))])),
+    journal: null,
+    backups: { 'cp-1': Object.fromEntries(COMPONENTS.map((c) => [c, text(c)])) },
+    clusterUid: 'uid-1',
+  };
+}
+
+describe('buildRollbackPlan', () => {
+  it('plan JSON for a pivoted kubeadm v1.34.4 control plane matches its golden file', () => {
+    assertGolden('v1.34.4/rollback-plan.json', JSON.stringify(buildRollbackPlan(pivoted(), all, NOW), null, 2) + '\n');
+  });
+
+  it('apiserver first; its checkpoint removed only after its static pod is restored; DaemonSets deleted after; cleanup last', () => {
+    const ids = buildRollbackPlan(pivoted(), all, NOW).steps.map((s) => s.id);
+    assert.deepEqual(ids, [
+      'restore/kube-apiserver/cp-1', 'uncheckpoint/cp-1', 'delete-daemonset/kube-apiserver',
+      'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager',
+      'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler',
+      'cleanup/cp-1',
+    ]);
+  });
+
+  it('every static pod comes back from its DaemonSet template as the original, but for the port-sharing flag', () => {
+    for (const c of COMPONENTS) {
+      const back = toStaticPod(c, toDaemonSet(c, original(c)).spec.template, { name: 'cp-1', address: '10.0.0.7' }, original(c));
+      const want = withPortSharing(original(c));
+      assert.deepEqual(canonicalTemplate({ metadata: back.metadata, spec: back.spec }), canonicalTemplate({ metadata: want.metadata, spec: want.spec }), c);
+    }
+  });
+
+  it('without an original, the address comes from the node and nothing of the DaemonSet is left in the static pod', () => {
+    const c = 'kube-apiserver';
+    const back = toStaticPod(c, toDaemonSet(c, original(c)).spec.template, { name: 'cp-2', address: '10.0.0.8' }, null);
+    const main = back.spec.containers[0]!;
+    assert.equal(flagValue(main.command, '--advertise-address'), '10.0.0.8');
+    assert.equal(main.env, undefined, 'no downward API in a static pod');
+    assert.equal(back.metadata.labels?.['app.kubernetes.io/managed-by'], undefined, 'never taken for a DaemonSet pod');
+    for (const f of ['nodeSelector', 'tolerations', 'dnsPolicy', 'automountServiceAccountToken']) assert.equal(back.spec[f], undefined, f);
+    assert.throws(() => toStaticPod(c, toDaemonSet(c, original(c)).spec.template, { name: 'cp-3', address: null }, null), /cp-3 has no InternalIP/);
+  });
+
+  it('--to-original writes the originals (with port sharing); with no DaemonSet left, the original is the source', () => {
+    const p = buildRollbackPlan(pivoted(), { ...all, toOriginal: true }, NOW);
+    const api = p.components.find((x) => x.component === 'kube-apiserver')!.nodes[0]!;
+    assert.equal(api.from, 'original');
+    assert.equal(flagValue((parseAll(api.manifest!)[0] as Pod).spec.containers[0]!.command, '--permit-port-sharing'), 'true');
+    const s = pivoted();
+    delete s.daemonSets['kube-scheduler'];
+    assert.equal(buildRollbackPlan(s, all, NOW).components.find((x) => x.component === 'kube-scheduler')!.nodes[0]!.from, 'original');
+  });
+
+  it('with neither a DaemonSet nor a cluster copy, restores from the node copy at run time, and warns', () => {
+    const s = pivoted();
+    delete s.daemonSets['kube-scheduler'];
+    s.backups = { 'cp-1': {} };
+    s.nodes[0]!.daemonPods = s.nodes[0]!.daemonPods.filter((p) => p.component !== 'kube-scheduler');
+    const p = buildRollbackPlan(s, all, NOW);
+    const sched = p.components.find((x) => x.component === 'kube-scheduler')!.nodes[0]!;
+    assert.deepEqual([sched.from, sched.manifest], ['node-backup', null]);
+    assert.ok(p.warnings.some((w) => w.code === 'NoSource' && /kube-scheduler runs nowhere on cp-1/.test(w.message)));
+  });
+
+  it('nothing to do on a static control plane with no backups; a partial rollback touches only what it names', () => {
+    const st: Snapshot = { ...pivoted(), daemonSets: {}, backups: {}, nodes: [{ ...pivoted().nodes[0]!, daemonPods: [], checkpoint: { active: false, checkpointer: false }, staticPods: [...COMPONENTS, 'etcd'].map((c) => readStaticPod(dir, `${c}.yaml`)) }] };
+    assert.equal(buildRollbackPlan(st, all, NOW).steps.length, 0);
+    const partial = buildRollbackPlan(pivoted(), { ...all, components: ['kube-controller-manager'] }, NOW);
+    assert.deepEqual(partial.steps.map((s) => s.id), ['restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'cleanup/cp-1']);
+    assert.deepEqual(partial.steps.find((s) => s.action === 'cleanup')!.action === 'cleanup' && (partial.steps.at(-1) as { components: string[] }).components, ['kube-controller-manager']);
+  });
+});
