@@ -41,8 +41,8 @@ export interface RunnerCtx {
   now: () => Date;
   dryRun?: DryRun;
   fault?: FaultHook;
-  /** Throws when the run may no longer write (its Lease lost or expired). */
-  guard?: () => void;
+  /** Rejects when the run may no longer write (its Lease lost or expired). */
+  guard?: () => Promise<void>;
 }
 
 function dryRunSkip(dryRun: DryRun, writes: Writes): string | null {
@@ -71,7 +71,7 @@ export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, r: RunnerCt
         r.emit({ type: 'info', tag: step.tag, message: `recorded as done, but its outcome no longer holds (the cluster changed since); running it again` });
       }
       r.fault?.(step.id, 'before');
-      if (step.writes !== 'none') r.guard?.();
+      if (step.writes !== 'none') await r.guard?.();
       r.emit({ type: 'step-start', tag: step.tag, description: step.description, ...pos });
       const skipped = await step.run(ctx);
       if (record) {

@@ -24,8 +24,12 @@ const SAFETY_MARGIN_MS = 20_000;
 type Lease = Obj & { spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string } };
 
 export interface Lock {
-  /** Throws a LockLostError unless the Lease is provably still ours. */
-  assertHeld(): void;
+  /**
+   * Resolves when the Lease is provably still ours: renewed recently enough, or renewed right now (after an API
+   * outage longer than the margin, such as the port-sharing restart of a single apiserver); else throws a
+   * LockLostError.
+   */
+  assertHeld(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -106,9 +110,13 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
   // A failed renewal is retried at the next tick; assertHeld stops the run's writes once the last one is too old.
   const timer = setInterval(() => void (stopped || lost ? undefined : renew().catch(() => undefined)), RENEW_EVERY_MS);
   timer.unref();
+  const lostError = () => new LockLostError(`${lost}; stopping before the next write (run "kubectl selfhost status", then resume with the same command)`);
   return {
-    assertHeld() {
-      if (lost) throw new LockLostError(`${lost}; stopping before the next write (run "kubectl selfhost status", then resume with the same command)`);
+    async assertHeld() {
+      if (lost) throw lostError();
+      if (clock.now().getTime() - heldSince <= LEASE_DURATION_S * 1000 - SAFETY_MARGIN_MS) return;
+      await renew().catch(() => undefined);
+      if (lost) throw lostError();
       const age = clock.now().getTime() - heldSince;
       if (age > LEASE_DURATION_S * 1000 - SAFETY_MARGIN_MS) {
         throw new LockLostError(`could not renew Lease kube-system/${LOCK_NAME} for ${Math.round(age / 1000)}s (API unreachable?), so another run may hold it now; stopping before the next write (resume with the same command when the API answers)`);

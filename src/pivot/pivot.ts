@@ -53,7 +53,7 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   if (confirmed.steps.length === 0) return { plan: confirmed, journal: null };
   confirmed.steps.forEach((s, i) => emit({ type: 'info', tag: `[pivot/${s.component}]`, message: `${i + 1}. ${s.description} (cost: ${s.cost})` }));
   await confirmOrRefuse(a.confirm, `Pivot ${confirmed.components.filter((c) => c.action === 'pivot').map((c) => c.component).join(', ')} on context "${session.context}" in ${confirmed.steps.length} steps?`, 'pivot');
-  if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'pivot', pivotSteps(confirmed.steps), null, a, () => undefined) };
+  if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'pivot', pivotSteps(confirmed.steps), null, a, async () => undefined) };
   // 4.
   return underLock(env, a, 'pivot', snapshot.nodes.map((n) => n.name), async (ctx, guard) => {
     // 5.

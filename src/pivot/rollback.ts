@@ -37,7 +37,7 @@ export async function runRollback(env: OpEnv, a: RollbackArgs): Promise<{ plan: 
   if (confirmed.steps.length === 0) return { plan: confirmed, journal: null };
   confirmed.steps.forEach((s, i) => emit({ type: 'info', tag: s.component ? `[rollback/${s.component}]` : '[rollback]', message: `${i + 1}. ${s.description}` }));
   await confirmOrRefuse(a.confirm, `Roll back ${a.components.join(', ')} to static pods on context "${session.context}" in ${confirmed.steps.length} steps?`, 'rollback');
-  if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'rollback', rollbackSteps(confirmed.steps), null, a, () => undefined) };
+  if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'rollback', rollbackSteps(confirmed.steps), null, a, async () => undefined) };
   // 4.
   return underLock(env, a, 'rollback', snapshot.nodes.map((n) => n.name), async (ctx, guard) => {
     // 5.

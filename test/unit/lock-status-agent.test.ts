@@ -65,9 +65,18 @@ describe('Lease lock', () => {
     const kube = fakeKube();
     const clock = fakeClock();
     const lock = await acquireLock(kube, clock, 'pivot');
-    lock.assertHeld();
-    clock.t += (LEASE_DURATION_S - 10) * 1000; // no renewal got through (the API unreachable)
-    assert.throws(() => lock.assertHeld(), (e: unknown) => e instanceof LockLostError && /could not renew/.test((e as Error).message));
+    await lock.assertHeld();
+    clock.t += (LEASE_DURATION_S - 10) * 1000; // no renewal got through: the API was unreachable...
+    await lock.assertHeld(); // ...and answers again: a renewal now proves the Lease still ours
+    const leaseObj = () => kube.objects.get(leasePath) as unknown as { spec: { renewTime: string; holderIdentity: string } };
+    assert.equal(Date.parse(leaseObj().spec.renewTime), clock.t, 'renewed on the spot');
+    clock.t += (LEASE_DURATION_S - 10) * 1000;
+    const get = kube.get;
+    kube.get = async (p) => { if (p === leasePath) throw Object.assign(new Error('unreachable'), { code: 'ETIMEDOUT' }); return get(p); };
+    await assert.rejects(lock.assertHeld(), (e: unknown) => e instanceof LockLostError && /could not renew/.test((e as Error).message));
+    kube.get = get;
+    kube.objects.set(leasePath, { ...(kube.objects.get(leasePath) as Obj), spec: { ...leaseObj().spec, holderIdentity: 'dave@x/1' } } as Obj);
+    await assert.rejects(lock.assertHeld(), (e: unknown) => e instanceof LockLostError && /taken by holder dave@x\/1/.test((e as Error).message));
     await lock.release();
   });
 });

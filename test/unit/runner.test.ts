@@ -86,7 +86,7 @@ describe('runSteps owns dry run, resume checks, the fault hook and the Lease gua
     const h = harness();
     let held = true;
     const steps = [{ ...h.step('a'), run: async () => { h.ran.push('a'); held = false; } }, h.step('b')];
-    await assert.rejects(runSteps(steps, {}, { ...h.r, guard: () => { if (!held) throw new Error('lease lost'); } }, newJournal('pivot', 'r1', [], now())), /lease lost/);
+    await assert.rejects(runSteps(steps, {}, { ...h.r, guard: async () => { if (!held) throw new Error('lease lost'); } }, newJournal('pivot', 'r1', [], now())), /lease lost/);
     assert.deepEqual(h.ran, ['a']);
   });
 });
