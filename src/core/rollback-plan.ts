@@ -35,7 +35,7 @@ export interface RollbackOptions {
   force: boolean;
 }
 
-export type RestoreSource = 'daemonset' | 'original' | 'node-backup';
+export type RestoreSource = 'daemonset' | 'checkpoint' | 'original' | 'node-backup';
 
 export interface RollbackNodePlan {
   node: string;
@@ -89,12 +89,15 @@ const parsePod = (text: string): Pod | null => {
   }
 };
 
-/** The version that runs on a node now: its DaemonSet pod, else its active checkpoint. */
+/**
+ * The version that runs on a node now: its DaemonSet pod, else its active checkpoint, else the one its checkpoint
+ * was written from (what ran last, when nothing runs).
+ */
 function runningVersion(n: NodeSnapshot, c: Component): string | null {
   const hosted = n.daemonPods.find((p) => p.component === c);
   if (hosted?.image) return imageTag(hosted.image);
-  const active = c === 'kube-apiserver' ? n.checkpoint?.activeSpec?.containers[0]?.image : undefined;
-  return active ? imageTag(active) : null;
+  if (c !== 'kube-apiserver') return null;
+  return imageTag(n.checkpoint?.activeSpec?.containers[0]?.image ?? n.checkpoint?.recordedImage);
 }
 
 function planNode(c: Component, n: NodeSnapshot, s: Snapshot, o: RollbackOptions): RollbackNodePlan {
@@ -106,6 +109,12 @@ function planNode(c: Component, n: NodeSnapshot, s: Snapshot, o: RollbackOptions
     const pod = toStaticPod(c, ds.spec.template, { name: n.name, address: n.address ?? null }, original);
     return { node: n.name, from: 'daemonset', manifest: toYaml(pod), original: originalText, version: imageTag(pod.spec.containers[0]?.image), runningVersion: running };
   }
+  // The DaemonSet deleted by hand: the active checkpoint is what serves, a spec proven to run.
+  const active = c === 'kube-apiserver' && !o.toOriginal ? n.checkpoint?.activeSpec : undefined;
+  if (active) {
+    const pod = toStaticPod(c, { metadata: {}, spec: active }, { name: n.name, address: n.address ?? null }, original);
+    return { node: n.name, from: 'checkpoint', manifest: toYaml(pod), original: originalText, version: imageTag(pod.spec.containers[0]?.image), runningVersion: running };
+  }
   if (original) {
     const manifest = sharesPort(original) ? originalText : toYaml(withPortSharing(original));
     return { node: n.name, from: 'original', manifest, original: originalText, version: imageTag(original.spec.containers[0]?.image), runningVersion: running };
@@ -114,6 +123,7 @@ function planNode(c: Component, n: NodeSnapshot, s: Snapshot, o: RollbackOptions
 }
 
 function planComponent(c: Component, nodes: NodeSnapshot[], s: Snapshot, o: RollbackOptions): RollbackComponentPlan {
+  const n = (p: RollbackNodePlan) => (nodes.find((x) => x.name === p.node)?.daemonPods.some((d) => d.component === c) || nodes.find((x) => x.name === p.node)?.checkpoint?.activeSpec ? 'runs now' : 'ran last');
   const todo = nodes.filter((n) => modeOf(n, c) !== 'static');
   if (todo.length === 0 && !s.daemonSets[c]) return { component: c, action: 'skip', reason: 'static on every control-plane node, no DaemonSet', nodes: [] };
   const planned = todo.map((n) => planNode(c, n, s, o));
@@ -121,7 +131,8 @@ function planComponent(c: Component, nodes: NodeSnapshot[], s: Snapshot, o: Roll
   if (downgrades.length > 0 && !o.force) {
     const d = downgrades[0]!;
     const what = d.from === 'daemonset' ? 'the DaemonSet\'s template' : 'the pivot-time original';
-    return { component: c, action: 'blocked', nodes: planned, reason: `restoring ${what} (${d.version}) on ${d.node} would downgrade ${c} from ${d.runningVersion}, which runs now; ${o.toOriginal ? 'run rollback without --to-original to keep what runs, or ' : ''}add --force to downgrade` };
+    const hint = o.toOriginal ? 'run rollback without --to-original to keep what runs, or ' : c === 'kube-apiserver' && d.from === 'original' ? 'once the checkpoint serves (it starts by itself within a minute of the apiserver going), rollback restores what it runs; or ' : '';
+    return { component: c, action: 'blocked', nodes: planned, reason: `restoring ${what} (${d.version}) on ${d.node} would downgrade ${c} from ${d.runningVersion}, which ${n(d)}; ${hint}add --force to downgrade` };
   }
   const reason = todo.length ? `self-hosted on ${todo.map((n) => n.name).join(', ')}` : 'static everywhere; the DaemonSet is left over';
   return { component: c, action: 'rollback', reason, nodes: planned };
@@ -129,6 +140,13 @@ function planComponent(c: Component, nodes: NodeSnapshot[], s: Snapshot, o: Roll
 
 
 
+
+export const SOURCE_TEXT: Record<RestoreSource, string> = {
+  daemonset: 'the DaemonSet as it runs now',
+  checkpoint: 'the checkpoint that serves (the DaemonSet is gone)',
+  original: 'the pivot-time original (cluster copy)',
+  'node-backup': 'the pivot-time original (node copy, read on the node)',
+};
 
 function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], o: RollbackOptions): RollbackStep[] {
   if (cp.action !== 'rollback') return [];
@@ -140,7 +158,7 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], o: RollbackO
     const n = nodes.find((x) => x.name === p.node)!;
     steps.push({
       id: `restore/${c}/${n.name}`, action: 'restore', component: c, node: n.name, target: stepNode(n), file: file(n), port, from: p.from, manifest: p.manifest, writes: 'node',
-      description: `on ${n.name}: restore the static ${c} from ${p.from === 'daemonset' ? 'the DaemonSet as it runs now' : p.from === 'original' ? 'the pivot-time original (cluster copy)' : 'the pivot-time original (node copy)'}, sharing the port, and wait until it serves`,
+      description: `on ${n.name}: restore the static ${c} from ${SOURCE_TEXT[p.from]}, sharing the port, and wait until it serves`,
     });
     if (c === 'kube-apiserver' && hasCheckpoint(n)) steps.push(uncheckpoint(n, port));
   }

@@ -3,7 +3,7 @@
 // prints the plan document; -o yaml the static manifests rollback would write. Pure: returns a string.
 import type { ChalkInstance } from 'chalk';
 import { createTwoFilesPatch } from 'diff';
-import type { RollbackPlan } from '../core/rollback-plan.ts';
+import { SOURCE_TEXT, type RollbackPlan } from '../core/rollback-plan.ts';
 import { colourDiff, sourceLine } from './plan-view.ts';
 
 export function formatRollbackPlan(plan: RollbackPlan, output: 'json' | 'yaml' | undefined, c: ChalkInstance): string {
@@ -17,7 +17,7 @@ export function renderRollbackPlan(plan: RollbackPlan, c: ChalkInstance): string
   for (const cp of plan.components) {
     out.push(c.bold(`${cp.component}: ${cp.action === 'blocked' ? c.red('blocked') : cp.action}`) + c.dim(` (${cp.reason})`));
     for (const n of cp.nodes) {
-      out.push(`  ${n.node}: restore from ${n.from === 'daemonset' ? 'the DaemonSet as it runs now' : n.from === 'original' ? 'the pivot-time original' : 'the node copy of the original (read at run time)'}, version ${n.version ?? '?'} (runs now: ${n.runningVersion ?? '?'})`);
+      out.push(`  ${n.node}: restore from ${SOURCE_TEXT[n.from]}, version ${n.version ?? '?'} (runs now: ${n.runningVersion ?? '?'})`);
       if (n.manifest !== null) {
         const before = n.original ?? '';
         out.push(colourDiff(createTwoFilesPatch(n.original ? `pivot-time original (${n.node})` : '(no original in the cluster)', `what rollback writes to ${n.node}`, before, n.manifest, '', '', { context: 3 }), c));

@@ -91,7 +91,7 @@ describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }
     });
     const plan = selfhost(['plan', '--rollback', '--components', 'kube-apiserver']);
     assert.equal(plan.code, 1, plan.err);
-    assert.match(plan.out, /\+ {4}- --v=2/, 'plan --rollback shows the edit as a change from the original');
+    assert.match(plan.out, /^\s*\+\s+- --v=2$/m, 'plan --rollback shows the edit as a change from the original');
     const refused = selfhost(['rollback', '--yes', '--to-original']);
     assert.ok(refused.code > 1, refused.out + refused.err);
     assert.match(refused.err, new RegExp(`would downgrade kube-apiserver from ${newer.split(':').pop()!.replaceAll('.', '\\.')}.*--force`));

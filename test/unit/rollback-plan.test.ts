@@ -102,4 +102,24 @@ describe('buildRollbackPlan', () => {
     assert.deepEqual(partial.steps.map((s) => s.id), ['restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'cleanup/cp-1']);
     assert.deepEqual(partial.steps.find((s) => s.action === 'cleanup')!.action === 'cleanup' && (partial.steps.at(-1) as { components: string[] }).components, ['kube-controller-manager']);
   });
+
+  it('the apiserver DaemonSet deleted by hand: restores what the active checkpoint runs; before it runs, refuses the older original', () => {
+    const s = pivoted();
+    delete s.daemonSets['kube-apiserver'];
+    s.nodes[0]!.daemonPods = s.nodes[0]!.daemonPods.filter((p) => p.component !== 'kube-apiserver');
+    const edited = toDaemonSet('kube-apiserver', original('kube-apiserver')).spec.template.spec;
+    const newer = { ...edited, containers: edited.containers.map((c) => ({ ...c, image: 'registry.k8s.io/kube-apiserver:v1.34.5' })) };
+    s.nodes[0]!.checkpoint = { recordedGeneration: 2, recordedImage: 'registry.k8s.io/kube-apiserver:v1.34.5', active: false, checkpointer: true };
+    const early = buildRollbackPlan(s, all, NOW).components.find((x) => x.component === 'kube-apiserver')!;
+    assert.equal(early.action, 'blocked');
+    assert.match(early.reason, /would downgrade kube-apiserver from v1\.34\.5, which ran last; once the checkpoint serves .* rollback restores what it runs; or add --force/);
+    s.nodes[0]!.checkpoint = { ...s.nodes[0]!.checkpoint, active: true, activeSpec: newer };
+    const api = buildRollbackPlan(s, all, NOW).components.find((x) => x.component === 'kube-apiserver')!;
+    assert.equal(api.action, 'rollback');
+    assert.equal(api.nodes[0]!.from, 'checkpoint');
+    const pod = parseAll(api.nodes[0]!.manifest!)[0] as Pod;
+    assert.equal(pod.spec.containers[0]!.image, 'registry.k8s.io/kube-apiserver:v1.34.5');
+    assert.equal(pod.metadata.labels?.['component'], 'kube-apiserver');
+  });
 });
+

@@ -79,7 +79,7 @@ function staticMetadata(component: Component, templateMeta: ObjectMeta, original
     const m = original.metadata;
     return { name: m.name ?? component, namespace: m.namespace ?? NAMESPACE, ...(m.labels ? { labels: { ...m.labels } } : {}), ...(m.annotations ? { annotations: { ...m.annotations } } : {}) };
   }
-  const labels = Object.fromEntries(Object.entries(templateMeta.labels ?? {}).filter(([k]) => k !== MANAGED_BY_KEY));
+  const labels = { component, tier: 'control-plane', ...Object.fromEntries(Object.entries(templateMeta.labels ?? {}).filter(([k]) => k !== MANAGED_BY_KEY)) };
   const annotations = Object.fromEntries(Object.entries(templateMeta.annotations ?? {}).filter(([k]) => k !== SOURCE_HASH_ANNOTATION));
   return { name: component, namespace: NAMESPACE, labels, ...(Object.keys(annotations).length ? { annotations } : {}) };
 }
