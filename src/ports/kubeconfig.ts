@@ -138,6 +138,8 @@ function clusterWithFlags(c: Cluster, g: ConnectionFlags): Cluster {
     delete out.tlsServerName;
     if (g.tlsServerName !== undefined) out.tlsServerName = g.tlsServerName;
   }
+  // Plain http (kubectl proxy's http://127.0.0.1:8001) has no TLS to verify; client-node refuses it unless told so.
+  if (out.server.startsWith('http://')) out.skipTLSVerify = true;
   return out;
 }
 
