@@ -128,7 +128,7 @@ function kubeconfigFiles(g: Pick<Globals, 'kubeconfig' | 'server'>, env: NodeJS.
 
 /** clientcmd's getCluster: flags override; a CA or insecure flag replaces the kubeconfig's CA settings; --server resets tls-server-name. */
 function clusterWithFlags(c: Cluster, g: ConnectionFlags): Cluster {
-  const out: Cluster & { caFile?: string; caData?: string; tlsServerName?: string } = { ...c, server: g.server ?? c.server };
+  const out: { -readonly [K in keyof Cluster]: Cluster[K] } = { ...c, server: g.server ?? c.server };
   if (g.certificateAuthority !== undefined || g.insecureSkipTlsVerify) {
     delete out.caData;
     delete out.caFile;
