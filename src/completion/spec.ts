@@ -11,6 +11,8 @@ export interface FlagSpec {
   description: string;
   /** Absent for boolean flags. */
   values?: Values;
+  /** May be given again (a list or repeated flag), so it is still offered after its first use. */
+  repeatable?: boolean;
 }
 
 export interface VerbSpec {
@@ -23,7 +25,8 @@ function spec(f: Flag): FlagSpec {
   const values: Values | undefined = f.type === 'boolean'
     ? undefined
     : f.complete ?? (f.choices ? { kind: 'choices', choices: f.choices } : { kind: 'none' });
-  return { name: f.name, ...(f.short ? { short: f.short } : {}), description: f.describe.split(/ \(|; |\. /)[0]!, ...(values ? { values } : {}) };
+  const repeatable = f.type === 'list' || f.type === 'repeated';
+  return { name: f.name, ...(f.short ? { short: f.short } : {}), description: f.describe.split(/ \(|; |\. /)[0]!, ...(values ? { values } : {}), ...(repeatable ? { repeatable } : {}) };
 }
 
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [...FLAGS.map(spec), { name: 'help', short: 'h', description: 'Show help' }];
