@@ -11,6 +11,7 @@ import type { DryRun } from '../pivot/context.ts';
 import { runPivot, runRollback, type OpArgs } from '../pivot/run.ts';
 import { connect } from '../session.ts';
 import { chalkFor } from '../ui/color.ts';
+import { escapeTerminal } from '../ui/escape.ts';
 import { progressRenderer } from '../ui/progress.ts';
 
 /** The flags as src/cli.ts parsed and checked them (src/commands/verbs.ts: operateFlags); absent when not typed. */
@@ -55,7 +56,7 @@ export async function operateCommand(verb: 'pivot' | 'rollback', { flags, g, io 
     clock: realClock,
     onRetry: (what, err, n) => renderer.emit({ type: 'info', tag: 'api', message: `${what.split('?')[0]} answered ${failureSummary(err)} (usual while an apiserver starts or stops); sending it again (retry ${n} of ${handoverRetries.delaysMs.length})` }),
   });
-  io.out(`Context: ${c.bold(session.context)} (${session.server})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
+  io.out(`Context: ${c.bold(escapeTerminal(session.context))} (${escapeTerminal(session.server)})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
   const started = Date.now();
   try {
     if (verb === 'pivot') {
