@@ -41,7 +41,7 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), type: String(res.headers['content-type'] ?? '') }));
-          res.on('error', (err) => reject(unreachable(cfg, what, err)));
+          res.on('error', (err) => reject(unreachable(cfg, what, err, requestTimeoutMs)));
         });
         if (requestTimeoutMs > 0) {
           // A timer over the whole request (connect, TLS, answer), not an idle timeout: a server that trickles still ends.
@@ -63,7 +63,7 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
       return JSON.parse(res.text) as T;
     } catch (err) {
       const sample = JSON.stringify(res.text.trim().slice(0, 40));
-      throw new ClusterError(`the server ${cfg.server} answered ${method} ${path.split('?')[0]} with something that is not JSON (${res.type || 'no content type'}: ${sample}); is it a Kubernetes API server? check the server of ${cfg.kubectlArgs.startsWith('--server') ? '--server' : `context "${cfg.context}"`}`, { cause: err });
+      throw new ClusterError(`the server ${cfg.server} answered ${method} ${path.split('?')[0]} with something that is not JSON (${res.type || 'no content type'}: ${sample}); is it a Kubernetes API server? check the server of ${cfg.where}`, { cause: err });
     }
   }
 
@@ -123,7 +123,7 @@ function apiError(cfg: LoadedConfig, method: string, path: string, status: numbe
     // not a Status body; keep the first line of text
   }
   const said = [String(status), reason, message && message !== reason ? message : undefined].filter(Boolean).join(' ').replace(/\s+/g, ' ');
-  const fix = status === 401 ? `; the API server did not accept the credentials of ${cfg.kubectlArgs.replace(/^--context /, 'context ')}: renew them (a new token or certificate) or use another --user, --token or --context` : '';
+  const fix = status === 401 ? `; the API server did not accept the credentials of ${cfg.where}: renew them (a new token or certificate) or use another --user, --token or --context` : '';
   return new ApiError(status, `${method} ${path}: ${said}${fix}`.trim(), reason);
 }
 
@@ -149,7 +149,7 @@ function unreachable(cfg: LoadedConfig, what: string, err: Error, timeoutMs = 0)
   const why = code === 'ETIMEDOUT'
     ? `no answer to ${what} within ${seconds(timeoutMs)} (--request-timeout)`
     : (CONNECT_FAILURES[code] ?? describeSystemError(err));
-  return new ClusterError(`cannot reach the API server ${cfg.server} of ${cfg.kubectlArgs.startsWith('--server') ? '--server' : `context "${cfg.context}"`}: ${why}; check it with "kubectl ${cfg.kubectlArgs} cluster-info"`, { cause: err });
+  return new ClusterError(`cannot reach the API server ${cfg.server} of ${cfg.where}: ${why}; check it with "kubectl ${cfg.kubectlArgs} cluster-info"`, { cause: err });
 }
 
 const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);

@@ -21,6 +21,8 @@ export interface LoadedConfig {
   server: string;
   /** How to point kubectl at the same place in a hint: "--context prod" or "--server https://...". */
   kubectlArgs: string;
+  /** The same in words, for messages: 'context "prod"' or "--server https://...". */
+  where: string;
   /** Credentials, TLS settings and impersonation headers onto one request's options. */
   applyTo(opts: RequestOptions): Promise<void>;
 }
@@ -84,7 +86,7 @@ export async function loadKubeConfig(g: ConnectionFlags, env: NodeJS.ProcessEnv 
   effective.loadFromOptions({ clusters: [cluster], users: [user], contexts: [{ name: 'effective', cluster: cluster.name, user: user.name }], currentContext: 'effective' });
   const kubectlArgs = context === '(flags)' ? `--server ${cluster.server}` : `--context ${context}`;
   return {
-    kc: effective, context, server: cluster.server, kubectlArgs,
+    kc: effective, context, server: cluster.server, kubectlArgs, where: context === '(flags)' ? kubectlArgs : `context "${context}"`,
     async applyTo(opts) {
       try {
         await effective.applyToHTTPSOptions(opts);

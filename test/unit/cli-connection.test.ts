@@ -175,7 +175,7 @@ describe('answers that are not what a kubectl user expects, in one line each', (
     const r = await plan(['--kubeconfig', kubeconfig({ server: s.url })]);
     assert.equal(r.code, 4, r.err);
     oneLine(r);
-    assert.match(r.err, /^error: GET \/api\/v1\/\S+: 401 Unauthorized; the API server did not accept the credentials of context bed: renew them/);
+    assert.match(r.err, /^error: GET \/api\/v1\/\S+: 401 Unauthorized; the API server did not accept the credentials of context "bed": renew them/);
     assert.doesNotMatch(r.err, /Unauthorized.*Unauthorized/);
   });
 
@@ -199,7 +199,7 @@ describe('answers that are not what a kubectl user expects, in one line each', (
     const lines = r.err.trimEnd().split('\n');
     assert.equal(lines.length, 2, r.err);
     assert.match(lines[0]!, /^waiting for the API server http:\/\/127\.0\.0\.1:\d+ to answer GET \/api\/v1\/\S+ \(1s so far; gives up after 2s \(--request-timeout\)\)$/);
-    assert.match(lines[1]!, /^error: cannot reach the API server http:\/\/127\.0\.0\.1:\d+ of --server: no answer to GET \/\S+ within 2s \(--request-timeout\); check it with "kubectl --server http:\/\/127\.0\.0\.1:\d+ cluster-info"$/);
+    assert.match(lines[1]!, /^error: cannot reach the API server http:\/\/127\.0\.0\.1:\d+ of --server http:\/\/127\.0\.0\.1:\d+: no answer to GET \/\S+ within 2s \(--request-timeout\); check it with "kubectl --server http:\/\/127\.0\.0\.1:\d+ cluster-info"$/);
     assert.ok(Date.now() - started < 4000, 'gave up at the limit');
   });
 });
