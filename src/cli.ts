@@ -150,6 +150,9 @@ function report(err: unknown, io: Io, verbosity: number): number {
     // A file the command was pointed at (a manifest, a kubeconfig) that the OS would not give it.
     message = systemErrorLine(err);
     code = EXIT_CODES.config;
+  } else {
+    // Nothing mapped it: a bug rather than bad input. Say so, so that it is reported rather than puzzled over.
+    message = `unexpected internal error (a bug: please report it with the output of -v=6): ${message}`;
   }
   io.err(`error: ${escapeTerminal(message.split('\n')[0]!)}\n`);
   if (verbosity >= 6 && err instanceof Error && err.stack) io.err(err.stack + '\n');

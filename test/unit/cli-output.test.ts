@@ -95,3 +95,12 @@ describe('a failed write to stdout', { skip: !existsSync('/dev/full') && 'needs 
     }
   });
 });
+
+describe('errors nothing maps', () => {
+  it('are reported as a bug, one line, exit 6', async () => {
+    const io = { ...bufferIo(), out: () => { throw new TypeError('x is not a function'); } };
+    const code = await run(['version'], io);
+    assert.equal(code, 6);
+    assert.equal(io.stderr(), 'error: unexpected internal error (a bug: please report it with the output of -v=6): x is not a function\n');
+  });
+});
