@@ -30,67 +30,75 @@ const HANDLERS: Record<string, (inv: Invocation) => Promise<number>> = {
 };
 
 export async function run(argv: string[], io: Io, now: () => Date = () => new Date()): Promise<number> {
-  let exitCode = 0;
-  let failure: unknown;
   let verbosity = 0;
-  let helpShown = false;
   try {
     const read = readArgv(argv);
     verbosity = verbosityOf(read.given);
     if (read.command !== undefined && !read.verb) throw new UsageError(`unknown command "${read.command}": use ${orList(VERBS.map((v) => v.name))} (see "kubectl selfhost --help")`);
     // A bad value found while yargs coerces a flag: yargs wraps it, so it is kept here to be reported as it is.
     const badValue: { error?: unknown } = {};
-    const act = (verb: string) => async (a: Record<string, unknown>) => {
-      try {
-        exitCode = await HANDLERS[verb]!({ flags: a, g: globalsFrom(a), given: read.given, io, now: now() });
-      } catch (err) {
-        failure = err;
-      }
+    const fail = (msg: string | null, err: Error | undefined) => {
+      if (badValue.error) throw badValue.error;
+      const text = (msg ?? err?.message ?? 'invalid arguments').replace(/\s+/g, ' ');
+      throw new UsageError(`${text.charAt(0).toLowerCase()}${text.slice(1)} (see "kubectl selfhost ${read.verb ? `${read.verb.name} ` : ''}--help")`);
     };
-    const parser = yargs(read.args)
-      .scriptName('kubectl selfhost')
-      .usage('Usage: kubectl selfhost <command> [flags]\n\nPivot a kubeadm static-pod control plane to self-hosted DaemonSets in kube-system, and back.')
-      .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false })
-      .epilogue(TOP_EPILOGUE);
-    addFlags(parser, GLOBAL_FLAGS, badValue, true);
-    parser.group([...GLOBAL_FLAGS.map((f) => f.name), 'help'], 'Global flags:');
-    for (const verb of VERBS) {
-      parser.command(verb.name, verb.describe, (y: Argv) => {
-        addFlags(y, verb.flags, badValue, false);
-        // kubectl's layout: the verb's own flags first, the global ones after; examples as commented command lines.
-        y.group([...verb.flags.map((f) => f.name), 'help'], 'Flags:').group(GLOBAL_FLAGS.map((f) => f.name), 'Global flags:');
-        return y.epilogue(verbEpilogue(verb));
-      }, act(verb.name));
+    let code = 0;
+    if (read.verb && !read.given.has('help')) {
+      // A verb to run: only its flags are declared. yargs renders the whole help after every command it runs
+      // (about 40 ms with kubectl's flags), so commands are declared only when help is what was asked for.
+      const { verb } = read;
+      const args = [...read.args];
+      args.splice(args.indexOf(verb.name), 1);
+      const parser = yargs(args).parserConfiguration(PARSER_CONFIG).strict().version(false).help(false).fail(fail).exitProcess(false);
+      addFlags(parser, [...GLOBAL_FLAGS, ...verb.flags], badValue);
+      const flags = await parser.parseAsync();
+      code = await HANDLERS[verb.name]!({ flags, g: globalsFrom(flags), given: read.given, io, now: now() });
+    } else {
+      let output = '';
+      await helpParser(read.args, badValue, fail).parseAsync(read.args, {}, (_err: unknown, _parsed: unknown, text: string) => {
+        output = text;
+      });
+      if (output) io.out(output + '\n');
     }
-    parser
-      .demandCommand(1, `name a command: ${VERBS.map((v) => v.name).join(', ')} (see "kubectl selfhost --help")`)
-      .strict()
-      .version(false)
-      .help()
-      .alias('h', 'help')
-      .wrap(Math.min(120, process.stdout.columns ?? 100))
-      .fail((msg: string | null, err: Error | undefined) => {
-        if (badValue.error) throw badValue.error;
-        const text = (msg ?? err?.message ?? 'invalid arguments').replace(/\s+/g, ' ');
-        throw new UsageError(`${text.charAt(0).toLowerCase()}${text.slice(1)} (see "kubectl selfhost ${read.verb ? `${read.verb.name} ` : ''}--help")`);
-      })
-      .exitProcess(false);
-    await parser.parseAsync(read.args, {}, (_err: unknown, _parsed: unknown, output: string) => {
-      if (output) {
-        helpShown = true;
-        io.out(output + '\n');
-      }
-    });
-    if (failure === undefined) await io.flush?.();
+    await io.flush?.();
+    return code;
   } catch (err) {
-    failure ??= err;
+    return report(err, io, verbosity);
   }
-  if (failure !== undefined) return report(failure, io, verbosity);
-  return helpShown ? 0 : exitCode;
+}
+
+const PARSER_CONFIG = { 'boolean-negation': false, 'camel-case-expansion': false } as const;
+
+/** Every verb as a yargs command, for --help (and for the error when no command is named). */
+function helpParser(args: string[], badValue: { error?: unknown }, fail: (msg: string | null, err: Error | undefined) => never): Argv {
+  const parser = yargs(args)
+    .scriptName('kubectl selfhost')
+    .usage('Usage: kubectl selfhost <command> [flags]\n\nPivot a kubeadm static-pod control plane to self-hosted DaemonSets in kube-system, and back.')
+    .parserConfiguration(PARSER_CONFIG)
+    .epilogue(TOP_EPILOGUE);
+  addFlags(parser, GLOBAL_FLAGS, badValue, true);
+  parser.group([...GLOBAL_FLAGS.map((f) => f.name), 'help'], 'Global flags:');
+  for (const verb of VERBS) {
+    parser.command(verb.name, verb.describe, (y: Argv) => {
+      addFlags(y, verb.flags, badValue);
+      // kubectl's layout: the verb's own flags first, the global ones after; examples as commented command lines.
+      y.group([...verb.flags.map((f) => f.name), 'help'], 'Flags:').group(GLOBAL_FLAGS.map((f) => f.name), 'Global flags:');
+      return y.epilogue(verbEpilogue(verb));
+    });
+  }
+  return parser
+    .demandCommand(1, `name a command: ${VERBS.map((v) => v.name).join(', ')} (see "kubectl selfhost --help")`)
+    .strict()
+    .version(false)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .fail(fail)
+    .exitProcess(false);
 }
 
 /** Declares flags to yargs; each value is shaped (last wins, or added up) and checked as kubectl's flag library would. */
-function addFlags(y: Argv, flags: readonly Flag[], badValue: { error?: unknown }, global: boolean): void {
+function addFlags(y: Argv, flags: readonly Flag[], badValue: { error?: unknown }, global = false): void {
   for (const f of flags) {
     y.option(f.name, {
       type: f.type === 'boolean' ? 'boolean' : 'string',
