@@ -87,7 +87,7 @@ function helpParser(args: string[], badValue: { error?: unknown }, fail: (msg: s
     });
   }
   return parser
-    .demandCommand(1, `name a command: ${VERBS.map((v) => v.name).join(', ')} (see "kubectl selfhost --help")`)
+    .demandCommand(1, `name a command: ${orList(VERBS.map((v) => v.name))}`)
     .strict()
     .version(false)
     .help()
