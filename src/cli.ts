@@ -1,139 +1,169 @@
-// The command line: yargs parses, thin command files act, and this file is the one error boundary that maps
-// typed errors to exit codes and prints each error once.
+// The command line: kubectl's flag spellings are read first (src/commands/argv.ts), yargs parses what the verb
+// table (src/commands/verbs.ts) declares, thin command files act, and this file is the one error boundary that maps
+// typed errors to exit codes and prints each error once, as one line.
 import yargs, { type Argv } from 'yargs';
+import { readArgv } from './commands/argv.ts';
+import { checkChoice, orList, parseVerbosity } from './commands/flag-values.ts';
+import { GLOBAL_FLAGS, labelOf, TOP_EPILOGUE, verbEpilogue, VERBS, type Flag } from './commands/verbs.ts';
 import { EXIT_CODES, SelfhostError, UsageError } from './core/errors.ts';
-import { parseDuration, type Globals } from './globals.ts';
+import { isSystemError, systemErrorLine } from './core/system-errors.ts';
+import { globalsFrom, type Globals } from './globals.ts';
 import type { Io } from './io.ts';
-import type { ColorMode } from './ui/color.ts';
-import { DEFAULT_AGENT_IMAGE } from './ports/agent-image.ts';
+import { ApiError } from './ports/kube.ts';
+import { escapeTerminal } from './ui/escape.ts';
 
-type Handler = (argv: Record<string, unknown>, g: Globals) => Promise<number>;
+/** What a verb's handler gets: its parsed flags, the globals, and the flags as typed (for the plan's footer). */
+export interface Invocation {
+  flags: Record<string, unknown>;
+  g: Globals;
+  given: ReadonlyMap<string, readonly string[]>;
+  io: Io;
+  now: Date;
+}
+
+const HANDLERS: Record<string, (inv: Invocation) => Promise<number>> = {
+  plan: async (inv) => (await import('./commands/plan.ts')).planCommand(inv),
+  pivot: async (inv) => (await import('./commands/operate.ts')).operateCommand('pivot', inv),
+  status: async (inv) => (await import('./commands/status.ts')).statusCommand(inv),
+  rollback: async (inv) => (await import('./commands/operate.ts')).operateCommand('rollback', inv),
+  version: async (inv) => (await import('./commands/version.ts')).versionCommand(inv),
+  rbac: async (inv) => (await import('./commands/rbac.ts')).rbacCommand(inv.flags as never, inv.io),
+};
 
 export async function run(argv: string[], io: Io, now: () => Date = () => new Date()): Promise<number> {
-  let exitCode = 0;
-  let failure: unknown;
-  const act = (h: Handler) => async (a: Record<string, unknown>) => {
-    try {
-      exitCode = await h(a, globalsFrom(a));
-    } catch (err) {
-      failure = err;
+  let verbosity = 0;
+  try {
+    const read = readArgv(argv);
+    verbosity = verbosityOf(read.given);
+    if (read.command !== undefined && !read.verb) throw new UsageError(`unknown command "${read.command}": use ${orList(VERBS.map((v) => v.name))} (see "kubectl selfhost --help")`);
+    // A bad value found while yargs coerces a flag: yargs wraps it, so it is kept here to be reported as it is.
+    const badValue: { error?: unknown } = {};
+    const fail = (msg: string | null, err: Error | undefined) => {
+      if (badValue.error) throw badValue.error;
+      const text = (msg ?? err?.message ?? 'invalid arguments').replace(/\s+/g, ' ');
+      throw new UsageError(`${text.charAt(0).toLowerCase()}${text.slice(1)} (see "kubectl selfhost ${read.verb ? `${read.verb.name} ` : ''}--help")`);
+    };
+    let code = 0;
+    if (read.verb && !read.given.has('help')) {
+      // A verb to run: only its flags are declared. yargs renders the whole help after every command it runs
+      // (about 40 ms with kubectl's flags), so commands are declared only when help is what was asked for.
+      const { verb } = read;
+      const args = [...read.args];
+      args.splice(args.indexOf(verb.name), 1);
+      const parser = yargs(args).parserConfiguration(PARSER_CONFIG).strict().version(false).help(false).fail(fail).exitProcess(false);
+      addFlags(parser, [...GLOBAL_FLAGS, ...verb.flags], badValue);
+      const flags = await parser.parseAsync();
+      code = await HANDLERS[verb.name]!({ flags, g: globalsFrom(flags), given: read.given, io, now: now() });
+    } else {
+      let output = '';
+      await helpParser(read.args, badValue, fail).parseAsync(read.args, {}, (_err: unknown, _parsed: unknown, text: string) => {
+        output = text;
+      });
+      if (output) io.out(output + '\n');
     }
-  };
+    await io.flush?.();
+    return code;
+  } catch (err) {
+    return report(err, io, verbosity);
+  }
+}
 
-  const parser = yargs(argv)
+const PARSER_CONFIG = { 'boolean-negation': false, 'camel-case-expansion': false } as const;
+
+/** Every verb as a yargs command, for --help (and for the error when no command is named). */
+function helpParser(args: string[], badValue: { error?: unknown }, fail: (msg: string | null, err: Error | undefined) => never): Argv {
+  const parser = yargs(args)
     .scriptName('kubectl selfhost')
     .usage('Usage: kubectl selfhost <command> [flags]\n\nPivot a kubeadm static-pod control plane to self-hosted DaemonSets in kube-system, and back.')
-    .option('kubeconfig', { type: 'string', describe: 'Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)', global: true })
-    .option('context', { type: 'string', describe: 'The kubeconfig context to use', global: true })
-    .option('cluster', { type: 'string', describe: 'The kubeconfig cluster to use', global: true })
-    .option('user', { type: 'string', describe: 'The kubeconfig user to use', global: true })
-    .option('request-timeout', { type: 'string', default: '0', describe: 'How long to wait for one API request (e.g. 30s); 0 waits forever', global: true })
-    .option('v', { type: 'number', default: 0, describe: 'Log verbosity (>= 6 prints stack traces of errors)', global: true, requiresArg: true })
-    .option('color', { type: 'string', choices: ['auto', 'always', 'never'], default: 'auto', describe: 'Colour output (auto: only on a terminal, never with NO_COLOR)', global: true })
-    .command('plan', 'Show what pivot would change: a diff per component and the steps, or -o json|yaml', (y: Argv) =>
-      y
-        .option('manifests-dir', { type: 'string', describe: 'Plan offline from a kubeadm static pod directory (e.g. a copy of /etc/kubernetes/manifests); no cluster needed' })
-        .option('components', { type: 'string', describe: 'Comma-separated subset: kube-apiserver,kube-controller-manager,kube-scheduler' })
-        .option('output', { alias: 'o', type: 'string', choices: ['json', 'yaml'], describe: 'json: the versioned plan document; yaml: the DaemonSets it would create (with --rollback: the static manifests it would write)' })
-        .option('rollback', { type: 'boolean', describe: 'Show what rollback would do instead: the static manifest it writes per node, diffed against the pivot-time original' })
-        .option('to-original', { type: 'boolean', describe: 'With --rollback: plan the rollback to the pivot-time originals (see rollback --help)' })
-        .option('force', { type: 'boolean', describe: 'With --rollback: allow a downgrade (see rollback --help)' })
-        .option('exact', { type: 'boolean', describe: 'With --rollback: plan --exact too (see rollback --help)' })
-        .epilogue('Exit codes (as kubectl diff): 0 nothing to do, 1 changes planned, >1 error.'),
-      act(async (a, g) => (await import('./commands/plan.ts')).planCommand(a as never, g, io, now())),
-    )
-    .command('pivot', 'Convert the static control plane to DaemonSets, component by component, node by node', (y: Argv) => operateFlags(y, 'pivot'),
-      act(async (a, g) => (await import('./commands/operate.ts')).operateCommand('pivot', a as never, g, io)))
-    .command('status', 'Show where every component on every control-plane node stands', (y: Argv) =>
-      y.option('output', { alias: 'o', type: 'string', choices: ['json', 'yaml'], describe: 'The versioned status document' })
-        .epilogue('Exit codes: 0 healthy, 1 degraded or mid-way (a run to finish or roll back), >1 error.'),
-      act(async (a, g) => (await import('./commands/status.ts')).statusCommand(a as never, g, io)))
-    .command('rollback', 'Return to static pods from any state pivot can leave', (y: Argv) =>
-      rollbackFlags(operateFlags(y, 'rollback')),
-      act(async (a, g) => (await import('./commands/operate.ts')).operateCommand('rollback', a as never, g, io)))
-    .command('version', 'Print the version of kubectl-selfhost', (y: Argv) =>
-      y.option('output', { alias: 'o', type: 'string', choices: ['json'], describe: 'json: machine-readable' }),
-      act(async (a) => (await import('./commands/version.ts')).versionCommand(a as never, io)),
-    )
-    // rbac: offline, prints the roles this tool needs (src/core/permissions.ts) for kubectl apply -f -.
-    .command('rbac', 'Print the ClusterRole, Role and bindings a user needs to run this tool (for kubectl apply -f -)', (y: Argv) =>
-      y.option('bind-user', { type: 'string', array: true, describe: 'Bind the roles to this user (repeatable)' })
-        .option('bind-group', { type: 'string', array: true, describe: 'Bind the roles to this group (repeatable)' })
-        .option('read-only', { type: 'boolean', describe: 'Only what plan and status need' })
-        .option('nodes', { type: 'string', describe: 'Comma-separated control-plane node names: limits the ConfigMap rules to their backups' }),
-      act(async (a) => (await import('./commands/rbac.ts')).rbacCommand(a as never, io)))
-    .demandCommand(1, 'name a command: plan, pivot, status, rollback, version or rbac (see --help)')
+    .parserConfiguration(PARSER_CONFIG)
+    .epilogue(TOP_EPILOGUE);
+  addFlags(parser, GLOBAL_FLAGS, badValue, true);
+  parser.group([...GLOBAL_FLAGS.map((f) => f.name), 'help'], 'Global flags:');
+  for (const verb of VERBS) {
+    parser.command(verb.name, verb.describe, (y: Argv) => {
+      addFlags(y, verb.flags, badValue);
+      // kubectl's layout: the verb's own flags first, the global ones after; examples as commented command lines.
+      y.group([...verb.flags.map((f) => f.name), 'help'], 'Flags:').group(GLOBAL_FLAGS.map((f) => f.name), 'Global flags:');
+      return y.epilogue(verbEpilogue(verb));
+    });
+  }
+  return parser
+    .demandCommand(1, `name a command: ${orList(VERBS.map((v) => v.name))}`)
     .strict()
     .version(false)
     .help()
     .alias('h', 'help')
     .wrap(Math.min(120, process.stdout.columns ?? 100))
-    .fail((msg: string | null, err: Error | undefined) => {
-      const text = msg ?? 'invalid arguments';
-      throw err ?? new UsageError(`${text.charAt(0).toLowerCase()}${text.slice(1)} (see "kubectl selfhost --help")`);
-    })
+    .fail(fail)
     .exitProcess(false);
+}
 
-  let helpShown = false;
-  try {
-    await parser.parseAsync(argv, {}, (_err: unknown, _parsed: unknown, output: string) => {
-      if (output) {
-        helpShown = true;
-        io.out(output + '\n');
-      }
+/** Declares flags to yargs; each value is shaped (last wins, or added up) and checked as kubectl's flag library would. */
+function addFlags(y: Argv, flags: readonly Flag[], badValue: { error?: unknown }, global = false): void {
+  for (const f of flags) {
+    y.option(f.name, {
+      type: f.type === 'boolean' ? 'boolean' : 'string',
+      describe: f.describe,
+      global,
+      ...(f.short ? { alias: f.short } : {}),
+      ...(f.choices ? { choices: [...f.choices] } : {}),
+      ...(f.defaultText !== undefined ? { defaultDescription: f.defaultText } : {}),
+      coerce: (raw: unknown) => {
+        try {
+          return shape(f, raw);
+        } catch (err) {
+          badValue.error ??= err;
+          throw err;
+        }
+      },
     });
-  } catch (err) {
-    failure = err;
   }
-  if (failure !== undefined) return report(failure, io, verbosityOf(argv));
-  return helpShown ? 0 : exitCode;
 }
 
-function operateFlags(y: Argv, verb: string): Argv {
-  return y
-    .option('components', { type: 'string', describe: 'Comma-separated subset: kube-apiserver,kube-controller-manager,kube-scheduler' })
-    .option('yes', { alias: 'y', type: 'boolean', describe: `Do not ask for confirmation (required to ${verb} without a terminal)` })
-    .option('dry-run', { type: 'string', choices: ['none', 'client', 'server'], describe: 'client: only show the steps; server: send every write with dryRun=All' })
-    .option('timeout', { type: 'string', default: '5m', describe: 'Limit of each wait (e.g. 90s, 5m)' })
-    .option('agent-image', { type: 'string', default: DEFAULT_AGENT_IMAGE, describe: 'Image of the short-lived node agent pods (busybox sh, cp, mv, base64); mirror it for air-gapped clusters' });
-}
-
-function rollbackFlags(y: Argv): Argv {
-  return y
-    .option('exact', { type: 'boolean', describe: 'Restore the byte-identical original manifests (one more restart each) instead of keeping --permit-port-sharing' })
-    .option('to-original', { type: 'boolean', describe: 'Restore the pivot-time original manifests instead of what the DaemonSets run now (edits made through the API are lost)' })
-    .option('force', { type: 'boolean', describe: 'Allow restoring an older version than the one that runs (a downgrade)' });
-}
-
-function globalsFrom(a: Record<string, unknown>): Globals {
-  const s = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
-  const g: Globals = {
-    requestTimeoutMs: parseDuration(String(a['request-timeout'] ?? '0'), '--request-timeout'),
-    verbosity: Number(a['v'] ?? 0),
-    color: (s('color') ?? 'auto') as ColorMode,
+function shape(f: Flag, raw: unknown): unknown {
+  const all = Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  if (f.type === 'boolean') return all.at(-1) === true || all.at(-1) === 'true';
+  const label = labelOf(f);
+  const check = (v: string) => {
+    if (v === '') throw new UsageError(`${label} needs a value${f.hint ? ` (${f.hint})` : ''}`);
+    if (f.choices) checkChoice(v, f.choices, label);
+    f.check?.(v, label);
   };
-  for (const k of ['kubeconfig', 'context', 'cluster', 'user'] as const) {
-    const v = s(k);
-    if (v !== undefined) {
-      if (v === '') throw new UsageError(`--${k} needs a value`);
-      g[k] = v;
-    }
+  const values = all.map(String);
+  if (f.type === 'string') {
+    check(values.at(-1)!);
+    return values.at(-1);
   }
-  return g;
+  const items = f.type === 'list' ? values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) : values;
+  if (items.length === 0) check('');
+  items.forEach(check);
+  return items;
 }
 
-function verbosityOf(argv: string[]): number {
-  const i = argv.findIndex((a) => a === '-v' || a === '--v' || a.startsWith('-v=') || a.startsWith('--v='));
-  if (i === -1) return 0;
-  const arg = argv[i]!;
-  return Number(arg.includes('=') ? arg.split('=')[1] : argv[i + 1]) || 0;
+function verbosityOf(given: ReadonlyMap<string, readonly string[]>): number {
+  try {
+    const v = given.get('v')?.at(-1);
+    return v === undefined ? 0 : parseVerbosity(v);
+  } catch {
+    return 0;
+  }
 }
 
-/** The one place errors are printed: one line, lower-case, with the fix; the stack only at -v >= 6. */
+/** The one place errors are printed: one line, lower-case, with the fix, escaped; the stack only at -v >= 6. */
 function report(err: unknown, io: Io, verbosity: number): number {
-  const message = err instanceof Error ? err.message : String(err);
-  io.err(`error: ${message.split('\n')[0]}\n`);
+  let message = err instanceof Error ? err.message : String(err);
+  let code = EXIT_CODES.failed;
+  if (err instanceof SelfhostError) code = EXIT_CODES[err.kind];
+  else if (err instanceof ApiError) code = EXIT_CODES.cluster;
+  else if (isSystemError(err)) {
+    // A file the command was pointed at (a manifest, a kubeconfig) that the OS would not give it.
+    message = systemErrorLine(err);
+    code = EXIT_CODES.config;
+  } else {
+    // Nothing mapped it: a bug rather than bad input. Say so, so that it is reported rather than puzzled over.
+    message = `unexpected internal error (a bug: please report it with the output of -v=6): ${message}`;
+  }
+  io.err(`error: ${escapeTerminal(message.split('\n')[0]!)}\n`);
   if (verbosity >= 6 && err instanceof Error && err.stack) io.err(err.stack + '\n');
-  return err instanceof SelfhostError ? EXIT_CODES[err.kind] : EXIT_CODES.failed;
+  return code;
 }
-

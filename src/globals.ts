@@ -1,5 +1,7 @@
-// The global flags every verb understands, as kubectl spells them (plugins get none of kubectl's own).
-import { UsageError } from './core/errors.ts';
+// The global flags every verb understands, as kubectl spells them (plugins get none of kubectl's own), read from
+// the flags yargs parsed (already checked by src/commands/verbs.ts).
+import { parseDuration, parseVerbosity } from './commands/flag-values.ts';
+import { REQUEST_TIMEOUT_DEFAULT } from './commands/verbs.ts';
 import type { ColorMode } from './ui/color.ts';
 
 export interface Globals {
@@ -7,25 +9,38 @@ export interface Globals {
   context?: string;
   cluster?: string;
   user?: string;
+  server?: string;
+  token?: string;
+  certificateAuthority?: string;
+  clientCertificate?: string;
+  clientKey?: string;
+  insecureSkipTlsVerify?: boolean;
+  tlsServerName?: string;
+  as?: string;
+  asGroups?: string[];
+  asUid?: string;
   /** Per-request timeout in ms; 0 = none (kubectl's "0"). */
   requestTimeoutMs: number;
   verbosity: number;
   color: ColorMode;
 }
 
-/** Parses kubectl's --request-timeout: "0", "30", "30s", "1m", "1m30s", "500ms". */
-export function parseDuration(value: string, flag: string): number {
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(v); m !== null; m = re.exec(v)) {
-    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-    matched = re.lastIndex;
+const STRINGS = {
+  kubeconfig: 'kubeconfig', context: 'context', cluster: 'cluster', user: 'user', server: 'server', token: 'token',
+  certificateAuthority: 'certificate-authority', clientCertificate: 'client-certificate', clientKey: 'client-key',
+  tlsServerName: 'tls-server-name', as: 'as', asUid: 'as-uid',
+} as const;
+
+export function globalsFrom(a: Record<string, unknown>): Globals {
+  const g: Globals = {
+    requestTimeoutMs: parseDuration(typeof a['request-timeout'] === 'string' ? a['request-timeout'] : REQUEST_TIMEOUT_DEFAULT, '--request-timeout', { zero: 'for no limit' }),
+    verbosity: typeof a['v'] === 'string' ? parseVerbosity(a['v']) : 0,
+    color: (typeof a['color'] === 'string' ? a['color'] : 'auto') as ColorMode,
+  };
+  for (const [key, flag] of Object.entries(STRINGS) as Array<[keyof typeof STRINGS, string]>) {
+    if (typeof a[flag] === 'string') g[key] = a[flag];
   }
-  if (v === '' || matched !== v.length) {
-    throw new UsageError(`invalid ${flag} "${value}": use a duration such as 30s, 2m or 1m30s (0 for none)`);
-  }
-  return total;
+  if (a['insecure-skip-tls-verify'] === true) g.insecureSkipTlsVerify = true;
+  if (Array.isArray(a['as-group'])) g.asGroups = a['as-group'] as string[];
+  return g;
 }

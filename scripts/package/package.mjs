@@ -4,7 +4,8 @@
 //                                                   helper, LICENSE
 //   <archive>.sha256, sha256sums.txt                lowercase sha256 sums
 //   plugin.yaml                                     the krew manifest rendered from plugin.yaml.tmpl
-// Flags: --update-plugin-yaml   also write the rendered manifest to ./plugin.yaml (the committed copy)
+// Flags: --update-plugin-yaml   also write the rendered manifest to ./plugin.yaml (the committed copy) and
+//                               krew-release-bot's template to ./.krew.yaml
 //        --targets os/arch,...  build a subset (development only: plugin.yaml needs every platform)
 // Environment: SELFHOST_RELEASE_URL (where the release step uploads the archives; {{version}} is replaced),
 //              SOURCE_DATE_EPOCH (archive timestamps; default: the commit's time), SELFHOST_CACHE (cache.mjs).
@@ -16,9 +17,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cacheDir, log } from './cache.mjs';
 import { writeTarGz, writeZip } from './archive.mjs';
-import { DEFAULT_RELEASE_URL, renderManifest } from './manifest.mjs';
+import { DEFAULT_RELEASE_URL, renderKrewBotTemplate, renderManifest } from './manifest.mjs';
 import { seedPkgCache } from './node-base.mjs';
-import { archiveName, binDir, completionName, exeName, TARGETS } from './targets.mjs';
+import { archiveForTag, archiveName, binDir, completionName, exeName, TARGETS } from './targets.mjs';
 import { rcodesign } from './tools.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -48,7 +49,12 @@ writeFileSync('dist/sha256sums.txt', Object.values(platforms).map((p) => `${p.sh
 if (targets.length === TARGETS.length) {
   const manifest = renderManifest(readFileSync('plugin.yaml.tmpl', 'utf8'), { version: `v${version}`, releaseUrl: process.env.SELFHOST_RELEASE_URL ?? DEFAULT_RELEASE_URL, platforms });
   writeFileSync('dist/plugin.yaml', manifest);
-  if (flags['update-plugin-yaml']) copyFileSync('dist/plugin.yaml', 'plugin.yaml');
+  const bot = renderKrewBotTemplate(readFileSync('plugin.yaml.tmpl', 'utf8'), { releaseUrl: process.env.SELFHOST_RELEASE_URL ?? DEFAULT_RELEASE_URL, archives: Object.fromEntries(TARGETS.map((t) => [`${t.os}/${t.arch}`, archiveForTag(t, '{{ .TagName }}')])) });
+  writeFileSync('dist/.krew.yaml', bot);
+  if (flags['update-plugin-yaml']) {
+    copyFileSync('dist/plugin.yaml', 'plugin.yaml');
+    copyFileSync('dist/.krew.yaml', '.krew.yaml');
+  }
 } else {
   log('dist/plugin.yaml not written: it needs every target');
 }

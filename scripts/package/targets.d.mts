@@ -12,6 +12,7 @@ export interface Target {
 export const TARGETS: readonly Target[];
 export const NODE_INTEGRITY: Record<string, Record<string, string>>;
 export function archiveName(t: Target, version: string): string;
+export function archiveForTag(t: Target, tag: string): string;
 export function binDir(t: Target): string;
 export function exeName(t: Target): string;
 export function completionName(t: Target): string;

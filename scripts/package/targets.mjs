@@ -22,7 +22,9 @@ export const NODE_INTEGRITY = {
 };
 
 /** dist/ names: the archive krew downloads and the directory the executable is built in. */
-export const archiveName = (t, version) => `kubectl-selfhost_v${version}_${t.os}_${t.arch}.${t.archive}`;
+export const archiveName = (t, version) => archiveForTag(t, `v${version}`);
+/** The same name for a release tag (v<version>), or for a template's tag placeholder. */
+export const archiveForTag = (t, tag) => `kubectl-selfhost_${tag}_${t.os}_${t.arch}.${t.archive}`;
 export const binDir = (t) => `dist/bin/${t.os}-${t.arch}`;
 export const exeName = (t) => `kubectl-selfhost${t.exe}`;
 export const completionName = (t) => (t.os === 'windows' ? 'kubectl_complete-selfhost.cmd' : 'kubectl_complete-selfhost');

@@ -1,5 +1,6 @@
 // Tools that packaging and its tests build from the package registries into the cache (cache.mjs), once:
-//   krew and validate-krew-manifest, from the Go module sigs.k8s.io/krew (the Go module proxy);
+//   krew and validate-krew-manifest, from the Go module sigs.k8s.io/krew (the Go module proxy), each in its own
+//   directory (krew/<version>, krew-validate/<version>), built under nice -n 19;
 //   rcodesign, from the crate apple-codesign (crates.io), to give the macOS executables an ad-hoc signature
 //   (postject's injection invalidates Node's own signature, and arm64 macOS refuses to run unsigned code).
 // Each returns { path } or { missing: why } so that callers decide whether that is fatal.
@@ -21,14 +22,29 @@ function onPath(cmd) {
   }
 }
 
+/**
+ * krew's own manifest linter, validate-krew-manifest (sigs.k8s.io/krew/cmd/validate-krew-manifest) at KREW_VERSION,
+ * built once into <cache>/krew-validate/<version>/: { path } or { missing }.
+ */
+export async function krewValidator(cache) {
+  return goCommand(cache, 'validate-krew-manifest', join(cache, 'krew-validate', KREW_VERSION));
+}
+
 /** { krew, validate } built from sigs.k8s.io/krew at KREW_VERSION, or { missing }. */
 export async function krewTools(cache) {
-  const dir = join(cache, 'krew', KREW_VERSION);
-  const krew = join(dir, 'krew');
-  const validate = join(dir, 'validate-krew-manifest');
-  if (existsSync(krew) && existsSync(validate)) return { krew, validate };
-  if (!onPath('go')) return { missing: 'go is not installed, so krew cannot be built (apt-get install golang-go, or Go from go.dev)' };
-  log(`building krew ${KREW_VERSION} from the Go module proxy`);
+  const krew = await goCommand(cache, 'krew', join(cache, 'krew', KREW_VERSION));
+  if (krew.missing) return krew;
+  const validate = await krewValidator(cache);
+  if (validate.missing) return validate;
+  return { krew: krew.path, validate: validate.path };
+}
+
+/** One command of the krew module, built with the Go module proxy under `nice -n 19` (the machine is shared). */
+async function goCommand(cache, cmd, dir) {
+  const path = join(dir, cmd);
+  if (existsSync(path)) return { path };
+  if (!onPath('go')) return { missing: `go is not installed, so ${cmd} cannot be built (apt-get install golang-go, or Go from go.dev)` };
+  log(`building ${cmd} ${KREW_VERSION} from the Go module proxy (sigs.k8s.io/krew)`);
   const env = {
     ...process.env,
     GOMODCACHE: join(cache, 'go', 'mod'),
@@ -37,14 +53,13 @@ export async function krewTools(cache) {
     GOTOOLCHAIN: 'local',
     CGO_ENABLED: '0',
   };
-  const module = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `sigs.k8s.io/krew@${KREW_VERSION}`], { env, cwd: cache, encoding: 'utf8' }));
+  const niced = (args, opts) => execFileSync('nice', ['-n', '19', 'go', ...args], { env, ...opts });
+  const module = JSON.parse(niced(['mod', 'download', '-json', `sigs.k8s.io/krew@${KREW_VERSION}`], { cwd: mkdir(cache), encoding: 'utf8' }));
   await atomically(dir, (tmp) => {
     mkdir(tmp);
-    for (const cmd of ['krew', 'validate-krew-manifest']) {
-      execFileSync('go', ['build', '-trimpath', '-ldflags', `-X sigs.k8s.io/krew/internal/version.gitTag=${KREW_VERSION}`, '-o', join(tmp, cmd), `./cmd/${cmd}`], { env, cwd: module.Dir, stdio: ['ignore', 'inherit', 'inherit'] });
-    }
+    niced(['build', '-trimpath', '-ldflags', `-X sigs.k8s.io/krew/internal/version.gitTag=${KREW_VERSION}`, '-o', join(tmp, cmd), `./cmd/${cmd}`], { cwd: module.Dir, stdio: ['ignore', 'inherit', 'inherit'] });
   });
-  return { krew, validate };
+  return { path };
 }
 
 /** { path } of rcodesign built from crates.io, or { missing }. */

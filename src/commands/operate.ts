@@ -1,9 +1,10 @@
 // `kubectl selfhost pivot` and `kubectl selfhost rollback`: parse, connect, render progress, run.
 import { createInterface } from 'node:readline/promises';
+import type { Invocation } from '../cli.ts';
 import { parseComponents } from '../core/components.ts';
-import { UsageError } from '../core/errors.ts';
-import { parseDuration, type Globals } from '../globals.ts';
 import type { Io } from '../io.ts';
+import { DEFAULT_AGENT_IMAGE } from '../ports/agent-image.ts';
+import { parseDuration } from './flag-values.ts';
 import { realClock } from '../ports/clock.ts';
 import { failureSummary, handoverRetries } from '../ports/retry.ts';
 import type { DryRun } from '../pivot/context.ts';
@@ -14,14 +15,16 @@ import { processFaultHook } from '../ports/fault.ts';
 import { checkAgentImage } from '../ports/agent-image.ts';
 import { connect } from '../session.ts';
 import { chalkFor } from '../ui/color.ts';
+import { escapeTerminal } from '../ui/escape.ts';
 import { progressRenderer } from '../ui/progress.ts';
 
+/** The flags as src/cli.ts parsed and checked them (src/commands/verbs.ts: operateFlags); absent when not typed. */
 export interface OperateArgs {
-  components?: string;
+  components?: string[];
   yes?: boolean;
-  'dry-run'?: string;
+  'dry-run'?: DryRun;
   timeout?: string;
-  'agent-image': string;
+  'agent-image'?: string;
   exact?: boolean;
   'to-original'?: boolean;
   force?: boolean;
@@ -29,12 +32,11 @@ export interface OperateArgs {
 
 function parseArgs(a: OperateArgs, io: Io): OpArgs {
   const dry = a['dry-run'] ?? 'none';
-  if (!['none', 'client', 'server'].includes(dry)) throw new UsageError(`invalid --dry-run "${dry}": use none, client or server`);
   return {
     components: parseComponents(a.components),
-    dryRun: dry as DryRun,
+    dryRun: dry,
     timeoutMs: parseDuration(a.timeout ?? '5m', '--timeout'),
-    agentImage: checkAgentImage(a['agent-image']),
+    agentImage: checkAgentImage(a['agent-image'] ?? DEFAULT_AGENT_IMAGE),
     confirm: {
       yes: a.yes === true || dry !== 'none',
       interactive: io.stdinIsTTY,
@@ -50,16 +52,17 @@ function parseArgs(a: OperateArgs, io: Io): OpArgs {
   };
 }
 
-export async function operateCommand(verb: 'pivot' | 'rollback', a: OperateArgs, g: Globals, io: Io): Promise<number> {
+export async function operateCommand(verb: 'pivot' | 'rollback', { flags, g, io }: Invocation): Promise<number> {
+  const a = flags as OperateArgs;
   const args = parseArgs(a, io);
   const c = chalkFor(g, io);
   const renderer = await progressRenderer(io, c);
-  const session = await connect(g, io.env, {
+  const session = await connect(g, io.env, (what) => renderer.emit({ type: 'info', tag: 'api', message: what }), {
     policy: handoverRetries,
     clock: realClock,
     onRetry: (what, err, n) => renderer.emit({ type: 'info', tag: 'api', message: `${what.split('?')[0]} answered ${failureSummary(err)} (usual while an apiserver starts or stops); sending it again (retry ${n} of ${handoverRetries.delaysMs.length})` }),
   });
-  io.out(`Context: ${c.bold(session.context)} (${session.server})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
+  io.out(`Context: ${c.bold(escapeTerminal(session.context))} (${escapeTerminal(session.server)})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
   const started = Date.now();
   const env: OpEnv = { session, emit: renderer.emit, clock: realClock, fault: processFaultHook(io.env) };
   try {

@@ -1,4 +1,5 @@
 // `kubectl selfhost plan`: what pivot would change, as a coloured diff and steps, or as YAML/JSON.
+import type { Invocation } from '../cli.ts';
 import { parseComponents } from '../core/components.ts';
 import { buildPlan, planExitCode, type Plan } from '../core/plan.ts';
 import { toYamlStream } from '../core/yaml.ts';
@@ -11,35 +12,41 @@ import { formatRollbackPlan } from '../ui/rollback-view.ts';
 import { buildRollbackPlan } from '../core/rollback-plan.ts';
 import { UsageError } from '../core/errors.ts';
 import { chalkFor } from '../ui/color.ts';
+import { commandLine } from '../ui/command-line.ts';
+import { escapeTerminal } from '../ui/escape.ts';
 
 export interface PlanArgs {
-  manifestsDir?: string;
-  components?: string;
+  'manifests-dir'?: string;
+  components?: string[];
   output?: 'json' | 'yaml';
   rollback?: boolean;
-  toOriginal?: boolean;
+  'to-original'?: boolean;
   force?: boolean;
   exact?: boolean;
 }
 
-export async function planCommand(args: PlanArgs, g: Globals, io: Io, now: Date): Promise<number> {
+export async function planCommand({ flags, g, given, io, now }: Invocation): Promise<number> {
+  const args = flags as PlanArgs;
   const components = parseComponents(args.components);
-  if (args.rollback !== true && (args.toOriginal || args.force || args.exact)) throw new UsageError('--to-original, --force and --exact describe a rollback: add --rollback');
-  if (args.rollback === true && args.manifestsDir !== undefined) throw new UsageError('plan --rollback reads the live cluster (the DaemonSets and the backups): drop --manifests-dir');
-  const snapshot = args.manifestsDir !== undefined ? readManifestsDir(args.manifestsDir) : await (await connect(g, io.env)).readSnapshot();
-  if (args.rollback === true) {
-    const rb = buildRollbackPlan(snapshot, { components, toOriginal: args.toOriginal === true, force: args.force === true, exact: args.exact === true }, now);
-    io.out(formatRollbackPlan(rb, args.output, chalkFor(g, io)));
+  const dir = args['manifests-dir'];
+  const rollback = args.rollback === true;
+  if (!rollback && (args['to-original'] || args.force || args.exact)) throw new UsageError('--to-original, --force and --exact describe a rollback: add --rollback');
+  if (rollback && dir !== undefined) throw new UsageError('plan --rollback reads the live cluster (the DaemonSets and the backups): drop --manifests-dir');
+  const snapshot = dir !== undefined ? readManifestsDir(dir) : await (await connect(g, io.env, (what) => io.err(`${escapeTerminal(what)}\n`))).readSnapshot();
+  if (rollback) {
+    const rb = buildRollbackPlan(snapshot, { components, toOriginal: args['to-original'] === true, force: args.force === true, exact: args.exact === true }, now);
+    io.out(formatRollbackPlan(rb, args.output, chalkFor(g, io), commandLine('rollback', given)));
     return rb.steps.length > 0 || rb.components.some((c) => c.action === 'blocked') ? 1 : 0;
   }
   const plan = buildPlan(snapshot, { components }, now);
-  io.out(formatPlan(plan, args.output, g, io));
+  io.out(formatPlan(plan, args.output, g, io, commandLine('pivot', given)));
   return planExitCode(plan);
 }
 
-export function formatPlan(plan: Plan, output: PlanArgs['output'], g: Globals, io: Io): string {
+/** `apply`: the command that carries the plan out, shown at the end of the human output. */
+export function formatPlan(plan: Plan, output: PlanArgs['output'], g: Pick<Globals, 'color'>, io: Io, apply?: string): string {
   if (output === 'json') return JSON.stringify(plan, null, 2) + '\n';
   // -o yaml: the objects pivot would create, ready for review or `kubectl apply -f -`.
   if (output === 'yaml') return toYamlStream(plan.components.filter((c) => c.action === 'pivot' && c.daemonSet).map((c) => c.daemonSet));
-  return renderPlan(plan, chalkFor(g, io));
+  return renderPlan(plan, chalkFor(g, io), apply);
 }

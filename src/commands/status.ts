@@ -3,16 +3,17 @@
 import { NAMESPACE } from '../core/labels.ts';
 import { buildStatus, statusExitCode } from '../core/status.ts';
 import { toYaml } from '../core/yaml.ts';
-import type { Globals } from '../globals.ts';
-import type { Io } from '../io.ts';
+import type { Invocation } from '../cli.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
 import { backupConfigMapName } from '../pivot/store.ts';
 import { connect } from '../session.ts';
 import { chalkFor } from '../ui/color.ts';
+import { escapeTerminal } from '../ui/escape.ts';
 import { renderStatus } from '../ui/status-view.ts';
 
-export async function statusCommand(args: { output?: 'json' | 'yaml' }, g: Globals, io: Io): Promise<number> {
-  const session = await connect(g, io.env);
+export async function statusCommand({ flags, g, io }: Invocation): Promise<number> {
+  const args = flags as { output?: 'json' | 'yaml' };
+  const session = await connect(g, io.env, (what) => io.err(`${escapeTerminal(what)}\n`));
   const snapshot = await session.readSnapshot();
   const [etcd, backups] = await Promise.all([etcdHealth(session.kube), clusterBackups(session.kube, snapshot.nodes.map((n) => n.name))]);
   const status = buildStatus({ snapshot, context: session.context, etcd, backups });

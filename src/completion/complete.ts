@@ -27,7 +27,7 @@ export function complete(words: readonly string[], names: NameSource): Completio
     return flag?.values ? values(flag.values, toComplete.slice(eq + 1), typed, names) : nothing();
   }
   if (toComplete.startsWith('-')) {
-    const offered = flags.filter((f) => !typed.usedFlags.has(f.name)).flatMap((f) => spellings(f, toComplete).map((s) => `${s}\t${f.description}`));
+    const offered = flags.filter((f) => f.repeatable || !typed.usedFlags.has(f.name)).flatMap((f) => spellings(f, toComplete).map((s) => `${s}\t${f.description}`));
     return { candidates: offered.filter((c) => c.startsWith(toComplete)), directive: Directive.noFileComp };
   }
   if (!typed.verb) {

@@ -51,3 +51,21 @@ export const EXIT_CODES: Record<ErrorKind, number> = {
   precondition: 5,
   failed: 6,
 };
+
+/** What each exit code means, for --help and the README (a unit test keeps the README in step with this list). */
+export const EXIT_CODE_DOCS: ReadonlyArray<readonly [number, string]> = [
+  [0, 'done; plan: nothing to do; status: healthy'],
+  [1, 'plan: changes planned; status: degraded or mid-way (as kubectl diff)'],
+  [2, 'usage: an unknown flag or a bad value; nothing was done'],
+  [3, 'configuration: the kubeconfig, its credentials or --manifests-dir cannot be used'],
+  [4, 'cluster: the API server cannot be reached, did not answer in time, or refused the request'],
+  [5, 'precondition: the cluster is not in a state the command may act on; nothing was changed'],
+  [6, 'failed part-way, or the output could not be written; pivot and rollback resume when run again'],
+];
+
+/** An output stream that could not be written (a full disk, a closed pipe): the command's result is lost. */
+export class OutputError extends SelfhostError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('failed', message, options);
+  }
+}

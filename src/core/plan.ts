@@ -205,7 +205,7 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
     steps.push({
       id: `handover/${c}/${n.name}`, action: 'handover', component: c, node: n.name, target, file, port, writes: 'node',
       description: `on ${n.name}: wait until the DaemonSet pod serves${info.servesApi ? ' (its own process, proven)' : ''}, remove ${path}, wait for the mirror pod to go, check health`,
-      cost: info.servesApi ? 'no API pause expected: both processes serve the port during the hand-over' : info.restartCost.replace(/^.*?;/, 'leader-election hand-over;'),
+      cost: info.handoverCost,
     });
   }
   // Nodes already self-hosted (handed over by an earlier run) still need a current checkpoint.

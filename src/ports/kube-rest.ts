@@ -5,39 +5,72 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { isIP } from 'node:net';
 import { ClusterError } from '../core/errors.ts';
+import { describeSystemError } from '../core/system-errors.ts';
 import { ApiError, type ApiProbe, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
 import type { LoadedConfig } from './kubeconfig.ts';
 
-export function restClient(cfg: LoadedConfig, requestTimeoutMs: number): KubeApi {
-  const base = new URL(cfg.server);
+/** How long one request may take, and whom to tell when it is slow (so that no command ever hangs silently). */
+export interface RestOptions {
+  /** --request-timeout in ms; 0 = no limit. */
+  requestTimeoutMs: number;
+  /** Called once for each request still unanswered after SLOW_AFTER_MS (or half its limit, if that is sooner). */
+  onSlow?: (what: string, waitedMs: number) => void;
+}
 
-  async function send(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<{ status: number; text: string }> {
+/** After this long without an answer a request is named: "after a few seconds, say what it waits for". */
+export const SLOW_AFTER_MS = 3000;
+
+export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
+  const base = new URL(cfg.server);
+  const { requestTimeoutMs } = opts;
+
+  async function send(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<{ status: number; text: string; type: string }> {
     const url = new URL(path, base);
-    const opts: RequestOptions = { method, headers: { Accept: accept } };
-    await cfg.kc.applyToHTTPSOptions(opts);
+    const ro: RequestOptions = { method, headers: { Accept: accept } };
+    await cfg.applyTo(ro);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) (opts.headers as Record<string, string>)['Content-Type'] = 'application/json';
+    if (payload !== undefined) (ro.headers as Record<string, string>)['Content-Type'] = 'application/json';
     const doRequest = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    return await new Promise((resolve, reject) => {
-      const req = doRequest(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+    const what = `${method} ${path.split('?')[0]}`;
+    const started = Date.now();
+    const slowAfter = requestTimeoutMs > 0 ? Math.min(SLOW_AFTER_MS, requestTimeoutMs / 2) : SLOW_AFTER_MS;
+    const slow = opts.onSlow && setTimeout(() => opts.onSlow!(what, Date.now() - started), slowAfter);
+    try {
+      return await new Promise((resolve, reject) => {
+        const req = doRequest(url, ro, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), type: String(res.headers['content-type'] ?? '') }));
+          res.on('error', (err) => reject(unreachable(cfg, what, err, requestTimeoutMs)));
+        });
+        if (requestTimeoutMs > 0) {
+          // A timer over the whole request (connect, TLS, answer), not an idle timeout: a server that trickles still ends.
+          const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${seconds(requestTimeoutMs)}`), { code: 'ETIMEDOUT' })), requestTimeoutMs);
+          req.on('close', () => clearTimeout(timer));
+        }
+        req.on('error', (err) => reject(unreachable(cfg, what, err, requestTimeoutMs)));
+        if (payload !== undefined) req.write(payload);
+        req.end();
       });
-      if (requestTimeoutMs > 0) {
-        req.setTimeout(requestTimeoutMs, () => req.destroy(Object.assign(new Error(`no answer within --request-timeout (${requestTimeoutMs} ms)`), { code: 'ETIMEDOUT' })));
-      }
-      req.on('error', (err) => reject(unreachable(cfg, err)));
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
+    } finally {
+      if (slow) clearTimeout(slow);
+    }
+  }
+
+  /** The answer as JSON; an answer that is not JSON means the server is not a Kubernetes API server. */
+  function parse<T>(method: string, path: string, res: { text: string; type: string }): T {
+    try {
+      return JSON.parse(res.text) as T;
+    } catch (err) {
+      const sample = JSON.stringify(res.text.trim().slice(0, 40));
+      throw new ClusterError(`the server ${cfg.server} answered ${method} ${path.split('?')[0]} with something that is not JSON (${res.type || 'no content type'}: ${sample}); is it a Kubernetes API server? check the server of ${cfg.where}`, { cause: err });
+    }
   }
 
   async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await send(method, path, body);
-    if (res.status >= 200 && res.status < 300) return JSON.parse(res.text) as T;
-    throw apiError(method, path, res.status, res.text);
+    if (res.status >= 200 && res.status < 300) return parse<T>(method, path, res);
+    throw apiError(cfg, method, path, res.status, res.text);
   }
 
   const q = (path: string, params: Record<string, string | number | undefined>) => {
@@ -52,8 +85,8 @@ export function restClient(cfg: LoadedConfig, requestTimeoutMs: number): KubeApi
     async get<T>(path: string) {
       const res = await send('GET', path);
       if (res.status === 404) return null;
-      if (res.status >= 200 && res.status < 300) return JSON.parse(res.text) as T;
-      throw apiError('GET', path, res.status, res.text);
+      if (res.status >= 200 && res.status < 300) return parse<T>('GET', path, res);
+      throw apiError(cfg, 'GET', path, res.status, res.text);
     },
     async list<T>(path: string, opts: ListOptions = {}) {
       const out = await json<{ items: T[] }>('GET', q(path, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }));
@@ -66,7 +99,7 @@ export function restClient(cfg: LoadedConfig, requestTimeoutMs: number): KubeApi
       const res = await send('DELETE', path, body);
       if (res.status === 404) return false;
       if (res.status >= 200 && res.status < 300) return true;
-      throw apiError('DELETE', path, res.status, res.text);
+      throw apiError(cfg, 'DELETE', path, res.status, res.text);
     },
     async raw(path) {
       const res = await send('GET', path, undefined, '*/*');
@@ -75,7 +108,11 @@ export function restClient(cfg: LoadedConfig, requestTimeoutMs: number): KubeApi
   };
 }
 
-function apiError(method: string, path: string, status: number, text: string): ApiError {
+/**
+ * An HTTP error with the Status the API server sent: "GET /api/v1/nodes: 403 Forbidden: nodes is forbidden: ...".
+ * The reason is said once (a 401's Status says "Unauthorized" twice), and 401 gets the fix: new credentials.
+ */
+function apiError(cfg: LoadedConfig, method: string, path: string, status: number, text: string): ApiError {
   let message = text.trim().split('\n')[0] ?? '';
   let reason: string | undefined;
   try {
@@ -85,15 +122,37 @@ function apiError(method: string, path: string, status: number, text: string): A
   } catch {
     // not a Status body; keep the first line of text
   }
-  return new ApiError(status, `${method} ${path}: ${status} ${reason ?? ''} ${message}`.replace(/\s+/g, ' ').trim(), reason);
+  const said = [String(status), reason, message && message !== reason ? message : undefined].filter(Boolean).join(' ').replace(/\s+/g, ' ');
+  const fix = status === 401 ? `; the API server did not accept the credentials of ${cfg.where}: renew them (a new token or certificate) or use another --user, --token or --context` : '';
+  return new ApiError(status, `${method} ${path}: ${said}${fix}`.trim(), reason);
 }
 
-function unreachable(cfg: LoadedConfig, err: Error): ClusterError {
-  return new ClusterError(
-    `cannot reach the API server ${cfg.server} of context "${cfg.context}" (${err.message}); check it with "kubectl --context ${cfg.context} cluster-info"`,
-    { cause: err },
-  );
+/** Codes of connection failures, in words; TLS verification failures name the kubeconfig fields that fix them. */
+const CONNECT_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens there',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name cannot be resolved now',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'the network is unreachable',
+  ECONNRESET: 'the connection was reset',
+  DEPTH_ZERO_SELF_SIGNED_CERT: "its certificate is self-signed and not trusted; set the cluster's certificate-authority (or --certificate-authority)",
+  SELF_SIGNED_CERT_IN_CHAIN: "its certificate is not signed by the certificate authority of the kubeconfig; check certificate-authority(-data) or --certificate-authority",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its certificate is not signed by the certificate authority of the kubeconfig; check certificate-authority(-data) or --certificate-authority",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its certificate is not signed by the certificate authority of the kubeconfig; check certificate-authority(-data) or --certificate-authority",
+  CERT_HAS_EXPIRED: 'its certificate has expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: "its certificate is not valid for this host name; connect by a name the certificate has, or set --tls-server-name",
+  EPROTO: 'the TLS handshake failed (is it an https port?)',
+};
+
+function unreachable(cfg: LoadedConfig, what: string, err: Error, timeoutMs = 0): ClusterError {
+  const code = (err as { code?: string }).code ?? '';
+  const why = code === 'ETIMEDOUT'
+    ? `no answer to ${what} within ${seconds(timeoutMs)} (--request-timeout)`
+    : (CONNECT_FAILURES[code] ?? describeSystemError(err));
+  return new ClusterError(`cannot reach the API server ${cfg.server} of ${cfg.where}: ${why}; check it with "kubectl ${cfg.kubectlArgs} cluster-info"`, { cause: err });
 }
+
+const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 export function apiProbe(cfg: LoadedConfig, requestTimeoutMs: number): ApiProbe {
   return {
@@ -101,11 +160,11 @@ export function apiProbe(cfg: LoadedConfig, requestTimeoutMs: number): ApiProbe 
       const out: number[] = [];
       for (let i = 0; i < samples; i++) {
         const opts: RequestOptions = { method: 'GET', headers: { Accept: 'text/plain' } };
-        await cfg.kc.applyToHTTPSOptions(opts);
+        await cfg.applyTo(opts);
         // A fresh connection each time (agent: false), so the kernel picks a listener anew; the certificate is
         // checked against the kubeconfig's server name (a DNS name; an IP is checked as is), which kubeadm's certificate carries.
         const serverName = new URL(cfg.server).hostname.replace(/^\[|\]$/g, '');
-        Object.assign(opts, { agent: false }, isIP(serverName) ? {} : { servername: serverName });
+        Object.assign(opts, { agent: false }, isIP(serverName) || opts.servername ? {} : { servername: serverName });
         const text = await new Promise<string>((resolve, reject) => {
           const req = httpsRequest(new URL(`https://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`), opts, (res) => {
             const chunks: Buffer[] = [];

@@ -1,31 +1,35 @@
 // Renders a Plan for people: nodes and their state, a coloured diff per component, numbered steps with their
-// cost, warnings. Pure: returns a string; the command decides where it goes.
+// cost (an API outage in red, apart from the rest), warnings, and the command that applies it. Pure: returns a
+// string; the command decides where it goes. Everything read from the cluster or the manifests is escaped (esc).
 import type { ChalkInstance } from 'chalk';
 import { createTwoFilesPatch } from 'diff';
+import { API_OUTAGE, isApiOutage } from '../core/components.ts';
 import type { Plan } from '../core/plan.ts';
 import { toYaml } from '../core/yaml.ts';
+import { escapeTerminal as esc, escapeTerminalBlock } from './escape.ts';
 import { table } from './table.ts';
 
-export function renderPlan(plan: Plan, c: ChalkInstance): string {
+/** `apply`: the command that carries the plan out, flags included (src/ui/command-line.ts). */
+export function renderPlan(plan: Plan, c: ChalkInstance, apply = 'kubectl selfhost pivot'): string {
   const out: string[] = [];
   out.push(sourceLine(plan, c), '');
   out.push(c.bold('Control-plane nodes:'));
   const rows = plan.nodes.flatMap((n) =>
-    n.components.map((s) => [n.name, s.component, modeColour(s.mode, c), s.ready === null ? '-' : s.ready ? 'true' : c.red('false'), s.version ?? '-']),
+    n.components.map((s) => [esc(n.name), s.component, modeColour(s.mode, c), s.ready === null ? '-' : s.ready ? 'true' : c.red('false'), esc(s.version ?? '-')]),
   );
   out.push(table(['NODE', 'COMPONENT', 'MODE', 'READY', 'VERSION'], rows, '  '), '');
 
   for (const cp of plan.components) {
-    out.push(c.bold(`${cp.component}: ${cp.action}`) + c.dim(` (${cp.reason})`));
+    out.push(c.bold(`${cp.component}: ${cp.action}`) + c.dim(` (${esc(cp.reason)})`));
     if (cp.action === 'pivot' && cp.staticPod && cp.daemonSet) {
       out.push(`  port sharing: static ${cp.portSharing.static ? 'yes' : c.yellow('no (restart needed first)')}, DaemonSet yes`);
-      const where = `${cp.sourceNode}:${cp.staticManifestFile ?? cp.component}`;
+      const where = esc(`${cp.sourceNode}:${cp.staticManifestFile ?? cp.component}`);
       const from = toYaml({ metadata: cp.staticPod.metadata, spec: cp.staticPod.spec });
       const to = toYaml(cp.daemonSet.spec.template);
       out.push(colourDiff(createTwoFilesPatch(`static pod ${where}`, `DaemonSet kube-system/${cp.component} .spec.template`, from, to, '', '', { context: 3 }), c));
       const { template: _t, ...wrapperSpec } = cp.daemonSet.spec;
       out.push(c.dim('  DaemonSet wrapper (everything but .spec.template):'));
-      out.push(indent(toYaml({ ...cp.daemonSet, spec: wrapperSpec }), '    '));
+      out.push(indent(escapeTerminalBlock(toYaml({ ...cp.daemonSet, spec: wrapperSpec })), '    '));
     }
     out.push('');
   }
@@ -33,30 +37,41 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   if (plan.steps.length > 0) {
     out.push(c.bold('Steps "kubectl selfhost pivot" would take:'));
     plan.steps.forEach((s, i) => {
-      out.push(`  ${String(i + 1).padStart(2)}. ${c.cyan(`[${s.component}]`)} ${s.description}`);
-      out.push(`      ${c.dim('cost:')} ${s.cost === 'none' ? c.green(s.cost) : c.yellow(s.cost)}`);
+      out.push(`  ${String(i + 1).padStart(2)}. ${c.cyan(`[${s.component}]`)} ${esc(s.description)}`);
+      out.push(`      ${c.dim('cost:')} ${costColour(esc(s.cost), c)}`);
     });
     out.push('');
   }
   if (plan.warnings.length > 0) {
     out.push(c.bold('Warnings:'));
-    for (const w of plan.warnings) out.push(`  ${c.yellow('!')} ${w.message}`);
+    for (const w of plan.warnings) out.push(`  ${c.yellow('!')} ${esc(w.message)}`);
     out.push('');
   }
   const pivoting = plan.components.filter((x) => x.action === 'pivot').length;
-  out.push(
-    plan.steps.length === 0
-      ? 'Nothing to do: every selected component is already self-hosted (or blocked, see warnings).'
-      : `Plan: ${pivoting} component(s) to pivot in ${plan.steps.length} steps. Run "kubectl selfhost pivot" to apply it.`,
-  );
+  if (plan.steps.length === 0) {
+    out.push('Nothing to do: every selected component is already self-hosted (or blocked, see warnings).');
+    return out.join('\n') + '\n';
+  }
+  const outages = plan.steps.flatMap((s, i) => (isApiOutage(s.cost) ? [i + 1] : []));
+  if (outages.length > 0) out.push(c.red.bold(`${API_OUTAGE}: step${outages.length > 1 ? 's' : ''} ${outages.join(', ')} restart${outages.length > 1 ? '' : 's'} a kube-apiserver (see the cost).`));
+  // The command alone on its line, so that it can be copied as it is.
+  const how = plan.source.kind === 'cluster' ? 'To apply it, run:' : 'To apply it, run on the cluster these manifests come from:';
+  out.push(`Plan: ${pivoting} component(s) to pivot in ${plan.steps.length} steps. ${how}`, `  ${c.bold(apply)}`);
   return out.join('\n') + '\n';
+}
+
+/** none green, an API outage red, every other cost yellow. */
+function costColour(cost: string, c: ChalkInstance): string {
+  if (cost === 'none') return c.green(cost);
+  if (isApiOutage(cost)) return c.red.bold(API_OUTAGE) + c.red(cost.slice(API_OUTAGE.length));
+  return c.yellow(cost);
 }
 
 export function sourceLine(plan: Pick<Plan, 'source'>, c: ChalkInstance): string {
   const s = plan.source;
   return s.kind === 'cluster'
-    ? `Context: ${c.bold(s.context)} (${s.server})`
-    : `Source: manifests directory ${c.bold(s.path)} (offline, no cluster)`;
+    ? `Context: ${c.bold(esc(s.context))} (${esc(s.server)})`
+    : `Source: manifests directory ${c.bold(esc(s.path))} (offline, no cluster)`;
 }
 
 function modeColour(mode: string, c: ChalkInstance): string {
@@ -67,7 +82,7 @@ function modeColour(mode: string, c: ChalkInstance): string {
 }
 
 export function colourDiff(patch: string, c: ChalkInstance): string {
-  return patch
+  return escapeTerminalBlock(patch)
     .split('\n')
     .filter((l) => !l.startsWith('====') && l !== '\\ No newline at end of file')
     .map((l) => {

@@ -4,6 +4,7 @@ import type { ChalkInstance } from 'chalk';
 import type { Ora } from 'ora';
 import type { Emit, ProgressEvent } from '../core/events.ts';
 import type { Io } from '../io.ts';
+import { escapeTerminal as esc } from './escape.ts';
 
 const secs = (ms: number) => `${Math.round(ms / 1000)}s`;
 
@@ -21,7 +22,8 @@ export async function progressRenderer(io: Io, c: ChalkInstance): Promise<Render
     io.out(t + '\n');
     if (spinner) spinner.render();
   };
-  const emit = (e: ProgressEvent) => {
+  const emit = (raw: ProgressEvent) => {
+    const e = escaped(raw);
     const tag = c.cyan(e.tag);
     switch (e.type) {
       case 'info': return line(`${tag} ${e.message}`);
@@ -56,11 +58,18 @@ export async function progressRenderer(io: Io, c: ChalkInstance): Promise<Render
           else spinner.fail(text);
           spinner = null;
         } else {
-          line(text.replace(/\x1b\[[0-9;]*m/g, ''));
+          line(text.replace(/\x1b\[[0-9;]*m/g, '')); // the colour of `tag`
         }
         return;
       }
     }
   };
   return { emit, stop: () => { spinner?.stop(); spinner = null; } };
+}
+
+/** Events carry what the cluster said (pod states, event messages, errors): every text field escaped. */
+function escaped(e: ProgressEvent): ProgressEvent {
+  const out: Record<string, unknown> = { ...e };
+  for (const [k, v] of Object.entries(out)) if (typeof v === 'string' && k !== 'type') out[k] = esc(v);
+  return out as unknown as ProgressEvent;
 }

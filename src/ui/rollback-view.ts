@@ -6,13 +6,13 @@ import { createTwoFilesPatch } from 'diff';
 import { SOURCE_TEXT, type RollbackPlan } from '../core/rollback-plan.ts';
 import { colourDiff, sourceLine } from './plan-view.ts';
 
-export function formatRollbackPlan(plan: RollbackPlan, output: 'json' | 'yaml' | undefined, c: ChalkInstance): string {
+export function formatRollbackPlan(plan: RollbackPlan, output: 'json' | 'yaml' | undefined, c: ChalkInstance, command = 'kubectl selfhost rollback'): string {
   if (output === 'json') return JSON.stringify(plan, null, 2) + '\n';
   if (output === 'yaml') return plan.components.flatMap((cp) => cp.nodes.flatMap((n) => (n.manifest ? [`---\n# ${n.node}: ${cp.component} (from ${n.from})\n${n.manifest}`] : []))).join('');
-  return renderRollbackPlan(plan, c);
+  return renderRollbackPlan(plan, c, command);
 }
 
-export function renderRollbackPlan(plan: RollbackPlan, c: ChalkInstance): string {
+export function renderRollbackPlan(plan: RollbackPlan, c: ChalkInstance, command = 'kubectl selfhost rollback'): string {
   const out: string[] = [sourceLine(plan, c), ''];
   for (const cp of plan.components) {
     out.push(c.bold(`${cp.component}: ${cp.action === 'blocked' ? c.red('blocked') : cp.action}`) + c.dim(` (${cp.reason})`));
@@ -36,6 +36,6 @@ export function renderRollbackPlan(plan: RollbackPlan, c: ChalkInstance): string
     out.push('');
   }
   const blocked = plan.components.filter((x) => x.action === 'blocked');
-  out.push(blocked.length ? `Rollback is blocked for ${blocked.map((b) => b.component).join(', ')} (see above).` : plan.steps.length === 0 ? 'Nothing to roll back.' : `Plan: rollback in ${plan.steps.length} steps. Run "kubectl selfhost rollback" to apply it.`);
+  out.push(blocked.length ? `Rollback is blocked for ${blocked.map((b) => b.component).join(', ')} (see above).` : plan.steps.length === 0 ? 'Nothing to roll back.' : `Plan: rollback in ${plan.steps.length} steps. To apply it, run:\n  ${command}`);
   return out.join('\n') + '\n';
 }

@@ -25,9 +25,13 @@ describe('complete', () => {
   });
 
   it('offers global and verb flags, without the ones already given', () => {
-    assert.deepEqual(values(['plan', '--c']), ['--context', '--cluster', '--color', '--components']);
-    assert.deepEqual(values(['plan', '--context', 'x', '--c']), ['--cluster', '--color', '--components']);
-    assert.deepEqual(values(['--c']), ['--context', '--cluster', '--color']);
+    const tls = ['--certificate-authority', '--client-certificate', '--client-key'];
+    assert.deepEqual(values(['plan', '--c']), ['--context', '--cluster', ...tls, '--color', '--components']);
+    assert.deepEqual(values(['plan', '--context', 'x', '--c']), ['--cluster', ...tls, '--color', '--components']);
+    assert.deepEqual(values(['--c']), ['--context', '--cluster', ...tls, '--color']);
+    assert.deepEqual(values(['plan', '--as']), ['--as', '--as-group', '--as-uid']);
+    assert.deepEqual(values(['plan', '--as-group', 'a', '--as', 'x', '--as']), ['--as-group', '--as-uid'], 'a repeatable flag is offered again');
+    assert.deepEqual(complete(['plan', '--certificate-authority', ''], names), { candidates: [], directive: Directive.default }, 'a file');
     assert.ok(values(['rollback', '-']).includes('-y') && values(['rollback', '-']).includes('--exact'));
     assert.ok(!values(['plan', '--']).includes('-o'), 'shorthands only when asked for with a single dash');
     assert.ok(values(['plan', '-']).includes('-v'));
@@ -115,25 +119,31 @@ describe('completion spec matches the CLI', () => {
     return out;
   }
 
-  /** yargs' Options section: one flag a line (continuation lines hold its type, choices and default). */
+  /** yargs' flag sections ("Flags:", "Global flags:"): one flag a line (continuation lines hold its type, choices and default). */
   function flagsOf(text: string): Map<string, HelpFlag> {
     const flags = new Map<string, HelpFlag>();
-    const lines = text.slice(text.indexOf('Options:')).split('\n').slice(1);
     let current: { name: string; flag: HelpFlag; text: string } | undefined;
+    let inFlags = false;
     const finish = () => {
       if (!current) return;
       current.flag.boolean = current.text.includes('[boolean]');
       const choices = /\[choices: ([^\]]+)\]/.exec(current.text.replace(/\s+/g, ' '));
       if (choices) current.flag.choices = choices[1]!.split(', ').map((c) => JSON.parse(c));
       flags.set(current.name, current.flag);
+      current = undefined;
     };
-    for (const line of lines) {
+    for (const line of text.split('\n')) {
+      if (!/^\s/.test(line)) {
+        finish();
+        inFlags = /^(Flags|Global flags|Options):$/.test(line);
+        continue;
+      }
+      if (!inFlags) continue;
       const m = /^\s+(?:-(\w), )?(?:--([\w-]+)|-(\w))(?=\s)/.exec(line);
       if (m) {
         finish();
         current = { name: (m[2] ?? m[3])!, flag: { boolean: false, ...(m[1] ? { short: m[1] } : {}) }, text: line };
-      } else if (current && line.trim() !== '' && /^\s/.test(line)) current.text += ' ' + line;
-      else if (current && !/^\s/.test(line)) break;
+      } else if (current && line.trim() !== '') current.text += ' ' + line;
     }
     finish();
     return flags;

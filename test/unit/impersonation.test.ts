@@ -28,7 +28,7 @@ describe('a kubeconfig user with "as:"', () => {
         users: [{ name: 'admin', user: { token: 'admin-token', as: 'selfhost-operator' } }],
         contexts: [{ name: 'c', context: { cluster: 'c', user: 'admin' } }],
       }));
-      const kube = restClient(await loadKubeConfig({ kubeconfig: file }), 5000);
+      const kube = restClient(await loadKubeConfig({ kubeconfig: file }), { requestTimeoutMs: 5000 });
       await kube.list('/api/v1/nodes');
       await kube.create('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { metadata: {} });
       await kube.raw('/readyz/etcd');

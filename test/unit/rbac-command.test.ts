@@ -39,7 +39,7 @@ describe('kubectl selfhost rbac', () => {
       [['rbac', '--bind-group', 'a%b'], /^error: invalid --bind-group "a%b"/],
       [['rbac', '--bind-group', ' '], /^error: invalid --bind-group " "/],
       [['rbac', '--nodes', 'CP_1'], /^error: invalid --nodes "CP_1": give the control-plane node names, comma-separated/],
-      [['rbac', '--bind-user'], /^error: --bind-user needs a user name/],
+      [['rbac', '--bind-user'], /^error: --bind-user needs a value \(a user name\)/],
     ] as const) {
       const r = await cli([...args]);
       assert.equal(r.code, 2, r.err);

@@ -1,0 +1,65 @@
+// Checks the certificate authority, client certificate and client key a connection will use before the first
+// request, so that a bad one is reported by name ("the client-certificate-data of user admin is not a PEM
+// certificate") instead of by OpenSSL ("PEM routines::no start line") halfway through a request.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+import { ConfigError } from '../core/errors.ts';
+import { describeSystemError } from '../core/system-errors.ts';
+
+/** One piece of TLS material: where it was configured (for messages) and how to read it. */
+export interface Material {
+  where: string;
+  read(): Buffer;
+}
+
+export function checkTlsMaterial(m: { ca?: Material | undefined; cert?: Material | undefined; key?: Material | undefined }): void {
+  const ca = m.ca && load(m.ca);
+  if (m.ca && ca) {
+    const blocks = pemBlocks(ca, 'CERTIFICATE');
+    if (blocks.length === 0 || !blocks.every(parsesAsCertificate)) throw new ConfigError(`${m.ca.where} is not a PEM-encoded certificate (-----BEGIN CERTIFICATE-----); fix it or pass --certificate-authority`);
+  }
+  const cert = m.cert && load(m.cert);
+  if (m.cert && cert && !parsesAsCertificate(cert)) {
+    throw new ConfigError(`${m.cert.where} is not a PEM-encoded certificate (-----BEGIN CERTIFICATE-----); fix it or pass --client-certificate`);
+  }
+  const key = m.key && load(m.key);
+  if (m.key && key) {
+    try {
+      createPrivateKey(key);
+    } catch {
+      throw new ConfigError(`${m.key.where} is not a PEM-encoded private key (-----BEGIN ... PRIVATE KEY-----); fix it or pass --client-key`);
+    }
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    const [has, lacks] = cert ? [m.cert!, 'client key'] : [m.key!, 'client certificate'];
+    throw new ConfigError(`${has.where} is set but no ${lacks}; set both (--client-certificate and --client-key) or neither`);
+  }
+  if (cert && key) {
+    try {
+      createSecureContext({ cert, key });
+    } catch {
+      throw new ConfigError(`the client key (${m.key!.where}) does not belong to the client certificate (${m.cert!.where}); use the key made with that certificate`);
+    }
+  }
+}
+
+function load(m: Material): Buffer {
+  try {
+    return m.read();
+  } catch (err) {
+    throw new ConfigError(`cannot read ${m.where}: ${describeSystemError(err)}`, { cause: err });
+  }
+}
+
+function pemBlocks(buf: Buffer, label: string): string[] {
+  return buf.toString('latin1').match(new RegExp(`-----BEGIN ${label}-----[^-]+-----END ${label}-----`, 'g')) ?? [];
+}
+
+function parsesAsCertificate(pem: string | Buffer): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
