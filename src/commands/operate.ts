@@ -70,7 +70,10 @@ export async function operateCommand(verb: 'pivot' | 'rollback', { flags, g, io 
       const { plan, journal } = await runPivot(env, args);
       if (!journal) io.out('Nothing to do: every selected component is already self-hosted.\n');
       else if (args.dryRun !== 'none') io.out(`Dry run (${args.dryRun}) complete in ${secs(started)}: nothing was changed.\n`);
-      else io.out(`${c.green('Pivot complete')}: ${plan.components.filter((x) => x.action === 'pivot').map((x) => x.component).join(', ')} self-hosted in ${secs(started)} (run ${journal.runId}). Undo with "kubectl selfhost rollback".\n`);
+      else {
+        const pivoted = plan.components.filter((x) => x.action === 'pivot').map((x) => x.component);
+        io.out(`${c.green('Pivot complete')}: ${pivoted.length ? `${pivoted.join(', ')} self-hosted` : 'the control plane is self-hosted'} in ${secs(started)} (run ${journal.runId}). Undo with "kubectl selfhost rollback".\n`);
+      }
     } else {
       const { plan, journal } = await runRollback(env, { ...args, exact: a.exact === true, toOriginal: a['to-original'] === true, force: a.force === true });
       if (!journal) io.out('Nothing to roll back: every selected component runs as a static pod, and no backup of it is left.\n');

@@ -84,14 +84,22 @@ export function checkHealthy(s: Snapshot, components: readonly Component[]): voi
   if (waiting) throw new PreconditionError(waiting);
 }
 
-/** What is not ready yet (a node, a static pod), as the error to give if it stays so; null when all is ready. */
+/**
+ * What is not ready yet (a node, a static or self-hosted pod, a node recovering from a reboot on its checkpoint), as
+ * the error to give if it stays so; null when all is ready.
+ */
 export function notReady(s: Snapshot, components: readonly Component[]): string | null {
   for (const n of s.nodes) {
     if (n.ready === false) return `control-plane node ${n.name} is not Ready; fix it before pivoting ("kubectl describe node ${n.name}")`;
+    if (n.checkpoint?.active) return `the apiserver checkpoint serves on ${n.name} (a reboot, or its DaemonSet pod cannot start); wait until the self-hosted apiserver serves there ("kubectl selfhost status")`;
     for (const c of components) {
       const st = findStatic(n, c);
       if (modeOf(n, c) === 'static' && st && st.ready === false) {
         return `the static ${c} on ${n.name} is not ready; fix it before pivoting ("kubectl -n kube-system describe pod ${c}-${n.name}")`;
+      }
+      const hosted = n.daemonPods.find((p) => p.component === c);
+      if (modeOf(n, c) === 'self-hosted' && hosted && !hosted.ready) {
+        return `the self-hosted ${c} on ${n.name} is not ready; fix it before pivoting ("kubectl -n kube-system describe pod ${hosted.name}"), or roll it back ("kubectl selfhost rollback --components ${c}")`;
       }
     }
   }

@@ -112,9 +112,13 @@ describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }
     assert.equal(staticManifests().includes('kube-apiserver.yaml'), false, 'killed right after the static manifest was removed');
     await rebootAndWaitForApi('mid-pivot (static apiserver removed, pivot not finished)');
     await until('the self-hosted apiserver to serve again', 600_000, () => modes(status().doc)['kube-apiserver'] === 'self-hosted');
+    // pivot waits (within --timeout) for the node to recover, then finishes what the killed run left.
     const r = selfhost(['pivot', '--yes']);
     assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /resuming run/);
+    await until('the checkpoint to retire and status to be healthy', 300_000, () => status().code === 0);
     assertSelfHosted();
+    assert.equal(status().doc.journal?.state, 'completed');
   });
 
   it('the apiserver DaemonSet deleted by hand: the checkpoint serves, and rollback brings the static apiserver back with no command on the node', async () => {

@@ -6,7 +6,7 @@ import { newJournal } from '../../src/core/journal.ts';
 import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
 import { acquireLock, holderIdentity, LEASE_DURATION_S, localProcess, LockLostError, LOCK_NAME } from '../../src/pivot/lock.ts';
-import { checkHealthy } from '../../src/pivot/preflight.ts';
+import { checkHealthy, notReady } from '../../src/pivot/preflight.ts';
 import { assertNoForeignRun } from '../../src/pivot/operation.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
 import { readManifestsDir } from '../../src/sources/manifests-dir.ts';
@@ -91,6 +91,19 @@ describe('preflight', () => {
     const rollback = newJournal('rollback', 'r9', [], new Date());
     assert.throws(() => assertNoForeignRun(rollback, 'pivot'), /rollback \(run r9.*did not finish/);
     assert.doesNotThrow(() => assertNoForeignRun({ ...rollback, operation: 'pivot' }, 'rollback'));
+  });
+
+  it('waits out a node recovering from a reboot: a self-hosted pod not ready, the checkpoint serving', () => {
+    const s = readManifestsDir(join(FIXTURES, 'kubeadm', 'v1.34.4'));
+    const n = s.nodes[0]!;
+    n.staticPods = n.staticPods.filter((p) => p.pod.metadata.labels?.['component'] !== 'kube-scheduler');
+    n.staticPods.forEach((p) => { p.ready = true; });
+    n.daemonPods = [{ component: 'kube-scheduler', name: 'kube-scheduler-x1', ready: false, restarts: 1 }];
+    assert.match(notReady(s, ['kube-scheduler'])!, /self-hosted kube-scheduler on local is not ready.*describe pod kube-scheduler-x1/);
+    n.daemonPods[0]!.ready = true;
+    assert.equal(notReady(s, ['kube-scheduler']), null);
+    n.checkpoint = { active: true, checkpointer: true };
+    assert.match(notReady(s, ['kube-scheduler'])!, /the apiserver checkpoint serves on local/);
   });
 });
 
