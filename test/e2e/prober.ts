@@ -81,3 +81,14 @@ export function startProber(kubeconfig: string, label: string, ratePerSecond = 2
 export function formatReport(r: ProbeReport): string {
   return `${r.label}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)}s (${(r.sent / (r.durationMs / 1000)).toFixed(1)}/s, each on a new connection), ${r.failed} failed, longest gap without a success ${(r.longestGapMs / 1000).toFixed(2)}s${r.firstErrors.length ? `; first failures: ${r.firstErrors.join('; ')}` : ''}`;
 }
+
+/** Runs f with the prober sending throughout (a second before and after), and reports the figures as one line. */
+export async function probed<T>(kubeconfig: string, label: string, f: () => T | Promise<T>, report: (line: string) => void = (line) => console.log(`# FIGURE ${line}`)): Promise<{ value: T; probe: ProbeReport }> {
+  const prober = startProber(kubeconfig, label);
+  await new Promise((r) => setTimeout(r, 1000));
+  const value = await f();
+  await new Promise((r) => setTimeout(r, 1000));
+  const probe = await prober.stop();
+  report(formatReport(probe));
+  return { value, probe };
+}

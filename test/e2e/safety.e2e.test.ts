@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { formatReport, startProber, type ProbeReport } from './prober.ts';
+import { probed as probeDuring } from './prober.ts';
 import {
   BACKUPS, backupsLeft, KUBECONFIG, kubectl, kubectlAsync, kubectlJson, MANIFESTS, modes, ourDaemonSets, REPO, restoreStaticControlPlane, selfhost, selfhostAsync,
   staticManifests, status, tryKubectl, until,
@@ -19,15 +19,7 @@ const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
 const NODE = 'selfhost-cp';
 const FAULT = 'KUBECTL_SELFHOST_FAULT';
 
-async function probed<T>(label: string, f: () => T | Promise<T>): Promise<{ value: T; probe: ProbeReport }> {
-  const prober = startProber(KUBECONFIG, label);
-  await new Promise((r) => setTimeout(r, 1000));
-  const value = await f();
-  await new Promise((r) => setTimeout(r, 1000));
-  const probe = await prober.stop();
-  console.log(`# FIGURE ${formatReport(probe)}`);
-  return { value, probe };
-}
+const probed = <T>(label: string, f: () => T | Promise<T>) => probeDuring(KUBECONFIG, label, f);
 
 const healthy = () => until('status to be healthy', 600_000, () => status().code === 0);
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { dump, loadAll } from 'js-yaml';
-import { formatReport, startProber, type ProbeReport } from './prober.ts';
+import { probed as probeDuring } from './prober.ts';
 import {
   agentPods, backupsLeft, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
   restoreStaticControlPlane, staticManifests, status, tryKubectl, until, Fatal,
@@ -19,15 +19,7 @@ const report = (line: string) => {
   console.log(`# FIGURE ${line}`);
 };
 
-async function probed<T>(label: string, f: () => T | Promise<T>): Promise<{ value: T; probe: ProbeReport }> {
-  const prober = startProber(KUBECONFIG, label);
-  await new Promise((r) => setTimeout(r, 1000));
-  const value = await f();
-  await new Promise((r) => setTimeout(r, 1000));
-  const probe = await prober.stop();
-  report(formatReport(probe));
-  return { value, probe };
-}
+const probed = <T>(label: string, f: () => T | Promise<T>) => probeDuring(KUBECONFIG, label, f, report);
 
 function assertStaticControlPlane(): void {
   const s = status();
