@@ -3,6 +3,8 @@
 import { COMPONENT_INFO, PIVOT_ORDER, type Component } from './components.ts';
 import type { DaemonSet, Pod } from './k8s-types.ts';
 import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.ts';
+import { checkConvertibleOnNodes } from './convertible.ts';
+import { skippedFileWarnings } from './directory-notes.ts';
 import type { NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
@@ -120,7 +122,8 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
   const source = withStatic[0];
   const seen = source ? findStatic(source, component) : undefined;
   const existing = snapshot.daemonSets[component];
-  const daemonSet = seen ? toDaemonSet(component, seen.pod) : (existing ?? null);
+  const verdict = checkConvertibleOnNodes(component, withStatic.map((n) => ({ node: n.name, pod: findStatic(n, component)!.pod })));
+  const daemonSet = seen && verdict.blocked === undefined ? toDaemonSet(component, seen.pod) : (existing ?? null);
   const base = {
     component,
     nodes: withStatic.map((n) => n.name),
@@ -137,6 +140,8 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
     return { ...base, action: 'blocked', reason: `missing on ${names}` };
   }
   if (withStatic.length === 0) return { ...base, action: 'skip', reason: 'already self-hosted on every control-plane node' };
+  warnings.push(...verdict.notes.map((message) => ({ code: 'Conversion', message })));
+  if (verdict.blocked !== undefined) return { ...base, action: 'blocked', reason: verdict.blocked };
   for (const other of withStatic.slice(1)) {
     if (!sameTemplate(toDaemonSet(component, findStatic(other, component)!.pod), daemonSet)) {
       warnings.push({ code: 'ManifestsDiffer', message: `${component} on ${other.name} differs from ${source!.name} beyond its node address; the DaemonSet uses ${source!.name}'s manifest (compare both before pivoting)` });
@@ -198,6 +203,7 @@ function commonWarnings(nodes: NodeSnapshot[]): Warning[] {
       if (s.recognition.kind === 'foreign') out.push({ code: 'ForeignStaticPod', message: `${n.name}: ${s.file ?? s.pod.metadata.name ?? 'a static pod'} is left alone: ${s.recognition.reason}` });
     }
   }
+  out.push(...skippedFileWarnings(nodes));
   if (nodes.length === 0) out.push({ code: 'NoControlPlane', message: 'no control-plane node with static pods was found' });
   out.push({ code: 'RebootRecovery', message: 'reboot recovery: pivot leaves on every control-plane node a checkpointer static pod and an inactive checkpoint of the apiserver; after a reboot the checkpoint serves until the DaemonSet pod runs again; edit the apiserver DaemonSet? run "kubectl selfhost pivot" again to re-sync the checkpoint' });
   out.push({ code: 'KubeadmUpgrade', message: 'kubeadm upgrade does not manage self-hosted components: run "kubectl selfhost rollback" before "kubeadm upgrade", then pivot again' });
