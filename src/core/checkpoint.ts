@@ -9,9 +9,9 @@
 //    the active checkpoint again, so the node ends self-hosted and the checkpoint never holds the port for long.
 // The controller-manager and scheduler need no checkpoint: their DaemonSet pods are bound to the node already and
 // the kubelet restarts them as soon as the checkpoint apiserver answers.
-import type { DaemonSet, Pod, PodTemplate } from './k8s-types.ts';
+import type { Container, DaemonSet, Pod, PodTemplate } from './k8s-types.ts';
 import { API_GROUP, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from './labels.ts';
-import { withFlag } from './transform/mutators.ts';
+import { HOST_IP } from './transform/node-neutral.ts';
 
 export const CHECKPOINTER_FILE = 'kubectl-selfhost-checkpointer.yaml';
 export const ACTIVE_CHECKPOINT_FILE = 'kubectl-selfhost-checkpoint-kube-apiserver.yaml';
@@ -24,12 +24,7 @@ export const CHECKPOINT_ROLE_LABEL = `${API_GROUP}/role`;
 /** The apiserver DaemonSet's template as a static pod for one node: the downward-API address made literal. */
 export function checkpointPod(template: PodTemplate, nodeAddress: string, generation: number): Pod {
   const spec = structuredClone(template.spec);
-  spec.containers = spec.containers.map((c) => ({
-    ...c,
-    command: withFlag(c.command ?? [], '--advertise-address', nodeAddress),
-    env: (c.env ?? []).filter((e) => e.name !== 'HOST_IP'),
-  }));
-  if (spec.containers.every((c) => (c.env ?? []).length === 0)) spec.containers = spec.containers.map(({ env: _e, ...c }) => c);
+  spec.containers = spec.containers.map((c) => withLiteralHostIp(c, nodeAddress));
   delete spec.nodeSelector;
   delete spec.tolerations;
   return {
@@ -42,6 +37,25 @@ export function checkpointPod(template: PodTemplate, nodeAddress: string, genera
       annotations: { [GENERATION_ANNOTATION]: String(generation) },
     },
     spec,
+  };
+}
+
+/**
+ * A container whose flags use the downward API's $(HOST_IP) (the node-neutral addresses, src/core/transform/
+ * node-neutral.ts) with the node's address written in instead, and that HOST_IP variable dropped; any other
+ * container (a sidecar) is kept as it is.
+ */
+function withLiteralHostIp(c: Container, nodeAddress: string): Container {
+  const literal = (list: string[] | undefined) => list?.map((a) => a.replaceAll(HOST_IP, nodeAddress));
+  const uses = [...(c.command ?? []), ...(c.args ?? [])].some((a) => a.includes(HOST_IP));
+  if (!uses) return c;
+  const { env, ...rest } = c;
+  const kept = (env ?? []).filter((e) => e.name !== 'HOST_IP');
+  return {
+    ...rest,
+    ...(c.command ? { command: literal(c.command) } : {}),
+    ...(c.args ? { args: literal(c.args) } : {}),
+    ...(kept.length > 0 ? { env: kept } : {}),
   };
 }
 

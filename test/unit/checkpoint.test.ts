@@ -25,6 +25,18 @@ describe('apiserver checkpoint', () => {
     assert.equal(JSON.stringify(pod).includes('BEGIN'), false, 'no key material, only paths');
   });
 
+  it('writes the address into every flag that uses $(HOST_IP), and leaves a sidecar alone', () => {
+    const t = structuredClone(template);
+    const c = t.spec.containers[0]!;
+    c.command = [...c.command!.filter((a) => !a.startsWith('--bind-address')), '--bind-address=$(HOST_IP)'];
+    const sidecar = { name: 'kms', image: 'example.com/kms:1', args: ['--listen=/kms/socket.sock'], env: [{ name: 'HOST_IP', value: 'its own' }] };
+    t.spec.containers.push(sidecar);
+    const pod = checkpointPod(t, '10.0.0.7', 1);
+    assert.equal(flagValue(pod.spec.containers[0]!.command, '--bind-address'), '10.0.0.7');
+    assert.equal(JSON.stringify(pod.spec.containers[0]).includes('$(HOST_IP)'), false);
+    assert.deepEqual(pod.spec.containers[1], sidecar);
+  });
+
   it('the checkpointer mounts the manifest directory and its own directory read-only, and has no credentials', () => {
     const pod = checkpointerPod('busybox:x', { manifests: '/etc/kubernetes/manifests', backup: '/etc/kubernetes/selfhost-backup' }, 6443);
     const c = pod.spec.containers[0]!;
