@@ -8,11 +8,20 @@ export interface MinorVersion {
   minor: number;
 }
 
-/** The oldest minor every DaemonSet and hand-over of this tool works on, each requirement with its reason. */
+/**
+ * What the oldest supported minor is made of. Each line: since when, what (short, in the refusal) and why.
+ *  - --permit-port-sharing (1.19): every hand-over binds the component's port twice (SO_REUSEPORT); an older
+ *    component exits on the unknown flag and crash-loops.
+ *  - the node-role.kubernetes.io/control-plane label (1.24): the DaemonSets select control-plane nodes by it;
+ *    kubeadm sets it from 1.20 and removed the old node-role.kubernetes.io/master label in 1.24, so from 1.24
+ *    on every kubeadm control-plane node has it, whatever version it was created with.
+ *  - DaemonSet rollingUpdate.maxSurge GA (1.25): updates surge a new pod beside the old one (maxUnavailable 0);
+ *    before 1.25 that is a feature gate (beta from 1.22), and without it the API rejects the DaemonSet.
+ */
 export const REQUIREMENTS: ReadonlyArray<{ since: MinorVersion; what: string }> = [
-  { since: { major: 1, minor: 19 }, what: 'the components accept --permit-port-sharing (the hand-over binds the port twice)' },
-  { since: { major: 1, minor: 24 }, what: 'every control-plane node carries the node-role.kubernetes.io/control-plane label the DaemonSets select (kubeadm sets it from 1.20, and removed the old "master" label in 1.24)' },
-  { since: { major: 1, minor: 25 }, what: 'DaemonSet rollingUpdate.maxSurge is GA (a surge pod starts beside the old one on every update)' },
+  { since: { major: 1, minor: 19 }, what: '--permit-port-sharing (1.19)' },
+  { since: { major: 1, minor: 24 }, what: 'the node-role.kubernetes.io/control-plane label on every control-plane node (1.24)' },
+  { since: { major: 1, minor: 25 }, what: 'DaemonSet maxSurge (GA in 1.25)' },
 ];
 
 /** The supported range: from the newest requirement up to the newest minor whose kubeadm output is tested. */
@@ -48,8 +57,8 @@ export function checkSupport(component: string, pod: Pick<Pod, 'metadata' | 'spe
     return { ok: false, reason: `cannot tell the Kubernetes version of ${component} from its image "${image ?? 'none'}" (a tag such as v1.34.4 is needed); kubectl-selfhost supports Kubernetes ${show(MIN_SUPPORTED)} to ${show(MAX_TESTED)}` };
   }
   if (older(version, MIN_SUPPORTED)) {
-    const missing = REQUIREMENTS.filter((r) => older(version, r.since)).map((r) => `from ${show(r.since)} ${r.what}`);
-    return { ok: false, reason: `${component} runs Kubernetes ${show(version)}; kubectl-selfhost needs ${show(MIN_SUPPORTED)} or newer: ${missing.join('; ')} (upgrade the cluster first)` };
+    const missing = REQUIREMENTS.filter((r) => older(version, r.since)).map((r) => r.what);
+    return { ok: false, reason: `${component} runs Kubernetes ${show(version)}; kubectl-selfhost needs ${show(MIN_SUPPORTED)} or newer (it relies on ${missing.join(', ')}): upgrade the cluster first` };
   }
   if (older(MAX_TESTED, version)) {
     return { ok: true, version, note: `${component} runs Kubernetes ${show(version)}, newer than the newest tested (${show(MAX_TESTED)}): review the planned DaemonSet` };

@@ -46,7 +46,7 @@ describe('supported Kubernetes versions', () => {
     const p = plan(join(CORPUS, 'kubeadm-v1.16'));
     for (const c of p.components) {
       assert.equal(c.action, 'blocked', c.component);
-      assert.match(c.reason, /runs Kubernetes 1\.16; kubectl-selfhost needs 1\.25 or newer: .*--permit-port-sharing/);
+      assert.match(c.reason, /runs Kubernetes 1\.16; kubectl-selfhost needs 1\.25 or newer \(it relies on --permit-port-sharing \(1\.19\), .*\): upgrade the cluster first/);
     }
     assert.deepEqual(p.steps, []);
   });

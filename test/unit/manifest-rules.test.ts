@@ -65,7 +65,7 @@ describe('supported versions', () => {
     const at = (tag: string) => checkSupport('kube-apiserver', pod([{ name: 'kube-apiserver', image: `registry.k8s.io/kube-apiserver:${tag}` }]));
     assert.deepEqual(at('v1.25.0'), { ok: true, version: { major: 1, minor: 25 } });
     const old = at('v1.24.17');
-    assert.ok(!old.ok && /1\.24; kubectl-selfhost needs 1\.25 or newer: from 1\.25 DaemonSet rollingUpdate\.maxSurge/.test(old.reason));
+    assert.ok(!old.ok && /1\.24; kubectl-selfhost needs 1\.25 or newer \(it relies on DaemonSet maxSurge \(GA in 1\.25\)\): upgrade the cluster first/.test(old.reason));
     const ancient = at('v1.18.0');
     assert.ok(!ancient.ok && ancient.reason.includes('--permit-port-sharing'));
     const untagged = at('latest');
