@@ -39,9 +39,15 @@ rm -f "$out/substitutions.txt"
   echo "require k8s.io/kubernetes $version"
   # k8s.io/kubernetes points its staging modules at ./staging; point them at the published v0.x releases
   # (the same release where the proxy has it, else the nearest one: see staging_version below).
-  for m in $(sed -n 's|^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*|\1|p' "$modfile"); do
-    echo "replace $m => $m $(staging_release "$m")"
-  done
+  declare -A pick=()
+  for m in $(sed -n 's|^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*|\1|p' "$modfile"); do pick[$m]=$(staging_release "$m"); done
+  # A substitute from a newer minor needs its own protocol module at its version: k8s.io/cri-client (published
+  # only from v0.33) implements k8s.io/cri-api's service, so cri-api follows it (kubeadm only calls it).
+  if [ -n "${pick[k8s.io/cri-client]:-}" ] && [ "${pick[k8s.io/cri-client]}" != "$staging_version" ]; then
+    pick[k8s.io/cri-api]=${pick[k8s.io/cri-client]}
+    echo "k8s.io/cri-api $staging_version -> ${pick[k8s.io/cri-client]} (follows k8s.io/cri-client)" >> "$out/substitutions.txt"
+  fi
+  for m in "${!pick[@]}"; do echo "replace $m => $m ${pick[$m]}"; done | sort
   echo "tool k8s.io/kubernetes/cmd/kubeadm"
 } > "$work/go.mod"
 cd "$work"
