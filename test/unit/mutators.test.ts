@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PodTemplate } from '../../src/core/k8s-types.ts';
+import { readFlag } from '../../src/core/container.ts';
 import { toPodTemplate } from '../../src/core/transform/daemonset.ts';
 import {
   addControlPlaneNodeSelector, addManagedLabel, criticalPriority, dropPriorityValue, enablePortSharing,
-  flagValue, noServiceAccountToken, nodeNeutralAddresses, probesWithoutNodeAddress, stripMirrorFields,
-  tolerateEverything, withFlag, withoutHostPorts,
+  noServiceAccountToken, nodeNeutralAddresses, probesWithoutNodeAddress, stripMirrorFields,
+  tolerateEverything, withoutHostPorts,
 } from '../../src/core/transform/mutators.ts';
 
 const empty = (): PodTemplate => ({ metadata: {}, spec: { containers: [{ name: 'c' }] } });
@@ -91,15 +92,15 @@ describe('mutators', () => {
     assert.deepEqual(noCommand.args, ['--permit-port-sharing=true']);
     const once = enablePortSharing(filled());
     assert.deepEqual(enablePortSharing(once), once);
-    assert.equal(flagValue(once.spec.containers[0]!.command, '--permit-port-sharing'), 'true');
+    assert.equal(readFlag(once.spec.containers[0]!, '--permit-port-sharing'), 'true');
   });
 
   it('nodeNeutralAddresses: the apiserver advertises $(HOST_IP) from the downward API, replacing a stale HOST_IP', () => {
     const c = nodeNeutralAddresses(filled(), 'kube-apiserver').spec.containers[0]!;
-    assert.equal(flagValue(c.command, '--advertise-address'), '$(HOST_IP)');
+    assert.equal(readFlag(c, '--advertise-address'), '$(HOST_IP)');
     assert.deepEqual(c.env, [{ name: 'OTHER', value: 'x' }, { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }]);
     const bare = { metadata: {}, spec: { containers: [{ name: 'kube-apiserver', command: ['kube-apiserver'] }] } };
-    assert.equal(flagValue(nodeNeutralAddresses(bare, 'kube-apiserver').spec.containers[0]!.command, '--advertise-address'), '$(HOST_IP)');
+    assert.equal(readFlag(nodeNeutralAddresses(bare, 'kube-apiserver').spec.containers[0], '--advertise-address'), '$(HOST_IP)');
     assert.deepEqual(nodeNeutralAddresses(empty(), 'kube-scheduler'), empty(), 'no component container: unchanged');
   });
 
@@ -121,10 +122,4 @@ describe('mutators', () => {
     assert.deepEqual(c.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
   });
 
-  it('withFlag and flagValue handle absent, present and bare flags', () => {
-    assert.deepEqual(withFlag(['a', '--x=1'], '--x', '2'), ['a', '--x=2']);
-    assert.deepEqual(withFlag(['a'], '--x', '2'), ['a', '--x=2']);
-    assert.equal(flagValue(['--flag'], '--flag'), 'true');
-    assert.equal(flagValue(['--flagger=1'], '--flag'), undefined);
-  });
 });

@@ -124,21 +124,6 @@ export function withPortSharing<P extends { metadata?: Pod['metadata']; spec: { 
   return mapMainContainer(pod, (c) => setFlag(c, PORT_SHARING_FLAG, 'true'));
 }
 
-/** Sets `--name=value` in a command line, replacing an existing value of the same flag. */
-export function withFlag(command: string[], name: string, value: string): string[] {
-  const flag = `${name}=${value}`;
-  const idx = command.findIndex((a) => a === name || a.startsWith(`${name}=`));
-  if (idx === -1) return [...command, flag];
-  return command.map((a, i) => (i === idx ? flag : a));
-}
-
-/** Reads `--name=value` from a command line (undefined if absent; "true" for a bare boolean flag). */
-export function flagValue(command: readonly string[] | undefined, name: string): string | undefined {
-  const arg = (command ?? []).find((a) => a === name || a.startsWith(`${name}=`));
-  if (arg === undefined) return undefined;
-  return arg === name ? 'true' : arg.slice(name.length + 1);
-}
-
 // The DNS policy is left as the static pod has it: a hostNetwork pod with the default policy resolves through
 // the node, as the static pod did; ClusterFirstWithHostNet would make a cold-starting apiserver depend on CoreDNS,
 // which depends on the apiserver (an etcd or webhook found by name could then never be reached).
