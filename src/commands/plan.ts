@@ -36,7 +36,7 @@ export async function planCommand({ flags, g, given, io, now }: Invocation): Pro
   if (rollback) {
     const rb = buildRollbackPlan(snapshot, { components, toOriginal: args['to-original'] === true, force: args.force === true, exact: args.exact === true }, now);
     io.out(formatRollbackPlan(rb, args.output, chalkFor(g, io), commandLine('rollback', given)));
-    return rb.steps.length > 0 || rb.components.some((c) => c.action === 'blocked') ? 1 : 0;
+    return planExitCode(rb);
   }
   const plan = buildPlan(snapshot, { components }, now);
   io.out(formatPlan(plan, args.output, g, io, commandLine('pivot', given)));

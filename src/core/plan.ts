@@ -3,8 +3,12 @@
 import { COMPONENT_INFO, PIVOT_ORDER, type Component } from './components.ts';
 import type { DaemonSet, Pod } from './k8s-types.ts';
 import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.ts';
+import { checkConvertibleOnNodes } from './convertible.ts';
+import { skippedFileWarnings } from './directory-notes.ts';
 import type { BackupOwner, NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
+import { EXIT_CODES } from './errors.ts';
+import { servingPort } from './serving-port.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
 import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
@@ -137,7 +141,8 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
   const source = withStatic[0];
   const seen = source ? findStatic(source, component) : undefined;
   const existing = snapshot.daemonSets[component];
-  const daemonSet = seen ? toDaemonSet(component, seen.pod) : (existing ?? null);
+  const verdict = checkConvertibleOnNodes(component, withStatic.map((n) => ({ node: n.name, pod: findStatic(n, component)!.pod })));
+  const daemonSet = seen && verdict.blocked === undefined ? toDaemonSet(component, seen.pod) : (existing ?? null);
   const base = {
     component,
     nodes: withStatic.map((n) => n.name),
@@ -154,6 +159,8 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
     return { ...base, action: 'blocked', reason: `missing on ${names}` };
   }
   if (withStatic.length === 0) return { ...base, action: 'skip', reason: 'already self-hosted on every control-plane node' };
+  warnings.push(...verdict.notes.map((message) => ({ code: 'Conversion', message })));
+  if (verdict.blocked !== undefined) return { ...base, action: 'blocked', reason: verdict.blocked };
   for (const other of withStatic.slice(1)) {
     if (!sameTemplate(toDaemonSet(component, findStatic(other, component)!.pod), daemonSet)) {
       warnings.push({ code: 'ManifestsDiffer', message: `${component} on ${other.name} differs from ${source!.name} beyond its node address; the DaemonSet uses ${source!.name}'s manifest (compare both before pivoting)` });
@@ -176,7 +183,7 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
   if (cp.action === 'skip') return checkpointSteps(cp, nodes, snapshot);
   const c = cp.component;
   const info = COMPONENT_INFO[c];
-  const port = info.port;
+  const port = servingPort(c, cp.staticPod ?? cp.daemonSet!.spec.template);
   const on = cp.nodes.map((name) => {
     const n = nodes.find((x) => x.name === name)!;
     const file = findStatic(n, c)!.file ?? `${c}.yaml`;
@@ -230,7 +237,8 @@ function checkpointSteps(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Sna
   const generation = snapshot.daemonSets['kube-apiserver']?.metadata['generation'];
   if (generation === undefined) return [];
   const stale = (n: NodeSnapshot) => n.checkpoint?.recordedGeneration === undefined || n.checkpoint.recordedGeneration !== generation || !n.checkpoint.checkpointer;
-  return nodes.filter(stale).map((n) => checkpointStep(n, COMPONENT_INFO['kube-apiserver'].port));
+  const port = servingPort('kube-apiserver', snapshot.daemonSets['kube-apiserver']!.spec.template);
+  return nodes.filter(stale).map((n) => checkpointStep(n, port));
 }
 
 function commonWarnings(nodes: NodeSnapshot[]): Warning[] {
@@ -243,6 +251,7 @@ function commonWarnings(nodes: NodeSnapshot[]): Warning[] {
       if (s.recognition.kind === 'foreign') out.push({ code: 'ForeignStaticPod', message: `${n.name}: ${s.file ?? s.pod.metadata.name ?? 'a static pod'} is left alone: ${s.recognition.reason}` });
     }
   }
+  out.push(...skippedFileWarnings(nodes));
   if (nodes.length === 0) out.push({ code: 'NoControlPlane', message: 'no control-plane node with static pods was found' });
   out.push({ code: 'RebootRecovery', message: 'reboot recovery: pivot leaves on every control-plane node a checkpointer static pod and an inactive checkpoint of the apiserver; after a reboot the checkpoint serves until the DaemonSet pod runs again; edit the apiserver DaemonSet? run "kubectl selfhost pivot" again to re-sync the checkpoint' });
   out.push({ code: 'KubeadmUpgrade', message: 'kubeadm upgrade does not manage self-hosted components: run "kubectl selfhost rollback" before "kubeadm upgrade", then pivot again' });
@@ -256,8 +265,10 @@ function sameTemplate(a: DaemonSet | null | undefined, b: DaemonSet | null | und
   return hash(a) !== undefined && hash(a) === hash(b);
 }
 
-/** plan's exit code, as kubectl diff: 0 nothing to do, 1 changes planned. */
-export function planExitCode(plan: Plan): 0 | 1 {
+/** plan's exit code, as kubectl diff: 0 nothing to do, 1 changes planned, 5 (as the verb would) when blocked. */
+export function planExitCode(plan: { steps: readonly unknown[]; components: ReadonlyArray<{ action: string }> }): 0 | 1 | 5 {
+  // A blocked component: pivot (or rollback) would refuse; the precondition code, as the verb itself would exit.
+  if (plan.components.some((c) => c.action === 'blocked')) return EXIT_CODES.precondition as 5;
   return plan.steps.length > 0 ? 1 : 0;
 }
 

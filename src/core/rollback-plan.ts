@@ -12,7 +12,8 @@
 //  4. with --exact: put back the byte-identical originals (one more restart each);
 //  5. per node at the end: remove the backups of the components that run static and have no DaemonSet left; the
 //     backup of anything else is kept (it may be the last copy), and so is the backup directory.
-import { COMPONENT_INFO, PIVOT_ORDER, type Component } from './components.ts';
+import { PIVOT_ORDER, type Component } from './components.ts';
+import { DEFAULT_SECURE_PORT, servingPort } from './serving-port.ts';
 import type { Pod } from './k8s-types.ts';
 import { API_GROUP } from './labels.ts';
 import { findStatic, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
@@ -148,10 +149,10 @@ export const SOURCE_TEXT: Record<RestoreSource, string> = {
   'node-backup': 'the pivot-time original (node copy, read on the node)',
 };
 
-function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], o: RollbackOptions): RollbackStep[] {
+function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot, o: RollbackOptions): RollbackStep[] {
   if (cp.action !== 'rollback') return [];
   const c = cp.component;
-  const port = COMPONENT_INFO[c].port;
+  const port = portOf(c, s, cp);
   const file = (n: NodeSnapshot) => findStatic(n, c)?.file ?? `${c}.yaml`;
   const steps: RollbackStep[] = [];
   for (const p of cp.nodes) {
@@ -178,6 +179,15 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], o: RollbackO
   return steps;
 }
 
+/** Where the component serves: the port its DaemonSet, else what rollback writes, else its original names. */
+function portOf(c: Component, s: Snapshot, cp: RollbackComponentPlan): number {
+  const ds = s.daemonSets[c];
+  if (ds) return servingPort(c, ds.spec.template);
+  const text = cp.nodes.map((n) => n.manifest ?? n.original).find((t): t is string => t !== null);
+  const pod = text ? parsePod(text) : null;
+  return pod ? servingPort(c, pod) : DEFAULT_SECURE_PORT[c];
+}
+
 const hasCheckpoint = (n: NodeSnapshot) => !!n.checkpoint && (n.checkpoint.checkpointer || n.checkpoint.active || n.checkpoint.recordedGeneration !== undefined);
 
 function uncheckpoint(n: NodeSnapshot, port: number): RollbackStep {
@@ -191,7 +201,7 @@ export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): R
   const nodes = [...s.nodes].sort((a, b) => a.name.localeCompare(b.name));
   const order = [...PIVOT_ORDER].reverse().filter((c) => o.components.includes(c));
   const components = order.map((c) => planComponent(c, nodes, s, o));
-  const steps = components.flatMap((cp) => stepsFor(cp, nodes, o));
+  const steps = components.flatMap((cp) => stepsFor(cp, nodes, s, o));
   const touched = components.some((cp) => cp.action === 'rollback') || nodes.some((n) => Object.keys(s.backups?.[n.name] ?? {}).some((c) => o.components.includes(c as Component)));
   if (touched && components.every((cp) => cp.action !== 'blocked')) {
     for (const n of nodes) {

@@ -20,6 +20,11 @@ export interface StaticPodSeen {
   restarts?: number;
 }
 
+export interface SkippedFile {
+  file: string;
+  reason: string;
+}
+
 export interface DaemonPodSeen {
   component: Component;
   name: string;
@@ -40,6 +45,8 @@ export interface NodeSnapshot {
   address?: string;
   staticPods: StaticPodSeen[];
   daemonPods: DaemonPodSeen[];
+  /** Files of the static pod directory that hold no pod (offline only), left alone as the kubelet does. */
+  skipped?: SkippedFile[];
   /** Reboot recovery on this node (live only): what the cluster record and the mirror pods show. */
   checkpoint?: CheckpointSeen;
   /** The images the kubelet reports present on the node (live only): can a checkpoint start without a pull? */

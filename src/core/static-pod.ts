@@ -1,5 +1,6 @@
 // Recognising kubeadm's static control-plane pods, from a manifest file or a mirror pod.
 import { COMPONENTS, type Component } from './components.ts';
+import { mainContainer } from './container.ts';
 import type { Pod } from './k8s-types.ts';
 
 export type Recognition =
@@ -25,9 +26,9 @@ export function isMirrorPod(pod: Pod): boolean {
   return pod.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined;
 }
 
-/** The image tag, e.g. "v1.34.4" from "registry.k8s.io/kube-apiserver:v1.34.4". */
+/** The component container's image tag, e.g. "v1.34.4" from "registry.k8s.io/kube-apiserver:v1.34.4". */
 export function imageVersion(pod: Pod): string | undefined {
-  const image = pod.spec.containers[0]?.image;
+  const image = mainContainer(pod)?.image?.split('@')[0];
   if (image === undefined) return undefined;
   const at = image.lastIndexOf(':');
   return at > image.lastIndexOf('/') ? image.slice(at + 1) : undefined;

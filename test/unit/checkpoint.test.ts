@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ACTIVE_CHECKPOINT_FILE, checkpointerPod, checkpointerScript, checkpointPod, INACTIVE_CHECKPOINT_FILE } from '../../src/core/checkpoint.ts';
-import { flagValue } from '../../src/core/transform/mutators.ts';
+import { readFlag } from '../../src/core/container.ts';
 import { toDaemonSet } from '../../src/core/transform/daemonset.ts';
 import { readStaticPod } from '../../src/sources/manifests-dir.ts';
 import { FIXTURES } from './helpers.ts';
@@ -16,13 +16,25 @@ describe('apiserver checkpoint', () => {
   it('is the DaemonSet template as a static pod for one node, with its address made literal', () => {
     const pod = checkpointPod(template, { name: 'cp-1', address: '10.0.0.7' }, 3);
     const c = pod.spec.containers[0]!;
-    assert.equal(flagValue(c.command, '--advertise-address'), '10.0.0.7');
-    assert.equal(flagValue(c.command, '--permit-port-sharing'), 'true', 'it shares the port with the DaemonSet pod');
+    assert.equal(readFlag(c, '--advertise-address'), '10.0.0.7');
+    assert.equal(readFlag(c, '--permit-port-sharing'), 'true', 'it shares the port with the DaemonSet pod');
     assert.equal(c.env, undefined, 'no downward API in a static pod');
     assert.equal(pod.metadata.annotations?.['kubectl-selfhost.dev/daemonset-generation'], '3');
     assert.equal(pod.metadata.labels?.['component'], 'kube-apiserver-checkpoint', 'never mistaken for the kubeadm apiserver');
     assert.deepEqual(pod.spec.volumes, template.spec.volumes);
     assert.equal(JSON.stringify(pod).includes('BEGIN'), false, 'no key material, only paths');
+  });
+
+  it('writes the address into every flag that uses $(HOST_IP), and leaves a sidecar alone', () => {
+    const t = structuredClone(template);
+    const c = t.spec.containers[0]!;
+    c.command = [...c.command!.filter((a) => !a.startsWith('--bind-address')), '--bind-address=$(HOST_IP)'];
+    const sidecar = { name: 'kms', image: 'example.com/kms:1', args: ['--listen=/kms/socket.sock'], env: [{ name: 'HOST_IP', value: 'its own' }] };
+    t.spec.containers.push(sidecar);
+    const pod = checkpointPod(t, { name: 'cp-1', address: '10.0.0.7' }, 1);
+    assert.equal(readFlag(pod.spec.containers[0]!, '--bind-address'), '10.0.0.7');
+    assert.equal(JSON.stringify(pod.spec.containers[0]).includes('$(HOST_IP)'), false);
+    assert.deepEqual(pod.spec.containers[1], sidecar);
   });
 
   it('the checkpointer mounts the manifest directory and its own directory read-only, and has no credentials', () => {

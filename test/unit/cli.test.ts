@@ -75,7 +75,7 @@ describe('bad input: one line, exit > 1, nothing changed', () => {
   const cases: Array<[string, string[], number, RegExp]> = [
     ['missing manifests dir', ['plan', '--manifests-dir', '/nonexistent/manifests'], 3, /cannot read --manifests-dir .*pass a kubeadm static pod directory/],
     ['unparseable YAML', ['plan', '--manifests-dir', join(FIXTURES, 'bad', 'invalid-yaml')], 3, /kube-apiserver\.yaml: invalid YAML .*fix the file/],
-    ['foreign static pod', ['plan', '--manifests-dir', join(FIXTURES, 'bad', 'foreign')], 3, /kube-vip\.yaml: not a kubeadm control-plane pod .*move it out/],
+    ['two manifests for one component', ['plan', '--manifests-dir', join(FIXTURES, 'corpus', 'two-apiservers-v1.29')], 3, /kube-apiserver-ext-etcd\.yaml and kube-apiserver\.yaml are both kube-apiserver/],
     ['unknown component', ['plan', '--manifests-dir', manifests, '--components', 'etcd'], 2, /unknown component "etcd"/],
     ['unknown flag', ['plan', '--bogus'], 2, /unknown argument: bogus .*--help/],
     ['bad request timeout', ['plan', '--request-timeout', 'soon'], 2, /invalid --request-timeout "soon"/],

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PodTemplate } from '../../src/core/k8s-types.ts';
+import { readFlag } from '../../src/core/container.ts';
+import { toPodTemplate } from '../../src/core/transform/daemonset.ts';
 import {
-  addControlPlaneNodeSelector, addManagedLabel, clusterFirstWithHostNet, dropPriorityValue, enablePortSharing,
-  flagValue, MUTATORS, noServiceAccountToken, perNodeAdvertiseAddress, probesWithoutNodeAddress, stripMirrorFields,
-  tolerateEverything, withFlag, withoutHostPorts,
+  addControlPlaneNodeSelector, addManagedLabel, criticalPriority, dropPriorityValue, enablePortSharing,
+  noServiceAccountToken, nodeNeutralAddresses, probesWithoutNodeAddress, stripMirrorFields,
+  tolerateEverything, withoutHostPorts,
 } from '../../src/core/transform/mutators.ts';
 
 const empty = (): PodTemplate => ({ metadata: {}, spec: { containers: [{ name: 'c' }] } });
@@ -64,30 +66,47 @@ describe('mutators', () => {
     assert.deepEqual(tolerateEverything(filled()).spec.tolerations, [{ operator: 'Exists' }]);
   });
 
-  it('clusterFirstWithHostNet and noServiceAccountToken set their fields', () => {
-    assert.equal(clusterFirstWithHostNet(filled()).spec.dnsPolicy, 'ClusterFirstWithHostNet');
+  it('criticalPriority adds system-node-critical only when no class is named', () => {
+    assert.equal(criticalPriority(empty()).spec['priorityClassName'], 'system-node-critical');
+    const other = filled();
+    other.spec['priorityClassName'] = 'system-cluster-critical';
+    assert.equal(criticalPriority(other).spec['priorityClassName'], 'system-cluster-critical');
+  });
+
+  it('the DNS policy is the static pod\'s: none added, an explicit one kept', () => {
+    assert.equal(toPodTemplate('kube-apiserver', { ...filled(), spec: { ...filled().spec } }).spec.dnsPolicy, undefined);
+    const explicit = filled();
+    explicit.spec.dnsPolicy = 'ClusterFirstWithHostNet';
+    assert.equal(toPodTemplate('kube-apiserver', explicit).spec.dnsPolicy, 'ClusterFirstWithHostNet');
+  });
+
+  it('noServiceAccountToken sets its fields', () => {
     const t = noServiceAccountToken(empty());
     assert.equal(t.spec['automountServiceAccountToken'], false);
     assert.equal(t.spec['enableServiceLinks'], false);
   });
 
   it('enablePortSharing adds the flag once', () => {
-    assert.deepEqual(enablePortSharing(empty()).spec.containers[0]!.command, ['--permit-port-sharing=true']);
+    const noCommand = enablePortSharing(empty()).spec.containers[0]!;
+    assert.equal(noCommand.command, undefined, 'an image entrypoint is never replaced');
+    assert.deepEqual(noCommand.args, ['--permit-port-sharing=true']);
     const once = enablePortSharing(filled());
     assert.deepEqual(enablePortSharing(once), once);
-    assert.equal(flagValue(once.spec.containers[0]!.command, '--permit-port-sharing'), 'true');
+    assert.equal(readFlag(once.spec.containers[0]!, '--permit-port-sharing'), 'true');
   });
 
-  it('perNodeAdvertiseAddress uses $(HOST_IP) from the downward API, replacing a stale HOST_IP', () => {
-    const c = perNodeAdvertiseAddress(filled()).spec.containers[0]!;
-    assert.equal(flagValue(c.command, '--advertise-address'), '$(HOST_IP)');
+  it('nodeNeutralAddresses: the apiserver advertises $(HOST_IP) from the downward API, replacing a stale HOST_IP', () => {
+    const c = nodeNeutralAddresses(filled(), 'kube-apiserver').spec.containers[0]!;
+    assert.equal(readFlag(c, '--advertise-address'), '$(HOST_IP)');
     assert.deepEqual(c.env, [{ name: 'OTHER', value: 'x' }, { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }]);
-    assert.equal(flagValue(perNodeAdvertiseAddress(empty()).spec.containers[0]!.command, '--advertise-address'), '$(HOST_IP)');
+    const bare = { metadata: {}, spec: { containers: [{ name: 'kube-apiserver', command: ['kube-apiserver'] }] } };
+    assert.equal(readFlag(nodeNeutralAddresses(bare, 'kube-apiserver').spec.containers[0], '--advertise-address'), '$(HOST_IP)');
+    assert.deepEqual(nodeNeutralAddresses(empty(), 'kube-scheduler'), empty(), 'no component container: unchanged');
   });
 
   it('probesWithoutNodeAddress drops only the probe host', () => {
     assert.deepEqual(probesWithoutNodeAddress(empty()), empty());
-    const c = probesWithoutNodeAddress(filled()).spec.containers[0]!;
+    const c = probesWithoutNodeAddress(filled(), 'kube-apiserver').spec.containers[0]!;
     assert.deepEqual(c.livenessProbe, { httpGet: { path: '/livez', port: 6443 }, periodSeconds: 10 });
     assert.deepEqual(c.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
   });
@@ -103,16 +122,4 @@ describe('mutators', () => {
     assert.deepEqual(c.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
   });
 
-  it('withFlag and flagValue handle absent, present and bare flags', () => {
-    assert.deepEqual(withFlag(['a', '--x=1'], '--x', '2'), ['a', '--x=2']);
-    assert.deepEqual(withFlag(['a'], '--x', '2'), ['a', '--x=2']);
-    assert.equal(flagValue(['--flag'], '--flag'), 'true');
-    assert.equal(flagValue(['--flagger=1'], '--flag'), undefined);
-  });
-
-  it('only the apiserver gets the per-node address and probe mutators', () => {
-    assert.ok(MUTATORS['kube-apiserver'].includes(perNodeAdvertiseAddress));
-    assert.ok(!MUTATORS['kube-scheduler'].includes(perNodeAdvertiseAddress));
-    assert.ok(!MUTATORS['kube-controller-manager'].includes(probesWithoutNodeAddress));
-  });
 });

@@ -29,6 +29,13 @@ describe('buildPlan', () => {
     assert.equal(planExitCode(plan), 1);
   });
 
+  it('the hand-over proof and the checkpointer look where the apiserver serves: the manifest\'s --secure-port', () => {
+    const plan = buildPlan(readManifestsDir(join(FIXTURES, 'corpus', 'secure-port-8443-v1.32')), { components: ['kube-apiserver'] }, NOW);
+    const ports = plan.steps.flatMap((s) => ('port' in s ? [`${s.action}:${s.port}`] : []));
+    assert.ok(ports.length >= 2, JSON.stringify(plan.steps.map((s) => s.id)));
+    assert.ok(ports.every((p) => p.endsWith(':8443')), ports.join(' '));
+  });
+
   it('--components selects a subset', () => {
     const plan = buildPlan(readManifestsDir(dir), { components: ['kube-scheduler'] }, NOW);
     assert.deepEqual([...new Set(plan.steps.map((s) => s.component))], ['kube-scheduler']);
@@ -54,6 +61,7 @@ describe('buildPlan', () => {
     const plan = buildPlan(clusterSnapshot([node], { daemonSets: { 'kube-apiserver': apiserverDs } }), { components: [...PIVOT_ORDER] }, NOW);
     assert.deepEqual(plan.components.map((c) => c.action), ['skip', 'skip', 'skip']);
     assert.equal(planExitCode(plan), 0);
+    assert.equal(planExitCode({ steps: [], components: [{ action: 'blocked' }] }), 5, 'blocked: pivot would refuse');
     assert.deepEqual(plan.nodes[0]!.components.map((c) => c.mode), ['self-hosted', 'self-hosted', 'self-hosted']);
     // The apiserver DaemonSet edited since its checkpoint was written: pivot re-syncs the checkpoint.
     apiserverDs.metadata['generation'] = 2;

@@ -11,7 +11,8 @@ import { buildRollbackPlan, type RollbackOptions } from '../../src/core/rollback
 import type { Snapshot } from '../../src/core/snapshot.ts';
 import { canonicalTemplate } from '../../src/core/transform/canonical.ts';
 import { toDaemonSet } from '../../src/core/transform/daemonset.ts';
-import { flagValue, withPortSharing } from '../../src/core/transform/mutators.ts';
+import { withPortSharing } from '../../src/core/transform/mutators.ts';
+import { readFlag } from '../../src/core/container.ts';
 import { toStaticPod } from '../../src/core/transform/to-static.ts';
 import { parseAll } from '../../src/core/yaml.ts';
 import { readStaticPod } from '../../src/sources/manifests-dir.ts';
@@ -67,7 +68,7 @@ describe('buildRollbackPlan', () => {
     const c = 'kube-apiserver';
     const back = toStaticPod(c, toDaemonSet(c, original(c)).spec.template, { name: 'cp-2', address: '10.0.0.8' }, null);
     const main = back.spec.containers[0]!;
-    assert.equal(flagValue(main.command, '--advertise-address'), '10.0.0.8');
+    assert.equal(readFlag(main, '--advertise-address'), '10.0.0.8');
     assert.equal(main.env, undefined, 'no downward API in a static pod');
     assert.equal(back.metadata.labels?.['app.kubernetes.io/managed-by'], undefined, 'never taken for a DaemonSet pod');
     for (const f of ['nodeSelector', 'tolerations', 'dnsPolicy', 'automountServiceAccountToken']) assert.equal(back.spec[f], undefined, f);
@@ -78,7 +79,7 @@ describe('buildRollbackPlan', () => {
     const p = buildRollbackPlan(pivoted(), { ...all, toOriginal: true }, NOW);
     const api = p.components.find((x) => x.component === 'kube-apiserver')!.nodes[0]!;
     assert.equal(api.from, 'original');
-    assert.equal(flagValue((parseAll(api.manifest!)[0] as Pod).spec.containers[0]!.command, '--permit-port-sharing'), 'true');
+    assert.equal(readFlag((parseAll(api.manifest!)[0] as Pod).spec.containers[0]!, '--permit-port-sharing'), 'true');
     const s = pivoted();
     delete s.daemonSets['kube-scheduler'];
     assert.equal(buildRollbackPlan(s, all, NOW).components.find((x) => x.component === 'kube-scheduler')!.nodes[0]!.from, 'original');

@@ -12,6 +12,7 @@ const POD_SPEC_DEFAULTS: Record<string, Json> = {
   terminationGracePeriodSeconds: 30,
   schedulerName: 'default-scheduler',
   preemptionPolicy: 'PreemptLowerPriority',
+  dnsPolicy: 'ClusterFirst',
   securityContext: {},
 };
 const CONTAINER_DEFAULTS: Record<string, Json> = {

@@ -8,7 +8,7 @@ import { MUTATORS } from './mutators.ts';
 /** The pod template a static pod becomes, after every mutator of its component has run in table order. */
 export function toPodTemplate(component: Component, pod: Pod): PodTemplate {
   const start: PodTemplate = structuredClone({ metadata: pod.metadata, spec: pod.spec });
-  return MUTATORS[component].reduce((t, mutate) => mutate(t), start);
+  return MUTATORS[component].reduce((t, mutate) => mutate(t, component), start);
 }
 
 /**

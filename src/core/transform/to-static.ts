@@ -5,7 +5,7 @@
 import type { Component } from '../components.ts';
 import type { Container, ObjectMeta, Pod, PodSpec } from '../k8s-types.ts';
 import { MANAGED_BY_KEY, NAMESPACE, SOURCE_HASH_ANNOTATION } from '../labels.ts';
-import { flagValue, withFlag } from './mutators.ts';
+import { mainContainerIndex, readFlag, setFlag } from '../container.ts';
 
 export interface NodeAddress {
   name: string;
@@ -18,14 +18,14 @@ const HOST_IP = '$(HOST_IP)';
 const POD_ONLY_FIELDS = ['nodeName', 'affinity', 'serviceAccountName', 'serviceAccount', 'priority', 'preemptionPolicy', 'schedulerName', 'nodeSelector', 'tolerations'];
 const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
 
-/** The component's own container: named after it, else the first (kubeadm has one container per pod). */
+/** The component's own container (src/core/container.ts), else the first. */
 export function componentContainerIndex(component: Component, containers: readonly Container[]): number {
-  const i = containers.findIndex((c) => c.name === component);
+  const i = mainContainerIndex({ spec: { containers: [...containers] } }, component);
   return i === -1 ? 0 : i;
 }
 
 function nodeValue(flag: string, original: Container | undefined, node: NodeAddress): string {
-  const before = flagValue(original?.command, flag) ?? flagValue(original?.args, flag);
+  const before = readFlag(original, flag);
   if (before !== undefined && !before.includes(HOST_IP)) return before;
   if (node.address === null) throw new Error(`node ${node.name} has no InternalIP to put in ${flag}`);
   return node.address;
@@ -33,18 +33,11 @@ function nodeValue(flag: string, original: Container | undefined, node: NodeAddr
 
 /** $(HOST_IP) made literal in command and args, with the original's value for each flag that had one. */
 function literalAddresses(c: Container, original: Container | undefined, node: NodeAddress): Container {
-  const fix = (argv: string[] | undefined) => {
-    if (!argv) return argv;
-    let out = argv;
-    for (const arg of argv) {
-      const m = /^(--[a-z-]+)=.*\$\(HOST_IP\)/.exec(arg);
-      if (m) out = withFlag(out, m[1]!, arg.slice(m[1]!.length + 1).replace(HOST_IP, nodeValue(m[1]!, original, node)));
-    }
-    return out;
-  };
-  const out: Container = { ...c };
-  if (c.command) out.command = fix(c.command);
-  if (c.args) out.args = fix(c.args);
+  let out: Container = { ...c };
+  for (const arg of [...(c.command ?? []), ...(c.args ?? [])]) {
+    const m = /^(--[a-z-]+)=(.*\$\(HOST_IP\).*)$/.exec(arg);
+    if (m) out = setFlag(out, m[1]!, m[2]!.replaceAll(HOST_IP, nodeValue(m[1]!, original, node)));
+  }
   const env = (c.env ?? []).filter((e) => e.name !== 'HOST_IP');
   if (env.length > 0) out.env = env;
   else delete out.env;
