@@ -40,9 +40,11 @@ function apply(name: string, yaml: string): void {
 
 const as = (kc: string, args: string[]) => selfhost(['--kubeconfig', kc, ...args]);
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
-const nothingWritten = () => {
+const journal = () => tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-journal', '-o', 'jsonpath={.metadata.resourceVersion}']);
+/** Nothing written: no Lease, the journal (an earlier suite's, or none) as it was, the node as kubeadm made it. */
+const nothingWritten = (journalBefore: string | null) => {
   assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'lease', 'kubectl-selfhost']), null, 'no Lease');
-  assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-journal']), null, 'no journal');
+  assert.equal(journal(), journalBefore, 'the journal untouched');
   assert.deepEqual(ourDaemonSets(), []);
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
   assert.deepEqual(backupsLeft(), [], 'no node backup');
@@ -104,25 +106,28 @@ describe('least privilege on the real kubeadm test bed', { concurrency: 1 }, () 
 
   it('a user bound to nothing is refused before any write, with everything missing and the fix in one line', async () => {
     for (const verb of ['pivot', 'rollback']) {
+      const before = journal();
       const { value: r, agents } = await watchingAgents(() => selfhostAsync(['--kubeconfig', nobody, verb, '--yes']));
       assert.ok(r.code > 1, `${verb} exit ${r.code}: ${r.out}${r.err}`);
       assert.equal(r.err.trimEnd().split('\n').length, 1, r.err);
       assert.match(r.err, /^error: user "selfhost-nobody" may not list nodes; get nodes\/proxy; get \/metrics; list\/get\/create\/delete pods in kube-system; .*leases\.coordination\.k8s\.io/);
       assert.match(r.err, /"kubectl selfhost rbac --bind-user selfhost-nobody \| kubectl apply -f -"/);
       assert.deepEqual(agents, [], `${verb}: no node agent was created`);
-      nothingWritten();
+      nothingWritten(before);
     }
   });
 
   it('a user who may do all but take the lock is refused before its first write (no agent pod), naming the Lease', async () => {
+    const before = journal();
     const { value: r, agents } = await watchingAgents(() => selfhostAsync(['--kubeconfig', partial, 'pivot', '--yes']));
     assert.ok(r.code > 1, r.out + r.err);
     assert.match(r.err, /^error: user "selfhost-partial" may not get\/update\/delete leases\.coordination\.k8s\.io kubectl-selfhost in kube-system; create leases\.coordination\.k8s\.io in kube-system; as a cluster admin/);
     assert.deepEqual(agents, [], 'no node agent before the access review');
-    nothingWritten();
+    nothingWritten(before);
   });
 
   it('the read-only roles run plan and status; pivot is refused naming only what writing needs', () => {
+    const before = journal();
     const plan = as(viewer, ['plan']);
     assert.equal(plan.code, 1, plan.err);
     const s = as(viewer, ['status', '-o', 'json']);
@@ -132,7 +137,7 @@ describe('least privilege on the real kubeadm test bed', { concurrency: 1 }, () 
     assert.ok(p.code > 1, p.out + p.err);
     assert.match(p.err, /may not .*get\/create\/delete pods in kube-system/);
     assert.doesNotMatch(p.err, /list nodes|list pods|list daemonsets/, 'what it has is not listed');
-    nothingWritten();
+    nothingWritten(before);
   });
 
   it('a user bound only to the shipped roles plans, pivots, reads status and rolls back; node files stay 0600', async () => {
@@ -146,7 +151,7 @@ describe('least privilege on the real kubeadm test bed', { concurrency: 1 }, () 
     assert.equal(mode(join(MANIFESTS, 'kubectl-selfhost-checkpointer.yaml')), '600');
     assert.equal(mode(BACKUPS), '700');
     assert.deepEqual(Object.fromEntries(backupsLeft().map((f) => [f, mode(join(BACKUPS, f))])), {
-      'kube-apiserver.checkpoint.yaml': '600', 'kube-apiserver.yaml': '600', 'kube-controller-manager.yaml': '600', 'kube-scheduler.yaml': '600',
+      'cluster-uid': '600', 'kube-apiserver.checkpoint.yaml': '600', 'kube-apiserver.yaml': '600', 'kube-controller-manager.yaml': '600', 'kube-scheduler.yaml': '600',
     });
     const rollback = await selfhostAsync(['--kubeconfig', operator, 'rollback', '--yes']);
     assert.equal(rollback.code, 0, rollback.out + rollback.err);
