@@ -123,6 +123,17 @@ describe('pivot executor: resume', () => {
     assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), false);
   });
 
+  it('writes a recorded checkpoint again on resume when the DaemonSet was edited since (its record no longer matches)', async () => {
+    const w = fakeCluster(1);
+    w.env.fault = killAt('checkpoint/kube-apiserver/cp-1:after');
+    await assert.rejects(runPivot(w.env, opArgs()), /killed at/);
+    delete w.env.fault;
+    await editDaemonSet(w, 'kube-apiserver', (ds) => { ds.spec.template.spec.containers[0]!.image = 'registry.k8s.io/kube-apiserver:v1.34.5'; });
+    assert.equal((await runPivot(w.env, opArgs())).journal?.state, 'completed');
+    assert.deepEqual(records(w), { 'cp-1': { generation: 2, image: 'registry.k8s.io/kube-apiserver:v1.34.5' } });
+    assert.equal((await status(w)).nodes[0]!.checkpoint.matchesDaemonSet, true);
+  });
+
   it('applies the DaemonSet again on resume although the journal records it (it was deleted by hand since)', async () => {
     const w = fakeCluster(1);
     w.env.fault = killAt('daemonset/kube-scheduler:after');
