@@ -168,8 +168,9 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
 export const stepNode = (n: NodeSnapshot): StepNode => ({ name: n.name, staticPodPath: n.staticPodPath, address: n.address ?? null });
 
 /**
- * Per component: a backup on every node; the port-sharing restart on every node if needed; the DaemonSet; then
- * node by node the hand-over, and for the apiserver that node's checkpoint right after it (no reboot window).
+ * Per component: a backup on every node; the port-sharing restart on every node if needed; the DaemonSet; for the
+ * apiserver, the checkpoints of nodes an earlier run handed over; then node by node the hand-over, and for the
+ * apiserver that node's checkpoint right after it (no reboot window).
  */
 function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
   if (cp.action === 'blocked') return [];
@@ -197,6 +198,8 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
     id: `daemonset/${c}`, action: 'apply-daemonset', component: c, node: null, daemonSet: cp.daemonSet!, writes: 'api',
     description: `${verb} DaemonSet kube-system/${c}; its pods start beside the static ones, sharing the port`, cost: `one extra ${c} process per control-plane node until the hand-over`,
   });
+  // Nodes already self-hosted (handed over by an earlier run) need a current checkpoint before the next hand-over.
+  if (c === 'kube-apiserver') steps.push(...checkpointSteps(cp, nodes.filter((n) => !cp.nodes.includes(n.name)), snapshot));
   for (const { n, target, file, path } of on) {
     steps.push({
       id: `handover/${c}/${n.name}`, action: 'handover', component: c, node: n.name, target, file, port, writes: 'node',
@@ -205,8 +208,6 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
     });
     if (c === 'kube-apiserver') steps.push(checkpointStep(n, port));
   }
-  // Nodes already self-hosted (handed over by an earlier run) still need a current checkpoint.
-  if (c === 'kube-apiserver') steps.push(...checkpointSteps(cp, nodes.filter((n) => !cp.nodes.includes(n.name)), snapshot));
   return steps;
 }
 

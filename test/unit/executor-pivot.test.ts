@@ -134,6 +134,17 @@ describe('pivot executor: resume', () => {
     assert.equal((await status(w)).nodes[0]!.checkpoint.matchesDaemonSet, true);
   });
 
+  it('on resume, a node handed over by the killed run gets its checkpoint before the next node is handed over', async () => {
+    const w = fakeCluster(2);
+    w.env.fault = killAt('handover/kube-apiserver/cp-1:after');
+    await assert.rejects(runPivot(w.env, opArgs(API)), /killed at/);
+    delete w.env.fault;
+    w.kube.calls.length = 0;
+    assert.equal((await runPivot(w.env, opArgs(API))).journal?.state, 'completed');
+    assert.ok(at(w.kube.calls, 'node cp-1: write kubectl-selfhost-checkpointer.yaml') < at(w.kube.calls, 'node cp-2: remove kube-apiserver.yaml'));
+    assert.deepEqual(Object.keys(records(w)), ['cp-1', 'cp-2']);
+  });
+
   it('applies the DaemonSet again on resume although the journal records it (it was deleted by hand since)', async () => {
     const w = fakeCluster(1);
     w.env.fault = killAt('daemonset/kube-scheduler:after');
