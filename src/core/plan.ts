@@ -175,8 +175,9 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
 export const stepNode = (n: NodeSnapshot): StepNode => ({ name: n.name, staticPodPath: n.staticPodPath, address: n.address ?? null });
 
 /**
- * Per component: a backup on every node; the port-sharing restart on every node if needed; the DaemonSet; then
- * node by node the hand-over, for the apiserver preceded by that node's checkpoint (no reboot window).
+ * Per component: a backup on every node; the port-sharing restart on every node if needed; the DaemonSet; for the
+ * apiserver, the checkpoints of nodes an earlier run handed over; then node by node the hand-over, for the
+ * apiserver preceded by that node's checkpoint (no reboot window).
  */
 function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
   if (cp.action === 'blocked') return [];
@@ -205,6 +206,8 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
     id: `daemonset/${c}`, action: 'apply-daemonset', component: c, node: null, daemonSet: cp.daemonSet!, writes: 'api',
     description: `${verb} DaemonSet kube-system/${c}; its pods start beside the static ones, sharing the port`, cost: `one extra ${c} process per control-plane node until the hand-over`,
   });
+  // Nodes already self-hosted (handed over by an earlier run) need a current checkpoint before the next hand-over.
+  if (c === 'kube-apiserver') steps.push(...checkpointSteps(cp, nodes.filter((n) => !cp.nodes.includes(n.name)), snapshot));
   for (const { n, target, file, path } of on) {
     // The checkpoint first: written from the DaemonSet pod once it serves, while the static pod still runs, so
     // that a reboot at any moment of the hand-over finds an apiserver to start.
@@ -215,8 +218,6 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
       cost: info.handoverCost,
     });
   }
-  // Nodes already self-hosted (handed over by an earlier run) still need a current checkpoint.
-  if (c === 'kube-apiserver') steps.push(...checkpointSteps(cp, nodes.filter((n) => !cp.nodes.includes(n.name)), snapshot));
   return steps;
 }
 

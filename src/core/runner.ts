@@ -29,6 +29,11 @@ export interface Step<C> {
   verify?(ctx: C): Promise<boolean>;
   /** Does the work; resolves to a reason when there was nothing to do (already done by an earlier run). */
   run(ctx: C): Promise<string | void>;
+  /**
+   * With --dry-run=server, run in place of `run` by a step that writes through the API but whose run checks or
+   * waits for what the node steps a server dry run skips would have done (e.g. static pods restored).
+   */
+  serverDryRun?(ctx: C): Promise<string | void>;
 }
 
 export interface JournalStore {
@@ -73,7 +78,7 @@ export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, r: RunnerCt
       r.fault?.(step.id, 'before');
       if (step.writes !== 'none') await r.guard?.();
       r.emit({ type: 'step-start', tag: step.tag, description: step.description, ...pos });
-      const skipped = await step.run(ctx);
+      const skipped = await (dryRun === 'server' && step.serverDryRun ? step.serverDryRun(ctx) : step.run(ctx));
       if (record) {
         j = markDone(j, step.id, r.now());
         await r.journal.save(j);

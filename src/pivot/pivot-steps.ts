@@ -18,6 +18,7 @@ import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, readiness
 import { podReady } from '../core/pod-state.ts';
 import { CHECKPOINTER_FILE, CHECKPOINTER_POD, checkpointerPod, checkpointPod, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
 import { readClusterBackup, recordCheckpoint, writeClusterBackup } from './store.ts';
+import { CHECKPOINTS_CONFIGMAP, parseCheckpointRecord } from '../sources/cluster.ts';
 
 type Ctx = OpContext;
 type S<A extends PlannedStep['action']> = Extract<PlannedStep, { action: A }>;
@@ -157,6 +158,12 @@ export async function writeCheckpoint(ctx: Ctx, s: S<'checkpoint'>): Promise<str
   await waitFor(ctx.wait, tag, `the checkpointer on ${s.node} to run`, async () => readiness(await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`))));
 }
 
+/** The checkpointer runs and the checkpoint was written from the DaemonSet's current generation (not edited since). */
 async function checkpointed(ctx: Pick<Ctx, 'kube'>, s: S<'checkpoint'>): Promise<boolean> {
-  return (await ctx.kube.get(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`))) !== null;
+  const [checkpointer, ds, records] = await Promise.all([
+    ctx.kube.get(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`)),
+    ctx.kube.get<DaemonSet & Obj>(paths.daemonSet(NAMESPACE, 'kube-apiserver')),
+    ctx.kube.get<Obj & { data?: Record<string, string> }>(paths.configMap(NAMESPACE, CHECKPOINTS_CONFIGMAP)),
+  ]);
+  return checkpointer !== null && parseCheckpointRecord(records?.data?.[s.node]).generation === ds?.metadata['generation'];
 }

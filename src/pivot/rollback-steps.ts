@@ -30,7 +30,7 @@ export function rollbackSteps(steps: readonly RollbackStep[]): Step<Ctx>[] {
     switch (s.action) {
       case 'restore': return { ...base, run: (ctx) => restore(ctx, s), verify: (ctx) => staticServes(ctx, s.component, s.node) };
       case 'uncheckpoint': return { ...base, run: (ctx) => removeCheckpoint(ctx, s), verify: (ctx) => checkpointGone(ctx, s.node) };
-      case 'delete-daemonset': return { ...base, run: (ctx) => deleteDaemonSet(ctx, s), verify: async (ctx) => (await ctx.kube.get(paths.daemonSet(NAMESPACE, s.component))) === null };
+      case 'delete-daemonset': return { ...base, run: (ctx) => deleteDaemonSet(ctx, s), serverDryRun: (ctx) => deleteDaemonSetDryRun(ctx, s), verify: async (ctx) => (await ctx.kube.get(paths.daemonSet(NAMESPACE, s.component))) === null };
       case 'exact': return { ...base, run: (ctx) => exact(ctx, s) };
       case 'cleanup': return { ...base, run: (ctx) => cleanup(ctx, s) };
     }
@@ -137,6 +137,12 @@ export async function deleteDaemonSet(ctx: Ctx, s: S<'delete-daemonset'>): Promi
     await waitUntilStaticServes(ctx, c, n, null, true);
   }
   return gone ? undefined : 'the DaemonSet was gone already';
+}
+
+/** --dry-run=server: the delete alone, for the API server to judge; nothing was restored, so nothing is checked or awaited. */
+async function deleteDaemonSetDryRun(ctx: Pick<Ctx, 'kube'>, s: S<'delete-daemonset'>): Promise<string> {
+  await ctx.kube.delete(paths.daemonSet(NAMESPACE, s.component), { propagationPolicy: 'Background' });
+  return 'dry run (server): the API server accepts the delete; the static pods were not restored, so they were not checked';
 }
 
 /** --exact: the byte-identical original back in place (the kubelet restarts the static pod without the flag). */

@@ -67,6 +67,15 @@ describe('runSteps owns dry run, resume checks, the fault hook and the Lease gua
     assert.equal(h.saved.length, 0);
   });
 
+  it('--dry-run=server runs a step\'s serverDryRun in place of its run; other modes never do', async () => {
+    const h = harness();
+    const step = { ...h.step('a'), writes: 'api' as const, serverDryRun: async () => { h.ran.push('a (server dry run)'); } };
+    await runSteps([step], {}, { ...h.r, dryRun: 'server' }, newJournal('pivot', 'r1', [], now()));
+    await runSteps([step], {}, h.r, newJournal('pivot', 'r2', [], now()));
+    await runSteps([step], {}, { ...h.r, dryRun: 'client' }, newJournal('pivot', 'r3', [], now()));
+    assert.deepEqual(h.ran, ['a (server dry run)', 'a']);
+  });
+
   it('a recorded step runs again when its outcome no longer holds, and is skipped when it does', async () => {
     const h = harness();
     const journal = { ...newJournal('pivot', 'r1', [], now()), done: ['a', 'b'] };

@@ -1,5 +1,6 @@
 // A small in-memory fake of the KubeApi port (not an API server): objects by path, a call log for order
-// assertions, label-selector matching for lists, and hooks to script failures or raw answers.
+// assertions, label-selector matching for lists, and hooks to script failures or raw answers. onWrite lets a
+// fake controller (fakes/kubelet.ts) react to what was persisted, the way a watch would.
 import { ApiError, type KubeApi, type ListOptions, type Obj } from '../../../src/ports/kube.ts';
 
 export interface FakeKube extends KubeApi {
@@ -7,6 +8,8 @@ export interface FakeKube extends KubeApi {
   calls: string[];
   rawAnswers: Map<string, { status: number; body: string }>;
   put(collectionPath: string, obj: Obj): void;
+  /** Called after each persisted write (never for a dry run), with the object's path. */
+  onWrite?: (verb: 'create' | 'replace' | 'delete', path: string) => void | Promise<void>;
 }
 
 function matches(obj: Obj, selector: string | undefined): boolean {
@@ -23,7 +26,7 @@ export function fakeKube(): FakeKube {
   const calls: string[] = [];
   const rawAnswers = new Map<string, { status: number; body: string }>();
   const key = (collection: string, name: string) => `${collection}/${name}`;
-  return {
+  const f: FakeKube = {
     objects, calls, rawAnswers,
     put(collection, obj) {
       objects.set(key(collection, obj.metadata.name!), structuredClone(obj));
@@ -43,19 +46,28 @@ export function fakeKube(): FakeKube {
       calls.push(`CREATE ${path}/${body.metadata.name}${o?.dryRun ? ' (dry-run)' : ''}`);
       const k = key(path, body.metadata.name!);
       if (objects.has(k)) throw new ApiError(409, `${k} already exists`, 'AlreadyExists');
-      if (!o?.dryRun) objects.set(k, structuredClone(body));
+      if (!o?.dryRun) {
+        objects.set(k, structuredClone(body));
+        await f.onWrite?.('create', k);
+      }
       return structuredClone(body);
     },
     async replace<T extends Obj>(path: string, body: T, o?: { dryRun?: boolean }) {
       calls.push(`REPLACE ${path}${o?.dryRun ? ' (dry-run)' : ''}`);
       if (!objects.has(path)) throw new ApiError(404, `${path} not found`, 'NotFound');
-      if (!o?.dryRun) objects.set(path, structuredClone(body));
+      if (!o?.dryRun) {
+        objects.set(path, structuredClone(body));
+        await f.onWrite?.('replace', path);
+      }
       return structuredClone(body);
     },
     async delete(path, o = {}) {
       calls.push(`DELETE ${path}${o.dryRun ? ' (dry-run)' : ''}`);
       if (!objects.has(path)) return false;
-      if (!o.dryRun) objects.delete(path);
+      if (!o.dryRun) {
+        objects.delete(path);
+        await f.onWrite?.('delete', path);
+      }
       return true;
     },
     async raw(path) {
@@ -63,4 +75,5 @@ export function fakeKube(): FakeKube {
       return rawAnswers.get(path) ?? { status: 404, body: 'not found' };
     },
   };
+  return f;
 }

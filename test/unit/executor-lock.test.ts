@@ -1,0 +1,122 @@
+// Executor tests of the frame pivot and rollback share (src/pivot/operation.ts) against a fake cluster: the Lease
+// before the first write of any kind, the plan checked again under it, a run that loses it, and both dry runs.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PreconditionError } from '../../src/core/errors.ts';
+import { LockLostError, LOCK_NAME } from '../../src/pivot/lock.ts';
+import { runPivot } from '../../src/pivot/pivot.ts';
+import { runRollback } from '../../src/pivot/rollback.ts';
+import { paths, type Obj } from '../../src/ports/kube.ts';
+import { fakeCluster, fixture, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
+
+const LEASE = paths.lease('kube-system', LOCK_NAME);
+const LEASE_CREATE = `CREATE ${paths.leases('kube-system')}/${LOCK_NAME}`;
+const SCHEDULER = { components: ['kube-scheduler' as const] };
+const state = (w: FakeCluster) => JSON.stringify({ objects: [...w.kube.objects], manifests: [...w.files.manifests], backups: [...w.files.backups] });
+const otherHolder = (w: FakeCluster, holder: string) => {
+  const now = w.clock.now().toISOString();
+  w.kube.objects.set(LEASE, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LOCK_NAME, namespace: 'kube-system' }, spec: { holderIdentity: holder, leaseDurationSeconds: 60, acquireTime: now, renewTime: now } } as Obj);
+};
+
+describe('the Lease', () => {
+  it('is taken after the access review and before the first write of any kind (node agents included)', async () => {
+    const w = fakeCluster(1);
+    await runPivot(w.env, opArgs(SCHEDULER));
+    const c = w.kube.calls;
+    const reviews = c.flatMap((x, i) => (x.startsWith('CREATE /apis/authorization.k8s.io/v1/selfsubjectaccessreviews') ? [i] : []));
+    const lease = c.indexOf(LEASE_CREATE);
+    const firstPod = c.findIndex((x) => x.startsWith('CREATE /api/v1/namespaces/kube-system/pods/'));
+    assert.ok(reviews.length > 0 && Math.max(...reviews) < lease && lease < firstPod, `reviews ${reviews.join(',')}, Lease ${lease}, first pod ${firstPod}`);
+    assert.equal(writesIn(c)[0], LEASE_CREATE, 'nothing is written before the Lease');
+    assert.equal(writesIn(c).at(-1), `DELETE ${LEASE}`, 'and it is released at the end');
+  });
+
+  it('held by another live run: refused before any write, naming the holder', async () => {
+    const w = fakeCluster(1);
+    otherHolder(w, 'alice@elsewhere/42');
+    const before = state(w);
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), (e: unknown) => e instanceof PreconditionError && /another run holds Lease kube-system\/kubectl-selfhost \(holder alice@elsewhere\/42/.test(e.message));
+    assert.deepEqual(writesIn(w.kube.calls), []);
+    assert.equal(state(w), before);
+  });
+
+  it('a run whose Lease is taken mid-run performs no further write', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const w = fakeCluster(1);
+    let mark = -1;
+    w.env.fault = (point, when) => {
+      if (`${point}:${when}` !== 'daemonset/kube-scheduler:after') return;
+      otherHolder(w, 'mallory@elsewhere/7');
+      mark = w.kube.calls.length;
+      t.mock.timers.tick(10_000); // the next renewal finds the Lease taken
+    };
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), (e: unknown) => (e as Error).cause instanceof LockLostError && /was taken by holder mallory@elsewhere\/7.*stopping before the next write/.test((e as Error).message));
+    assert.ok(mark > 0);
+    assert.deepEqual(writesIn(w.kube.calls.slice(mark)), [], 'not even the journal, nor the release of a Lease it no longer holds');
+    assert.ok(w.files.manifests.has('cp-1/kube-scheduler.yaml'), 'the hand-over did not start');
+  });
+
+  it('a run that cannot renew its Lease for too long stops before its next write', async () => {
+    const w = fakeCluster(1);
+    let mark = -1;
+    w.env.fault = (point, when) => {
+      if (`${point}:${when}` !== 'daemonset/kube-scheduler:after') return;
+      mark = w.kube.calls.length;
+      w.clock.sleep(45_000); // no renewal got through meanwhile (the API unreachable)
+    };
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), /could not renew Lease kube-system\/kubectl-selfhost for 45s/);
+    assert.deepEqual(writesIn(w.kube.calls.slice(mark)), [`DELETE ${LEASE}`], 'only its own Lease released, as nobody took it');
+  });
+});
+
+describe('the plan, checked again under the Lease', () => {
+  it('a cluster changed between confirmation and the Lease: stopped, saying what changed, nothing written', async () => {
+    const w = fakeCluster(1);
+    const edited = fixture('kube-scheduler').replace('--leader-elect=true', '--leader-elect=true\n    - --v=4');
+    const ask = async () => {
+      w.files.manifests.set('cp-1/kube-scheduler.yaml', edited); // someone edits the static manifest meanwhile
+      w.kubelet.sync('cp-1');
+      return true;
+    };
+    const before = state(w);
+    await assert.rejects(runPivot(w.env, opArgs({ ...SCHEDULER, confirm: { yes: false, interactive: true, ask } })),
+      (e: unknown) => e instanceof PreconditionError && /the cluster changed after the plan was confirmed \(step daemonset\/kube-scheduler would now do something else\); nothing was written/.test(e.message));
+    assert.deepEqual(writesIn(w.kube.calls), [LEASE_CREATE, `DELETE ${LEASE}`]);
+    assert.equal(JSON.parse(state(w)).objects.length, JSON.parse(before).objects.length);
+  });
+});
+
+describe('dry runs, end to end', () => {
+  it('--dry-run=client sends no request that writes, and asks nothing of the nodes', async () => {
+    const w = fakeCluster(1);
+    const before = state(w);
+    const r = await runPivot(w.env, opArgs({ dryRun: 'client' }));
+    assert.equal(r.journal?.runId, 'dry-run');
+    assert.deepEqual(w.kube.calls.filter((c) => /^(CREATE|REPLACE|DELETE) |^node /.test(c)), []);
+    assert.equal(state(w), before);
+    assert.ok(w.events.filter((e) => e.type === 'step-done').every((e) => e.type === 'step-done' && e.skipped === 'dry run (client): not run'));
+  });
+
+  it('--dry-run=server: no Lease, no node agent, every write sent with dryRun, nothing changed', async () => {
+    const w = fakeCluster(1);
+    const before = state(w);
+    await runPivot(w.env, opArgs({ dryRun: 'server' }));
+    const writes = writesIn(w.kube.calls);
+    assert.deepEqual(writes, ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'].map((c) => `CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`));
+    assert.equal(w.kube.calls.some((c) => c.includes('/leases') || c.startsWith('node ')), false);
+    assert.equal(state(w), before);
+  });
+
+  it('rollback dry runs change nothing either', async () => {
+    const w = fakeCluster(1);
+    await runPivot(w.env, opArgs());
+    const before = state(w);
+    w.kube.calls.length = 0;
+    await runRollback(w.env, rollbackArgs({ dryRun: 'client' }));
+    assert.deepEqual(w.kube.calls.filter((c) => /^(CREATE|REPLACE|DELETE) |^node /.test(c)), []);
+    await runRollback(w.env, rollbackArgs({ dryRun: 'server' }));
+    assert.deepEqual(writesIn(w.kube.calls), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`));
+    assert.equal(w.kube.calls.some((c) => c.includes('/leases') || c.startsWith('node ')), false);
+    assert.equal(state(w), before);
+  });
+});

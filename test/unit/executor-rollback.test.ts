@@ -1,0 +1,112 @@
+// Executor tests of rollback (src/pivot/rollback.ts) against a fake cluster: its order (restore the apiserver, then
+// its checkpoint off, then the DaemonSet), never without a serving apiserver, --exact, --to-original and --force.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ACTIVE_CHECKPOINT_FILE, CHECKPOINTER_FILE, INACTIVE_CHECKPOINT_FILE } from '../../src/core/checkpoint.ts';
+import { PreconditionError } from '../../src/core/errors.ts';
+import type { Pod } from '../../src/core/k8s-types.ts';
+import { buildRollbackPlan } from '../../src/core/rollback-plan.ts';
+import { parseAll } from '../../src/core/yaml.ts';
+import { runPivot } from '../../src/pivot/pivot.ts';
+import { runRollback } from '../../src/pivot/rollback.ts';
+import { rollbackSteps } from '../../src/pivot/rollback-steps.ts';
+import { paths } from '../../src/ports/kube.ts';
+import { apiGaps, editDaemonSet, fakeCluster, fixture, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
+
+const DS = paths.daemonSet('kube-system', 'kube-apiserver');
+const at = (calls: string[], call: string) => {
+  const i = calls.indexOf(call);
+  assert.ok(i >= 0, `expected the call ${call}`);
+  return i;
+};
+const pivoted = async (nodes: number) => {
+  const w = fakeCluster(nodes);
+  await runPivot(w.env, opArgs());
+  w.kube.calls.length = 0;
+  return w;
+};
+/** The checkpointer's own move after a reboot with no apiserver answering: the inactive checkpoint made active. */
+const activateCheckpoint = (w: FakeCluster, node: string) => {
+  w.files.manifests.set(`${node}/${ACTIVE_CHECKPOINT_FILE}`, w.files.backups.get(`${node}/${INACTIVE_CHECKPOINT_FILE}`)!);
+  w.kubelet.sync(node);
+};
+const listening = (w: FakeCluster, node: string) => w.kubelet.procs.filter((p) => p.node === node && p.apiserver && p.listening).map((p) => p.pod);
+
+describe('rollback executor: order', () => {
+  it('per node: restores the static apiserver, proves it, then its checkpoint goes; the DaemonSet goes last; the API never goes away', async () => {
+    const w = await pivoted(2);
+    const gaps = apiGaps(w);
+    assert.equal((await runRollback(w.env, rollbackArgs())).journal?.state, 'completed');
+    const c = w.kube.calls;
+    for (const node of ['cp-1', 'cp-2']) {
+      const restore = at(c, `node ${node}: write kube-apiserver.yaml`);
+      const uncheckpoint = at(c, `node ${node}: remove own ${CHECKPOINTER_FILE}`);
+      assert.ok(restore < uncheckpoint && c.slice(restore, uncheckpoint).includes(`PROBE ${node}`), `${node}: the static apiserver proven before its checkpoint goes`);
+      assert.ok(uncheckpoint < at(c, `DELETE ${DS}`));
+    }
+    assert.ok(at(c, `node cp-1: remove own ${CHECKPOINTER_FILE}`) < at(c, 'node cp-2: write kube-apiserver.yaml'), 'node by node');
+    assert.ok(at(c, `DELETE ${DS}`) < at(c, 'DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-controller-manager'), 'the apiserver first');
+    assert.deepEqual(gaps, []);
+    assert.deepEqual(listening(w, 'cp-1'), ['kube-apiserver-cp-1']);
+    assert.equal(w.files.backups.size, 0, 'every backup removed: everything runs static from its manifest again');
+  });
+
+  it('never removes a checkpoint, nor deletes the DaemonSet, while the restored static apiserver does not serve', async () => {
+    const w = await pivoted(1);
+    w.kubelet.broken = (pod) => pod === 'kube-apiserver-cp-1';
+    await assert.rejects(runRollback(w.env, rollbackArgs()), /waiting for the static kube-apiserver on cp-1 to serve/);
+    assert.equal(w.kube.calls.some((c) => c.includes(`remove own`) || c === `DELETE ${DS}`), false);
+    assert.ok(w.files.manifests.has(`cp-1/${CHECKPOINTER_FILE}`) && w.kube.objects.has(DS));
+    // Its step refuses on its own too (a resumed run that finds the static apiserver gone again).
+    const plan = buildRollbackPlan(await w.session.readSnapshot(), { components: ['kube-apiserver'], toOriginal: false, exact: false, force: false }, w.clock.now());
+    const step = rollbackSteps(plan.steps).find((s) => s.id === 'uncheckpoint/cp-1')!;
+    const ctx = { kube: w.kube, files: w.files, probe: w.probe, clock: w.clock, emit: () => undefined, wait: { clock: w.clock, emit: () => undefined, timeoutMs: 5000 }, agentImage: 'busybox:test' };
+    await assert.rejects(step.run(ctx), (e: unknown) => e instanceof PreconditionError && /not removing the apiserver checkpoint on cp-1: the static apiserver does not serve there/.test(e.message));
+    assert.ok(w.files.manifests.has(`cp-1/${CHECKPOINTER_FILE}`));
+  });
+
+  it('with the DaemonSet deleted by hand and the checkpoint serving: the static apiserver is back before the checkpoint goes', async () => {
+    const w = await pivoted(1);
+    await w.kube.delete(DS);
+    activateCheckpoint(w, 'cp-1');
+    assert.deepEqual(listening(w, 'cp-1'), ['kubectl-selfhost-checkpoint-kube-apiserver-cp-1'], 'the checkpoint is the only apiserver');
+    w.kube.calls.length = 0;
+    const gaps = apiGaps(w);
+    assert.equal((await runRollback(w.env, rollbackArgs({ components: ['kube-apiserver'] }))).journal?.state, 'completed');
+    const c = w.kube.calls;
+    assert.ok(at(c, 'node cp-1: write kube-apiserver.yaml') < at(c, `node cp-1: remove own ${ACTIVE_CHECKPOINT_FILE}`));
+    assert.deepEqual(gaps, []);
+    assert.deepEqual(listening(w, 'cp-1'), ['kube-apiserver-cp-1']);
+    assert.match(w.files.manifests.get('cp-1/kube-apiserver.yaml')!, /--permit-port-sharing=true/);
+  });
+});
+
+describe('rollback executor: what it restores', () => {
+  it('keeps an edit made through the API; --exact then puts back the byte-identical originals', async () => {
+    const w = await pivoted(1);
+    await editDaemonSet(w, 'kube-scheduler', (ds) => ds.spec.template.spec.containers[0]!.command!.push('--v=3'));
+    await runRollback(w.env, rollbackArgs({ components: ['kube-scheduler'] }));
+    assert.match(w.files.manifests.get('cp-1/kube-scheduler.yaml')!, /--v=3/);
+    const w2 = await pivoted(1);
+    await runRollback(w2.env, rollbackArgs({ exact: true }));
+    for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+      assert.equal(w2.files.manifests.get(`cp-1/${c}.yaml`), fixture(c), `${c} is the original, byte for byte`);
+      assert.equal(JSON.stringify(w2.kube.objects.get(paths.pod('kube-system', `${c}-cp-1`))).includes('--permit-port-sharing'), false);
+    }
+  });
+
+  it('--to-original puts back the pivot-time original; one older than what runs needs --force, refused before anything is written', async () => {
+    const w = await pivoted(1);
+    await editDaemonSet(w, 'kube-scheduler', (ds) => { ds.spec.template.spec.containers[0]!.image = 'registry.k8s.io/kube-scheduler:v1.35.0'; });
+    w.kube.calls.length = 0;
+    const args = rollbackArgs({ components: ['kube-scheduler'], toOriginal: true });
+    await assert.rejects(runRollback(w.env, args), (e: unknown) => e instanceof PreconditionError && /would downgrade kube-scheduler from v1\.35\.0.*add --force/.test(e.message));
+    assert.deepEqual(writesIn(w.kube.calls), []);
+    await runRollback(w.env, { ...args, force: true });
+    const restored = parseAll(w.files.manifests.get('cp-1/kube-scheduler.yaml')!)[0] as Pod;
+    const command = restored.spec.containers[0]!.command!;
+    assert.equal(command.at(-1), '--permit-port-sharing=true');
+    restored.spec.containers[0]!.command = command.slice(0, -1);
+    assert.deepEqual(restored, parseAll(fixture('kube-scheduler'))[0], 'the original (v1.34.4), with port sharing');
+  });
+});
