@@ -122,7 +122,8 @@ function apiError(cfg: LoadedConfig, method: string, path: string, status: numbe
   } catch {
     // not a Status body; keep the first line of text
   }
-  const said = [String(status), reason, message && message !== reason ? message : undefined].filter(Boolean).join(' ').replace(/\s+/g, ' ');
+  const head = [String(status), reason].filter(Boolean).join(' ');
+  const said = `${head}${message && message !== reason ? `: ${message}` : ''}`.replace(/\s+/g, ' ');
   const fix = status === 401 ? `; the API server did not accept the credentials of ${cfg.where}: renew them (a new token or certificate) or use another --user, --token or --context` : '';
   return new ApiError(status, `${method} ${path}: ${said}${fix}`.trim(), reason);
 }
