@@ -146,7 +146,7 @@ export async function writeCheckpoint(ctx: Ctx, s: S<'checkpoint'>): Promise<str
   const pod = () => daemonPod(ctx.kube, 'kube-apiserver', s.node);
   await waitFor(ctx.wait, tag, `the apiserver DaemonSet pod on ${s.node} to serve with its own process (to checkpoint it)`,
     () => observeServes('kube-apiserver', ctx.probe, node, pod, false),
-    async () => { const p = await pod(); return p ? `${lastEvents(ctx.kube, p.metadata.name)}; the checkpoint keeps its last spec that ran: fix the DaemonSet ("kubectl -n kube-system rollout status ds/kube-apiserver"), then run "kubectl selfhost pivot" again` : 'no DaemonSet pod was created'; });
+    async () => { const p = await pod(); return p ? `${await lastEvents(ctx.kube, p.metadata.name)}; the checkpoint keeps its last spec that ran: fix the DaemonSet ("kubectl -n kube-system rollout status ds/kube-apiserver"), then run "kubectl selfhost pivot" again` : 'no DaemonSet pod was created'; });
   const serving = await ctx.kube.get<LivePod & Pod>(paths.pod(NAMESPACE, (await pod())?.metadata.name ?? '-'));
   if (!serving || !podReady(serving)) throw new Error(`the apiserver DaemonSet pod on ${s.node} stopped serving before it could be checkpointed (${describePod(serving)}); run "kubectl selfhost pivot" again`);
   const generation = Number(serving.metadata.labels?.['pod-template-generation'] ?? 0);
