@@ -160,6 +160,12 @@ export const VERBS: readonly Verb[] = [
     epilogue: exitCodes([0, ...ERRORS]),
   },
   {
+    name: 'version',
+    describe: 'Print the version of kubectl-selfhost',
+    flags: [output(['json'], 'json: machine-readable')],
+    examples: [['kubectl selfhost version -o json', 'Version, commit, Node.js and platform as JSON']],
+  },
+  {
     name: 'rbac',
     describe: 'Print the ClusterRole, Role and bindings a user needs to run this tool (for kubectl apply -f -)',
     flags: [
@@ -173,12 +179,6 @@ export const VERBS: readonly Verb[] = [
       ['kubectl selfhost rbac --read-only --bind-group sre', 'Only plan and status, for a group'],
     ],
     epilogue: exitCodes([0, 2]),
-  },
-  {
-    name: 'version',
-    describe: 'Print the version of kubectl-selfhost',
-    flags: [output(['json'], 'json: machine-readable')],
-    examples: [['kubectl selfhost version -o json', 'Version, commit, Node.js and platform as JSON']],
   },
 ];
 

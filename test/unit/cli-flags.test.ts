@@ -102,7 +102,7 @@ describe('values that look like flags, empty values, booleans', () => {
       assert.equal(r.code, 3, `${args.join(' ')}: ${r.err}`);
     }
   });
-  it('an unknown command says so', () => usageError(['bogus'], /^error: unknown command "bogus": use plan, pivot, status, rollback, rbac or version/));
+  it('an unknown command says so', () => usageError(['bogus'], /^error: unknown command "bogus": use plan, pivot, status, rollback, version or rbac/));
 });
 
 describe('defaults', () => {
