@@ -156,6 +156,9 @@ export async function writeCheckpoint(ctx: Ctx, s: S<'checkpoint'>): Promise<str
   await ctx.files.write(s.node, dirs, CHECKPOINTER_FILE, toYaml(checkpointerPod(ctx.agentImage, dirs, s.port)));
   await recordCheckpoint(ctx.kube, ctx.wait, s.node, { generation, image });
   await waitFor(ctx.wait, tag, `the checkpointer on ${s.node} to run`, async () => readiness(await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`))));
+  // A DaemonSet edit whose pod has not run here is never checkpointed: say so rather than let it pass as in sync.
+  const desired = Number((await ctx.kube.get<DaemonSet & Obj>(paths.daemonSet(NAMESPACE, 'kube-apiserver')))?.metadata['generation'] ?? generation);
+  if (desired > generation) return `checkpointed generation ${generation}, the one that runs on ${s.node}; generation ${desired} of the DaemonSet has not run there yet, so it is not checkpointed (check "kubectl -n kube-system rollout status ds/kube-apiserver", then run pivot again)`;
 }
 
 /** The checkpointer runs and the checkpoint was written from the DaemonSet's current generation (not edited since). */
