@@ -3,9 +3,10 @@
 //   handover/kube-apiserver/cp-1:after:kill     (SIGKILL right after that step is recorded as done)
 //   daemonset/kube-scheduler:before:exit        (exit 86 before the step starts)
 //   agent/remove/kube-scheduler.yaml/cp-1:after  (right after that node-agent operation; kill is the default)
+//   handover/kube-apiserver/cp-1:before:stop     (SIGSTOP there: the test cuts the network, then sends SIGCONT)
 // A '*' in the point matches any run of characters. Unset, the hook does nothing.
 export type FaultWhen = 'before' | 'after';
-export type FaultHow = 'kill' | 'exit';
+export type FaultHow = 'kill' | 'exit' | 'stop';
 export type FaultHook = (point: string, when: FaultWhen) => void;
 
 export interface FaultSpec {
@@ -20,8 +21,8 @@ export const FAULT_EXIT_CODE = 86;
 /** Parses the variable; throws on a malformed one, so a typo never silently disables a test's fault. */
 export function parseFault(value: string | undefined): FaultSpec | null {
   if (value === undefined || value === '') return null;
-  const m = /^(.+?):(before|after)(?::(kill|exit))?$/.exec(value);
-  if (!m) throw new Error(`${FAULT_ENV}="${value}" is not <step id or agent point>:<before|after>[:kill|exit]`);
+  const m = /^(.+?):(before|after)(?::(kill|exit|stop))?$/.exec(value);
+  if (!m) throw new Error(`${FAULT_ENV}="${value}" is not <step id or agent point>:<before|after>[:kill|exit|stop]`);
   return { point: m[1]!, when: m[2] as FaultWhen, how: (m[3] ?? 'kill') as FaultHow };
 }
 
