@@ -1,0 +1,140 @@
+// The bed's node as the fault suite sees it, without going through the API: which control-plane ports have a
+// listener (sampled in the node's network namespace), what is in the static pod and backup directories, the
+// operator's partition (DROP on the host-side veth only), and a second operator that runs inside the node's
+// network namespace, so it still reaches the API while the first is cut off.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BACKUPS, BIN, KUBECONFIG, MANIFESTS, REPO, tryKubectl } from '../helpers.ts';
+
+export const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
+export const NODE = 'selfhost-cp';
+const NETNS = '/run/netns/selfhost-bed';
+/** The host end of the bed's veth (scripts/testbed/testbed.sh HOST_IF): the only interface a partition touches. */
+const HOST_IF = 'selfhost-bed0';
+const CHAIN = 'SELFHOST-FAULT-PARTITION';
+
+export const COMPONENT_PORTS = { 'kube-apiserver': 6443, 'kube-controller-manager': 10257, 'kube-scheduler': 10259, etcd: 2379 } as const;
+export type Component = keyof typeof COMPONENT_PORTS;
+export const CONTROL_PLANE: readonly Component[] = ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'];
+
+/** Local ports with a TCP listener in the node's network namespace (`ss -ltnH`, fourth column). */
+export function parseListeners(ssOutput: string): Set<number> {
+  const ports = new Set<number>();
+  for (const line of ssOutput.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    const port = local ? Number(local.slice(local.lastIndexOf(':') + 1)) : NaN;
+    if (Number.isInteger(port)) ports.add(port);
+  }
+  return ports;
+}
+
+function listenersAsync(): Promise<Set<number> | null> {
+  return new Promise((resolve) => execFile('nsenter', [`--net=${NETNS}`, '--', 'ss', '-ltnH'], { encoding: 'utf8' }, (err, out) => resolve(err ? null : parseListeners(out))));
+}
+
+/**
+ * Samples the node's listeners every 250 ms while a fault case runs and keeps, per component, the longest stretch
+ * with no process listening on its port: "at least one serving instance" as the kernel sees it (the apiserver's
+ * answers are the prober's). A sample that cannot be taken (the node's namespace is being re-made by a reboot)
+ * counts as no listener.
+ */
+export function startListenerSampler(): { stop(): Promise<Record<Component, number>> } {
+  const since: Partial<Record<Component, number>> = {};
+  const longest = Object.fromEntries(Object.keys(COMPONENT_PORTS).map((c) => [c, 0])) as Record<Component, number>;
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    const ports = await listenersAsync();
+    const now = Date.now();
+    for (const [c, port] of Object.entries(COMPONENT_PORTS) as Array<[Component, number]>) {
+      if (ports?.has(port)) {
+        if (since[c] !== undefined) longest[c] = Math.max(longest[c], now - since[c]!);
+        delete since[c];
+      } else since[c] ??= now;
+    }
+    busy = false;
+  };
+  const timer = setInterval(() => void tick(), 250);
+  return {
+    async stop() {
+      clearInterval(timer);
+      const now = Date.now();
+      for (const c of Object.keys(since) as Component[]) longest[c] = Math.max(longest[c], now - since[c]!);
+      return longest;
+    },
+  };
+}
+
+const dir = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
+
+/** Files a killed write could leave: dotfiles and `.tmp` in the static pod and backup directories. */
+export function halfWritten(): string[] {
+  return [MANIFESTS, BACKUPS].flatMap((d) => dir(d).filter((f) => f.startsWith('.') || f.endsWith('.tmp')).map((f) => `${d}/${f}`));
+}
+
+export const staticFile = (c: Component): string | null => (existsSync(join(MANIFESTS, `${c}.yaml`)) ? readFileSync(join(MANIFESTS, `${c}.yaml`), 'utf8') : null);
+export const nodeCopy = (c: Component): string | null => (existsSync(join(BACKUPS, `${c}.yaml`)) ? readFileSync(join(BACKUPS, `${c}.yaml`), 'utf8') : null);
+export const clusterCopy = (c: Component): string | null => {
+  const v = tryKubectl(['-n', 'kube-system', 'get', 'configmap', `kubectl-selfhost-backup-${NODE}`, '-o', `jsonpath={.data.${c.replaceAll('-', '\\-')}\\.yaml}`]);
+  return v === null || v === '' ? null : v;
+};
+
+function iptables(args: string[]): boolean {
+  try {
+    execFileSync('iptables', ['-w', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Cuts the operator (this host) off the bed: every packet through the host end of the bed's veth is dropped. */
+export function partitionOn(): void {
+  partitionOff();
+  iptables(['-N', CHAIN]);
+  iptables(['-A', CHAIN, '-j', 'DROP']);
+  if (!iptables(['-I', 'OUTPUT', '-o', HOST_IF, '-j', CHAIN]) || !iptables(['-I', 'INPUT', '-i', HOST_IF, '-j', CHAIN])) {
+    partitionOff();
+    throw new Error(`could not install the partition on ${HOST_IF}`);
+  }
+}
+
+/** Heals the partition; safe to call when there is none (the suite calls it before and after every case). */
+export function partitionOff(): void {
+  while (iptables(['-D', 'OUTPUT', '-o', HOST_IF, '-j', CHAIN]));
+  while (iptables(['-D', 'INPUT', '-i', HOST_IF, '-j', CHAIN]));
+  iptables(['-F', CHAIN]);
+  iptables(['-X', CHAIN]);
+}
+
+export interface Run { code: number; out: string; err: string; ms: number }
+
+/**
+ * kubectl-selfhost run as a second operator from inside the node's network namespace (the API at the node's own
+ * address is local there), with another hostname so that it is another machine to the Lease.
+ */
+export function fromNode(args: string[], timeoutMs = 900_000): Promise<Run> {
+  const t0 = Date.now();
+  const child = spawn('nsenter', [`--net=${NETNS}`, '--', 'unshare', '--uts', '--', 'sh', '-c', 'hostname operator-2 && exec "$@"', 'sh', BIN, ...args], {
+    env: { ...process.env, KUBECONFIG, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code: code ?? -1, out, err, ms: Date.now() - t0 });
+  }));
+}
+
+/** The API's Lease of the tool, as the server holds it (null: none). */
+export function lease(): { holder: string; renewTime: string } | null {
+  const raw = tryKubectl(['-n', 'kube-system', 'get', 'lease', 'kubectl-selfhost', '-o', 'jsonpath={.spec.holderIdentity} {.spec.renewTime}']);
+  if (raw === null) return null;
+  const [holder = '', renewTime = ''] = raw.split(' ');
+  return { holder, renewTime };
+}
