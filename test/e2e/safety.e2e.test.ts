@@ -3,7 +3,8 @@
 // middle of the apiserver's hand-over and another in the middle of a rollback, the apiserver DaemonSet deleted by
 // hand (the checkpoint serves, rollback brings the static apiserver back without a command on the node), and a
 // scheduler DaemonSet deleted by hand before a partial rollback (its original kept in both copies). The API
-// prober runs through each and its figures are printed; the tests assert behaviour, never timings.
+// prober runs through each (the reboots included) and its figures are printed; the tests assert behaviour, never
+// timings.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -41,8 +42,10 @@ function assertSelfHosted(): void {
 /** A hard reboot of the node (everything stopped, /run cleared), then wait, with no command, for the API. */
 async function rebootAndWaitForApi(what: string): Promise<void> {
   const t0 = Date.now();
-  execFileSync('bash', [BED, 'reboot', '--no-wait'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await until(`the API to answer after the reboot ${what}`, 600_000, async () => (await kubectlAsync(['get', '--raw', '/readyz'])) === 'ok');
+  await probed(`reboot ${what}, until the API answers`, async () => {
+    execFileSync('bash', [BED, 'reboot', '--no-wait'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await until(`the API to answer after the reboot ${what}`, 600_000, async () => (await kubectlAsync(['get', '--raw', '/readyz'])) === 'ok');
+  });
   console.log(`# FIGURE reboot ${what}: the API answered ${((Date.now() - t0) / 1000).toFixed(1)}s after the reboot began, with no command run`);
 }
 
@@ -53,7 +56,7 @@ describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }
 
   it('two pivots started together: exactly one writes; the other exits > 1 before its first write, naming the holder', async () => {
     await healthy();
-    const [a, b] = await Promise.all([selfhostAsync(['pivot', '--yes']), selfhostAsync(['pivot', '--yes'])]);
+    const { value: [a, b] } = await probed('two pivots started together', () => Promise.all([selfhostAsync(['pivot', '--yes']), selfhostAsync(['pivot', '--yes'])]));
     const winner = a!.code === 0 ? a! : b!;
     const loser = winner === a ? b! : a!;
     assert.equal(winner.code, 0, winner.out + winner.err);
@@ -105,7 +108,7 @@ describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }
     await rebootAndWaitForApi('mid-pivot (static apiserver removed, pivot not finished)');
     await until('the self-hosted apiserver to serve again', 600_000, () => modes(status().doc)['kube-apiserver'] === 'self-hosted');
     // pivot waits (within --timeout) for the node to recover, then finishes what the killed run left.
-    const r = selfhost(['pivot', '--yes']);
+    const { value: r } = await probed('pivot resumed after the reboot', () => selfhostAsync(['pivot', '--yes']));
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /resuming run/);
     await until('the checkpoint to retire and status to be healthy', 300_000, () => status().code === 0);
@@ -135,7 +138,7 @@ describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }
     assert.equal(clusterCopy('kube-scheduler'), nodeCopy, 'node and cluster copies are the same original');
     kubectl(['-n', 'kube-system', 'delete', 'daemonset', 'kube-scheduler', '--wait=true']);
     await until('the scheduler DaemonSet pod to go', 300_000, () => tryKubectl(['-n', 'kube-system', 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=kubectl-selfhost,component=kube-scheduler', '-o', 'name'])?.trim() === '');
-    const r = selfhost(['rollback', '--yes', '--components', 'kube-controller-manager']);
+    const { value: r } = await probed('rollback --components kube-controller-manager, the scheduler DaemonSet deleted by hand', () => selfhostAsync(['rollback', '--yes', '--components', 'kube-controller-manager']));
     assert.equal(r.code, 0, r.out + r.err);
     assert.equal(readFileSync(join(BACKUPS, 'kube-scheduler.yaml'), 'utf8'), nodeCopy, 'the node copy of the scheduler\'s original is kept');
     assert.equal(clusterCopy('kube-scheduler'), nodeCopy, 'the cluster copy of the scheduler\'s original is kept');
@@ -149,7 +152,7 @@ describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }
     assert.notEqual(killed.code, 0);
     assert.match(killed.err, /fault: kill at restore\/kube-apiserver/);
     await rebootAndWaitForApi('mid-rollback (static apiserver restored beside the DaemonSet pod)');
-    const r = selfhost(['rollback', '--yes']);
+    const { value: r } = await probed('rollback resumed after the reboot', () => selfhostAsync(['rollback', '--yes']));
     assert.equal(r.code, 0, r.out + r.err);
     assertStatic();
     assert.equal(tryKubectl(['get', '--raw', '/readyz']), 'ok');
