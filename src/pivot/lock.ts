@@ -5,8 +5,9 @@
 //    may not signal (EPERM: another Unix user) is alive.
 //  - Taking and renewing go through resourceVersion, so of two runs that race, one gets a conflict and stops,
 //    naming the holder.
-//  - The run may write only while it can prove it holds the Lease: `assertHeld` throws once the last successful
-//    renewal is older than the duration less a margin, or once another holder took it. The API port is fenced with
+//  - The run may write only while it can prove it holds the Lease: `assertHeld` reads the Lease before each write
+//    and throws once another holder took it or it was deleted, or once the last successful renewal is older than
+//    the duration less a margin. The API port is fenced with
 //    it (src/pivot/fence.ts), so a run cut off from the API performs no write after its Lease may have passed on.
 import { hostname, userInfo } from 'node:os';
 import { PreconditionError, SelfhostError } from '../core/errors.ts';
@@ -92,13 +93,19 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
   let heldSince = at.getTime();
   let lost: string | null = null;
   let stopped = false;
-  const renew = async () => {
-    const started = clock.now().getTime();
+  /** The Lease as the API server holds it now; marks the run's Lease lost when it is gone or another's. */
+  const current = async (): Promise<Lease | null> => {
     const cur = await kube.get<Lease>(path);
     if (!cur || cur.spec.holderIdentity !== me) {
       lost = `Lease kube-system/${LOCK_NAME} was ${cur ? `taken by ${heldBy(cur)}` : 'deleted'} while this run held it`;
-      return;
+      return null;
     }
+    return cur;
+  };
+  const renew = async () => {
+    const started = clock.now().getTime();
+    const cur = await current();
+    if (!cur) return;
     try {
       await kube.replace(path, { ...cur, spec: { ...cur.spec, renewTime: micro(new Date(started)) } });
       heldSince = started;
@@ -114,7 +121,13 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
   return {
     async assertHeld() {
       if (lost) throw lostError();
-      if (clock.now().getTime() - heldSince <= LEASE_DURATION_S * 1000 - SAFETY_MARGIN_MS) return;
+      if (clock.now().getTime() - heldSince <= LEASE_DURATION_S * 1000 - SAFETY_MARGIN_MS) {
+        // Renewed recently, but the Lease may have been deleted by hand since (and then created by another run):
+        // read it before each write. An unanswered read leaves the decision to the renewal's age, as before.
+        await current().catch(() => undefined);
+        if (lost) throw lostError();
+        return;
+      }
       await renew().catch(() => undefined);
       if (lost) throw lostError();
       const age = clock.now().getTime() - heldSince;

@@ -56,6 +56,20 @@ describe('the Lease', () => {
     assert.ok(w.files.manifests.has('cp-1/kube-scheduler.yaml'), 'the hand-over did not start');
   });
 
+  it('a run whose Lease is deleted by hand between two renewals performs no further write, and says so', async () => {
+    const w = fakeCluster(1);
+    let mark = -1;
+    w.env.fault = (point, when) => {
+      if (`${point}:${when}` !== 'daemonset/kube-scheduler:after') return;
+      w.kube.objects.delete(LEASE); // no renewal runs meanwhile: the next write must find it gone by itself
+      mark = w.kube.calls.length;
+    };
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), (e: unknown) => (e as Error).cause instanceof LockLostError && /Lease kube-system\/kubectl-selfhost was deleted while this run held it; stopping before the next write/.test((e as Error).message));
+    assert.ok(mark > 0);
+    assert.deepEqual(writesIn(w.kube.calls.slice(mark)), [], 'no write once the Lease is gone, not even a new Lease');
+    assert.ok(w.files.manifests.has('cp-1/kube-scheduler.yaml'), 'the hand-over did not start');
+  });
+
   it('a run that cannot renew its Lease for too long stops before its next write', async () => {
     const w = fakeCluster(1);
     let mark = -1;
