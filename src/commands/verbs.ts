@@ -72,7 +72,7 @@ export const CONNECTION_FLAGS: readonly Flag[] = [
 
 /** Output flags every verb takes. */
 export const DISPLAY_FLAGS: readonly Flag[] = [
-  { name: 'v', ...text, defaultText: '0', describe: 'Log verbosity, as kubectl: -v=6, -v 6, --v=6 or -v6 (6 and above print stack traces of errors)', hint: 'a level such as 6', check: (v, label) => void parseVerbosity(v, label) },
+  { name: 'v', ...text, defaultText: '0', describe: 'Log verbosity from 0 to 10, as kubectl: -v=6, -v 6, --v=6 or -v6 (6 and above print stack traces of errors)', hint: 'a level such as 6', check: (v, label) => void parseVerbosity(v, label) },
   { name: 'color', ...text, choices: ['auto', 'always', 'never'], defaultText: 'auto', describe: 'Colour output (auto: only on a terminal, never with NO_COLOR)' },
 ];
 

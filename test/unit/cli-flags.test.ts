@@ -83,6 +83,13 @@ describe('-v as kubectl spells it', () => {
     await usageError([...offline, '-v', '1.5'], /invalid -v "1\.5"/);
     await usageError([...offline, '--v='], /-v needs a value/);
   });
+  for (const spelled of [['-v99'], ['-v11'], ['--v=11'], ['-v', '1000000000']]) {
+    it(`refuses ${spelled.join(' ')}: the levels run from 0 to 10, as the error says`, () =>
+      usageError([...offline, ...spelled], /^error: invalid -v "\d+": use a log level from 0 to 10 /));
+  }
+  it('accepts the ends of the range, -v0 and -v10', async () => {
+    for (const v of ['-v0', '-v10']) assert.equal((await cli([...offline, v, '-o', 'json'])).code, 1, v);
+  });
 });
 
 describe('values that look like flags, empty values, booleans', () => {
