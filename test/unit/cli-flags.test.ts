@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { run } from '../../src/cli.ts';
 import { VERBS } from '../../src/commands/verbs.ts';
-import { EXIT_CODE_DOCS } from '../../src/core/errors.ts';
+import { EXIT_CODE_DOCS, OutputError } from '../../src/core/errors.ts';
 import { globalsFrom } from '../../src/globals.ts';
 import { bufferIo, FIXTURES, REPO } from './helpers.ts';
 
@@ -154,9 +154,20 @@ describe('help', () => {
       const text = await help([verb.name]);
       assert.match(text, /\nExamples:\n  # .+\n  kubectl selfhost /, `${verb.name}: examples`);
       for (const [cmd] of verb.examples) assert.ok(text.includes(`  ${cmd}\n`), `${verb.name}: ${cmd}`);
-      if (verb.name !== 'version') assert.match(text, /\nExit codes:\n(  [0-6]  .+\n)+/, `${verb.name}: exit codes`);
+      assert.match(text, /\nExit codes:\n(  [0-6]  .+\n)+/, `${verb.name}: exit codes`);
     }
   });
+
+  // The verbs that need no cluster: each code they can end with, provoked, must be in their help.
+  for (const [verb, bad] of [['version', ['-o', 'yaml']], ['rbac', ['--bind-user', '']]] as const) {
+    it(`${verb} --help documents every exit code ${verb} returns: done, a usage error, an output that could not be written`, async () => {
+      const documented = [...(await help([verb])).matchAll(/^ {2}(\d) {2}/gm)].map((m) => Number(m[1]));
+      const fullDisk = { ...bufferIo(), flush: () => Promise.reject(new OutputError('cannot write the output to standard output: no space left on the device (ENOSPC)')) };
+      const returned = [await run([verb], bufferIo()), await run([verb, ...bad], bufferIo()), await run([verb], fullDisk)];
+      assert.deepEqual(returned, [0, 2, 6]);
+      for (const code of returned) assert.ok(documented.includes(code), `${verb}: exit code ${code} in --help (documents ${documented.join(', ')})`);
+    });
+  }
 
   it('the README lists the same exit codes', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
