@@ -7,8 +7,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { run } from '../../src/cli.ts';
 import { VERBS } from '../../src/commands/verbs.ts';
+import { parseComponents, PIVOT_ORDER } from '../../src/core/components.ts';
 import { EXIT_CODE_DOCS, OutputError } from '../../src/core/errors.ts';
+import { buildPlan } from '../../src/core/plan.ts';
 import { globalsFrom } from '../../src/globals.ts';
+import { checkHealthy } from '../../src/pivot/preflight.ts';
+import { readManifestsDir } from '../../src/sources/manifests-dir.ts';
 import { bufferIo, FIXTURES, REPO } from './helpers.ts';
 
 const manifests = join(FIXTURES, 'kubeadm', 'v1.34.4');
@@ -137,6 +141,44 @@ describe('the plan\'s last line repeats the command with its flags', () => {
   it('without flags it is the bare command', async () => {
     const r = await cli(offline);
     assert.equal(r.out.trimEnd().split('\n').at(-1), '  kubectl selfhost pivot');
+  });
+
+  /** The lines after the last blank one: what the plan ends with. */
+  const footer = (out: string) => out.trimEnd().split('\n').reverse().join('\n').split('\n\n')[0]!.split('\n').reverse();
+  const pivotLines = (lines: string[]) => lines.filter((l) => /^\s*kubectl selfhost pivot\b/.test(l));
+
+  it('blocked, with components pivot would take: names what blocks, and offers pivot with only those, which pivot accepts', async () => {
+    const dir = join(FIXTURES, 'corpus', 'audit-v1.28'); // no scheduler, no controller-manager: both blocked
+    const r = await cli(['plan', '--manifests-dir', dir, '--context', 'prod']);
+    assert.equal(r.code, 5, r.err);
+    const end = footer(r.out);
+    const snapshot = readManifestsDir(dir);
+    const whole = buildPlan(snapshot, { components: [...PIVOT_ORDER] }, new Date(0));
+    for (const b of whole.components.filter((c) => c.action === 'blocked')) {
+      assert.ok(end.some((l) => l.includes(b.component) && l.includes(b.reason)), `${b.component} and why: ${end.join('\n')}`);
+    }
+    const offered = pivotLines(end);
+    assert.equal(offered.length, 1, end.join('\n'));
+    assert.equal(offered[0], end.at(-1), 'the command alone on the last line');
+    const words = shellWords(offered[0]!.trim());
+    assert.ok(words.includes('--context=prod'), 'the flags given are kept');
+    const components = parseComponents(words.filter((w) => w.startsWith('--components=')).map((w) => w.slice('--components='.length)));
+    assert.notDeepEqual(components, [...PIVOT_ORDER], 'limited to what pivot accepts');
+    // What pivot refuses on (src/pivot/pivot.ts): a selected component that is unhealthy, missing or blocked.
+    assert.doesNotThrow(() => checkHealthy(snapshot, components));
+    const limited = buildPlan(snapshot, { components }, new Date(0));
+    assert.deepEqual(limited.components.filter((c) => c.action === 'blocked'), []);
+    assert.deepEqual(limited.steps, whole.steps, 'the same steps as the plan shown');
+  });
+
+  it('blocked, with nothing pivot would take: names what blocks and offers no pivot command', async () => {
+    const dir = join(FIXTURES, 'corpus', 'kubeadm-v1.16'); // every component below the supported versions
+    const r = await cli(['plan', '--manifests-dir', dir]);
+    assert.equal(r.code, 5, r.err);
+    const end = footer(r.out);
+    for (const c of PIVOT_ORDER) assert.ok(end.some((l) => l.includes(c) && /upgrade the cluster first/.test(l)), `${c}: ${end.join('\n')}`);
+    assert.deepEqual(pivotLines(end), []);
+    assert.doesNotMatch(end.join('\n'), /Nothing to do/);
   });
 });
 
