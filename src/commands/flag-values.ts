@@ -16,9 +16,14 @@ export function checkChoice(value: string, choices: readonly string[], label: st
   if (!choices.includes(value)) throw new UsageError(`invalid ${label} "${value}": use ${orList(choices)}`);
 }
 
-/** klog's -v: a level as a decimal integer (kubectl: -v=6, -v 6, --v=6, -v6). Negative levels mean nothing here. */
+const MAX_VERBOSITY = 10;
+
+/**
+ * klog's -v: a level as a decimal integer (kubectl: -v=6, -v 6, --v=6, -v6). klog takes any level, but nothing here
+ * logs above 10 and negative levels mean nothing, so anything outside 0-10 is more likely a typo than a wish.
+ */
 export function parseVerbosity(value: string, label = '-v'): number {
-  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`invalid ${label} "${value}": use a log level from 0 to 10 such as -v=6 (6 and above print stack traces of errors)`);
+  if (!/^\d{1,3}$/.test(value) || Number(value) > MAX_VERBOSITY) throw new UsageError(`invalid ${label} "${value}": use a log level from 0 to ${MAX_VERBOSITY} such as -v=6 (6 and above print stack traces of errors)`);
   return Number(value);
 }
 

@@ -7,7 +7,7 @@ import type { Globals } from '../globals.ts';
 import type { Io } from '../io.ts';
 import { connect } from '../session.ts';
 import { readManifestsDir } from '../sources/manifests-dir.ts';
-import { renderPlan } from '../ui/plan-view.ts';
+import { renderPlan, type ApplyCommand } from '../ui/plan-view.ts';
 import { formatRollbackPlan } from '../ui/rollback-view.ts';
 import { buildRollbackPlan } from '../core/rollback-plan.ts';
 import { UsageError } from '../core/errors.ts';
@@ -39,12 +39,13 @@ export async function planCommand({ flags, g, given, io, now }: Invocation): Pro
     return planExitCode(rb);
   }
   const plan = buildPlan(snapshot, { components }, now);
-  io.out(formatPlan(plan, args.output, g, io, commandLine('pivot', given)));
+  const pivot = (only?: readonly string[]) => commandLine('pivot', only ? new Map([...given, ['components', [only.join(',')]]]) : given);
+  io.out(formatPlan(plan, args.output, g, io, pivot));
   return planExitCode(plan);
 }
 
 /** `apply`: the command that carries the plan out, shown at the end of the human output. */
-export function formatPlan(plan: Plan, output: PlanArgs['output'], g: Pick<Globals, 'color'>, io: Io, apply?: string): string {
+export function formatPlan(plan: Plan, output: PlanArgs['output'], g: Pick<Globals, 'color'>, io: Io, apply?: ApplyCommand): string {
   if (output === 'json') return JSON.stringify(plan, null, 2) + '\n';
   // -o yaml: the objects pivot would create, ready for review or `kubectl apply -f -`.
   if (output === 'yaml') return toYamlStream(plan.components.filter((c) => c.action === 'pivot' && c.daemonSet).map((c) => c.daemonSet));

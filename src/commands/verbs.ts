@@ -72,7 +72,7 @@ export const CONNECTION_FLAGS: readonly Flag[] = [
 
 /** Output flags every verb takes. */
 export const DISPLAY_FLAGS: readonly Flag[] = [
-  { name: 'v', ...text, defaultText: '0', describe: 'Log verbosity, as kubectl: -v=6, -v 6, --v=6 or -v6 (6 and above print stack traces of errors)', hint: 'a level such as 6', check: (v, label) => void parseVerbosity(v, label) },
+  { name: 'v', ...text, defaultText: '0', describe: 'Log verbosity from 0 to 10, as kubectl: -v=6, -v 6, --v=6 or -v6 (6 and above print stack traces of errors)', hint: 'a level such as 6', check: (v, label) => void parseVerbosity(v, label) },
   { name: 'color', ...text, choices: ['auto', 'always', 'never'], defaultText: 'auto', describe: 'Colour output (auto: only on a terminal, never with NO_COLOR)' },
 ];
 
@@ -97,6 +97,8 @@ export const operateFlags = (verb: string): Flag[] => [
 const exitCodes = (only: readonly number[]) =>
   `Exit codes:\n${EXIT_CODE_DOCS.filter(([code]) => only.includes(code)).map(([code, what]) => `  ${code}  ${what}`).join('\n')}`;
 const ERRORS = [2, 3, 4, 5, 6];
+/** Verbs that read no cluster and no file: done, a bad flag, or their output could not be written. */
+const OFFLINE = [0, 2, 6];
 
 /** How rollback chooses what it restores (rollback, and plan --rollback). */
 function rollbackChoices(prefix: string): Flag[] {
@@ -164,6 +166,7 @@ export const VERBS: readonly Verb[] = [
     describe: 'Print the version of kubectl-selfhost',
     flags: [output(['json'], 'json: machine-readable')],
     examples: [['kubectl selfhost version -o json', 'Version, commit, Node.js and platform as JSON']],
+    epilogue: exitCodes(OFFLINE),
   },
   {
     name: 'rbac',
@@ -178,7 +181,7 @@ export const VERBS: readonly Verb[] = [
       ['kubectl selfhost rbac --bind-user alice | kubectl apply -f -', 'Let alice plan, pivot, read status and roll back'],
       ['kubectl selfhost rbac --read-only --bind-group sre', 'Only plan and status, for a group'],
     ],
-    epilogue: exitCodes([0, 2]),
+    epilogue: exitCodes(OFFLINE),
   },
 ];
 

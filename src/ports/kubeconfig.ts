@@ -166,9 +166,9 @@ function userWithFlags(u: User, g: ConnectionFlags): User {
 
 function materials(c: Cluster, u: User, g: ConnectionFlags): Parameters<typeof checkTlsMaterial>[0] {
   const from = (file: string | undefined, data: string | undefined, flag: string | undefined, field: string, owner: string): Material | undefined => {
-    if (flag !== undefined) return { where: `--${field} ${flag}`, read: () => readFileSync(flag) };
-    if (file) return { where: `${field} ${file} of ${owner}`, read: () => readFileSync(file) };
-    if (data) return { where: `${field}-data of ${owner} in the kubeconfig`, read: () => Buffer.from(data, 'base64') };
+    if (flag !== undefined) return { where: `--${field} ${flag}`, fromFlag: true, read: () => readFileSync(flag) };
+    if (file) return { where: `${field} ${file} of ${owner}`, fromFlag: false, read: () => readFileSync(file) };
+    if (data) return { where: `${field}-data of ${owner} in the kubeconfig`, fromFlag: false, read: () => Buffer.from(data, 'base64') };
     return undefined;
   };
   return {

@@ -6,28 +6,37 @@ import { createSecureContext } from 'node:tls';
 import { ConfigError } from '../core/errors.ts';
 import { describeSystemError } from '../core/system-errors.ts';
 
-/** One piece of TLS material: where it was configured (for messages) and how to read it. */
+/** One piece of TLS material: where it was configured (for messages), whether a flag gave it, and how to read it. */
 export interface Material {
   where: string;
+  fromFlag: boolean;
   read(): Buffer;
+}
+
+/**
+ * The fix for bad material: material from the kubeconfig is fixed there or overridden by the flag; material the
+ * flag gave is replaced by the right file (telling the user to pass the flag they passed would send them in circles).
+ */
+function fixFor(m: Material, flag: string, needs: string): string {
+  return m.fromFlag ? `pass ${flag} ${needs}` : `fix it in the kubeconfig or pass ${flag} ${needs}`;
 }
 
 export function checkTlsMaterial(m: { ca?: Material | undefined; cert?: Material | undefined; key?: Material | undefined }): void {
   const ca = m.ca && load(m.ca);
   if (m.ca && ca) {
     const blocks = pemBlocks(ca, 'CERTIFICATE');
-    if (blocks.length === 0 || !blocks.every(parsesAsCertificate)) throw new ConfigError(`${m.ca.where} is not a PEM-encoded certificate (-----BEGIN CERTIFICATE-----); fix it or pass --certificate-authority`);
+    if (blocks.length === 0 || !blocks.every(parsesAsCertificate)) throw new ConfigError(`${m.ca.where} is not a PEM-encoded certificate (-----BEGIN CERTIFICATE-----); ${fixFor(m.ca, '--certificate-authority', "the cluster's CA certificate (on a kubeadm node /etc/kubernetes/pki/ca.crt)")}`);
   }
   const cert = m.cert && load(m.cert);
   if (m.cert && cert && !parsesAsCertificate(cert)) {
-    throw new ConfigError(`${m.cert.where} is not a PEM-encoded certificate (-----BEGIN CERTIFICATE-----); fix it or pass --client-certificate`);
+    throw new ConfigError(`${m.cert.where} is not a PEM-encoded certificate (-----BEGIN CERTIFICATE-----); ${fixFor(m.cert, '--client-certificate', 'a client certificate file')}`);
   }
   const key = m.key && load(m.key);
   if (m.key && key) {
     try {
       createPrivateKey(key);
     } catch {
-      throw new ConfigError(`${m.key.where} is not a PEM-encoded private key (-----BEGIN ... PRIVATE KEY-----); fix it or pass --client-key`);
+      throw new ConfigError(`${m.key.where} is not a PEM-encoded private key (-----BEGIN ... PRIVATE KEY-----); ${fixFor(m.key, '--client-key', "the client certificate's private key file")}`);
     }
   }
   if ((cert === undefined) !== (key === undefined)) {

@@ -10,6 +10,7 @@ import type { Pod } from '../core/k8s-types.ts';
 import { ambiguityProblem, claimedByName } from '../core/manifest-set.ts';
 import { podProblem } from '../core/pod-checks.ts';
 import type { SkippedFile, Snapshot, StaticPodSeen } from '../core/snapshot.ts';
+import { describeSystemError } from '../core/system-errors.ts';
 import { recognise } from '../core/static-pod.ts';
 import { parseAll } from '../core/yaml.ts';
 
@@ -19,11 +20,13 @@ export const OFFLINE_NODE = 'local';
 export function readManifestsDir(dir: string): Snapshot {
   const path = resolve(dir);
   let entries: string[];
+  const refuse = (why: string) => new ConfigError(`cannot read --manifests-dir ${dir}: ${why}; pass a kubeadm static pod directory such as /etc/kubernetes/manifests`);
   try {
-    if (!statSync(path).isDirectory()) throw new Error('not a directory');
+    if (!statSync(path).isDirectory()) throw refuse('not a directory');
     entries = readdirSync(path).filter((f) => !f.startsWith('.')).sort();
   } catch (err) {
-    throw new ConfigError(`cannot read --manifests-dir ${dir}: ${(err as Error).message.replace(/^[A-Z]+: /, '')} (pass a kubeadm static pod directory such as /etc/kubernetes/manifests)`);
+    if (err instanceof ConfigError) throw err;
+    throw refuse((err as { code?: string }).code === 'ENOENT' ? 'no such directory' : describeSystemError(err));
   }
   const staticPods: StaticPodSeen[] = [];
   const skipped: SkippedFile[] = [];

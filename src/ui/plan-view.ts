@@ -3,14 +3,18 @@
 // string; the command decides where it goes. Everything read from the cluster or the manifests is escaped (esc).
 import type { ChalkInstance } from 'chalk';
 import { createTwoFilesPatch } from 'diff';
-import { API_OUTAGE, isApiOutage } from '../core/components.ts';
+import { API_OUTAGE, isApiOutage, type Component } from '../core/components.ts';
 import type { Plan } from '../core/plan.ts';
 import { toYaml } from '../core/yaml.ts';
 import { escapeTerminal as esc, escapeTerminalBlock } from './escape.ts';
 import { table } from './table.ts';
 
-/** `apply`: the command that carries the plan out, flags included (src/ui/command-line.ts). */
-export function renderPlan(plan: Plan, c: ChalkInstance, apply = 'kubectl selfhost pivot'): string {
+/** The pivot command with the flags given (src/ui/command-line.ts); with `only`, its --components limited to those. */
+export type ApplyCommand = (only?: readonly Component[]) => string;
+
+const bareApply: ApplyCommand = (only) => `kubectl selfhost pivot${only ? ` --components=${only.join(',')}` : ''}`;
+
+export function renderPlan(plan: Plan, c: ChalkInstance, apply: ApplyCommand = bareApply): string {
   const out: string[] = [];
   out.push(sourceLine(plan, c), '');
   out.push(c.bold('Control-plane nodes:'));
@@ -47,16 +51,25 @@ export function renderPlan(plan: Plan, c: ChalkInstance, apply = 'kubectl selfho
     for (const w of plan.warnings) out.push(`  ${c.yellow('!')} ${esc(w.message)}`);
     out.push('');
   }
-  const pivoting = plan.components.filter((x) => x.action === 'pivot').length;
+  // pivot refuses to start while any component it is given is blocked (src/pivot/pivot.ts): say what blocks, and
+  // offer it only the others (their steps are independent: the same as shown above).
+  const blocked = plan.components.filter((x) => x.action === 'blocked');
+  if (blocked.length > 0) {
+    out.push(c.red.bold('Blocked (pivot refuses while a component it is given is blocked; fix the cause, see the warnings above, and plan again):'));
+    for (const b of blocked) out.push(`  ${b.component}: ${esc(b.reason)}`);
+  }
   if (plan.steps.length === 0) {
-    out.push('Nothing to do: every selected component is already self-hosted (or blocked, see warnings).');
+    out.push(blocked.length > 0 ? 'Nothing to pivot until then.' : 'Nothing to do: every selected component is already self-hosted.');
     return out.join('\n') + '\n';
   }
   const outages = plan.steps.flatMap((s, i) => (isApiOutage(s.cost) ? [i + 1] : []));
   if (outages.length > 0) out.push(c.red.bold(`${API_OUTAGE}: step${outages.length > 1 ? 's' : ''} ${outages.join(', ')} restart${outages.length > 1 ? '' : 's'} a kube-apiserver (see the cost).`));
+  const pivoting = plan.components.filter((x) => x.action === 'pivot').length;
+  const runnable = plan.components.filter((x) => x.action !== 'blocked' && plan.steps.some((s) => s.component === x.component)).map((x) => x.component);
+  const command = blocked.length > 0 ? apply(runnable) : apply();
   // The command alone on its line, so that it can be copied as it is.
   const how = plan.source.kind === 'cluster' ? 'To apply it, run:' : 'To apply it, run on the cluster these manifests come from:';
-  out.push(`Plan: ${pivoting} component(s) to pivot in ${plan.steps.length} steps. ${how}`, `  ${c.bold(apply)}`);
+  out.push(`Plan: ${pivoting} component(s) to pivot in ${plan.steps.length} steps${blocked.length > 0 ? ', the blocked ones left out' : ''}. ${how}`, `  ${c.bold(command)}`);
   return out.join('\n') + '\n';
 }
 

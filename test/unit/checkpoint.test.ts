@@ -84,6 +84,40 @@ describe('the checkpointer script (run with sh against a fake /proc)', () => {
   });
 });
 
+describe('the checkpointer watches the apiserver\'s own port, whatever --secure-port says', () => {
+  const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  /** A listening socket as /proc/net/tcp (IPv4) or tcp6 writes it: the port in upper-case hex after the address. */
+  const listening = (port: number, v6 = false) => `   0: ${v6 ? '0'.repeat(32) : '00000000'}:${port.toString(16).toUpperCase().padStart(4, '0')} ${v6 ? '0'.repeat(32) : '00000000'}:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0\n`;
+  function node(port: number) {
+    const root = mkdtempSync(join(tmpdir(), 'checkpointer-port-'));
+    for (const d of ['m', 'b', 'proc/net']) mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'b', INACTIVE_CHECKPOINT_FILE), 'kind: Pod\n');
+    const sockets = (tcp: string[], tcp6: string[] = []) => {
+      writeFileSync(join(root, 'proc/net/tcp'), HEADER + tcp.join(''));
+      writeFileSync(join(root, 'proc/net/tcp6'), HEADER + tcp6.join(''));
+    };
+    const run = (rounds: number) => execFileSync('sh', ['-c', checkpointerScript(port)], { env: { PATH: process.env['PATH'], M: join(root, 'm'), B: join(root, 'b'), PROC: join(root, 'proc'), INTERVAL: '0', ROUNDS: String(rounds) }, encoding: 'utf8' });
+    return { sockets, run, active: () => existsSync(join(root, 'm', ACTIVE_CHECKPOINT_FILE)) };
+  }
+
+  for (const [port, other] of [[7443, 6443], [443, 6443], [8443, 443], [6443, 7443]] as const) {
+    it(`apiserver on ${port}, something else on ${other}: the other port neither keeps the checkpoint inactive nor retires it`, () => {
+      const n = node(port);
+      n.sockets([listening(other), listening(other, true)]);
+      n.run(3);
+      assert.equal(n.active(), true, `nothing on ${port} for three checks: activated`);
+      n.sockets([listening(port), listening(other), listening(other)]);
+      n.run(2);
+      assert.equal(n.active(), true, `one apiserver on ${port} (the checkpoint) and two listeners on ${other}: kept`);
+      n.sockets([listening(port)], [listening(port, true)]);
+      n.run(1);
+      assert.equal(n.active(), false, `a second apiserver on ${port} (IPv6 here): retired`);
+      n.run(5);
+      assert.equal(n.active(), false, `an apiserver listens on ${port}: stays inactive`);
+    });
+  }
+});
+
 describe('the checkpointer pod, least privilege', () => {
   const dirs = { manifests: '/etc/kubernetes/manifests', backup: '/etc/kubernetes/selfhost-backup' };
 

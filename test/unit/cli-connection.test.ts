@@ -166,6 +166,37 @@ describe('TLS flags', () => {
   });
 });
 
+describe('bad PEM material: the fix fits where it came from (the flag given, or the kubeconfig)', () => {
+  const b64 = (f: string) => readFileSync(tls(f)).toString('base64');
+  const cases: Array<[string, 'flag' | 'kubeconfig file' | 'kubeconfig data', (url: string) => string[]]> = [
+    ['--certificate-authority', 'flag', (url) => ['--kubeconfig', kubeconfig({ server: url }), '--certificate-authority', tls('client.key')]],
+    ['--certificate-authority', 'kubeconfig file', (url) => ['--kubeconfig', kubeconfig({ server: url, 'certificate-authority': tls('client.key') })]],
+    ['--certificate-authority', 'kubeconfig data', (url) => ['--kubeconfig', kubeconfig({ server: url, 'certificate-authority-data': b64('client.key') })]],
+    ['--client-certificate', 'flag', (url) => ['--kubeconfig', kubeconfig({ server: url }, {}), '--client-certificate', tls('client.key'), '--client-key', tls('client.key')]],
+    ['--client-certificate', 'kubeconfig data', (url) => ['--kubeconfig', kubeconfig({ server: url }, { 'client-certificate-data': b64('client.key'), 'client-key': tls('client.key') })]],
+    ['--client-key', 'flag', (url) => ['--kubeconfig', kubeconfig({ server: url }, {}), '--client-certificate', tls('client.crt'), '--client-key', tls('ca.crt')]],
+    ['--client-key', 'kubeconfig data', (url) => ['--kubeconfig', kubeconfig({ server: url }, { 'client-certificate': tls('client.crt'), 'client-key-data': b64('ca.crt') })]],
+  ];
+  for (const [flag, source, args] of cases) {
+    it(`bad ${flag} material from the ${source}`, async () => {
+      const s = await serve(emptyCluster, { cert: 'server.crt', key: 'server.key' });
+      const r = await plan(args(s.url));
+      assert.equal(r.code, 3, r.err);
+      oneLine(r);
+      assert.equal(s.seen.length, 0, 'refused before any request');
+      if (source === 'flag') {
+        assert.ok(r.err.startsWith(`error: ${flag} /`), r.err);
+        assert.doesNotMatch(r.err, new RegExp(`or pass ${flag}\\b`), 'not told to pass the flag it passed');
+        assert.doesNotMatch(r.err, /kubeconfig/, 'the kubeconfig is not the problem');
+        assert.match(r.err, new RegExp(`; pass ${flag} (a|the) `), 'says what the flag needs');
+      } else {
+        assert.match(r.err, /^error: \S+ .*of (cluster|user) "/);
+        assert.match(r.err, new RegExp(`; fix it .*or pass ${flag}\\b`), 'the flag overrides the kubeconfig');
+      }
+    });
+  }
+});
+
 describe('answers that are not what a kubectl user expects, in one line each', () => {
   it('401: the reason once, and the fix', async () => {
     const s = await serve((_req, res) => {

@@ -7,8 +7,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { run } from '../../src/cli.ts';
 import { VERBS } from '../../src/commands/verbs.ts';
-import { EXIT_CODE_DOCS } from '../../src/core/errors.ts';
+import { parseComponents, PIVOT_ORDER } from '../../src/core/components.ts';
+import { EXIT_CODE_DOCS, OutputError } from '../../src/core/errors.ts';
+import { buildPlan } from '../../src/core/plan.ts';
 import { globalsFrom } from '../../src/globals.ts';
+import { checkHealthy } from '../../src/pivot/preflight.ts';
+import { readManifestsDir } from '../../src/sources/manifests-dir.ts';
 import { bufferIo, FIXTURES, REPO } from './helpers.ts';
 
 const manifests = join(FIXTURES, 'kubeadm', 'v1.34.4');
@@ -83,6 +87,13 @@ describe('-v as kubectl spells it', () => {
     await usageError([...offline, '-v', '1.5'], /invalid -v "1\.5"/);
     await usageError([...offline, '--v='], /-v needs a value/);
   });
+  for (const spelled of [['-v99'], ['-v11'], ['--v=11'], ['-v', '1000000000']]) {
+    it(`refuses ${spelled.join(' ')}: the levels run from 0 to 10, as the error says`, () =>
+      usageError([...offline, ...spelled], /^error: invalid -v "\d+": use a log level from 0 to 10 /));
+  }
+  it('accepts the ends of the range, -v0 and -v10', async () => {
+    for (const v of ['-v0', '-v10']) assert.equal((await cli([...offline, v, '-o', 'json'])).code, 1, v);
+  });
 });
 
 describe('values that look like flags, empty values, booleans', () => {
@@ -131,6 +142,44 @@ describe('the plan\'s last line repeats the command with its flags', () => {
     const r = await cli(offline);
     assert.equal(r.out.trimEnd().split('\n').at(-1), '  kubectl selfhost pivot');
   });
+
+  /** The lines after the last blank one: what the plan ends with. */
+  const footer = (out: string) => out.trimEnd().split('\n').reverse().join('\n').split('\n\n')[0]!.split('\n').reverse();
+  const pivotLines = (lines: string[]) => lines.filter((l) => /^\s*kubectl selfhost pivot\b/.test(l));
+
+  it('blocked, with components pivot would take: names what blocks, and offers pivot with only those, which pivot accepts', async () => {
+    const dir = join(FIXTURES, 'corpus', 'audit-v1.28'); // no scheduler, no controller-manager: both blocked
+    const r = await cli(['plan', '--manifests-dir', dir, '--context', 'prod']);
+    assert.equal(r.code, 5, r.err);
+    const end = footer(r.out);
+    const snapshot = readManifestsDir(dir);
+    const whole = buildPlan(snapshot, { components: [...PIVOT_ORDER] }, new Date(0));
+    for (const b of whole.components.filter((c) => c.action === 'blocked')) {
+      assert.ok(end.some((l) => l.includes(b.component) && l.includes(b.reason)), `${b.component} and why: ${end.join('\n')}`);
+    }
+    const offered = pivotLines(end);
+    assert.equal(offered.length, 1, end.join('\n'));
+    assert.equal(offered[0], end.at(-1), 'the command alone on the last line');
+    const words = shellWords(offered[0]!.trim());
+    assert.ok(words.includes('--context=prod'), 'the flags given are kept');
+    const components = parseComponents(words.filter((w) => w.startsWith('--components=')).map((w) => w.slice('--components='.length)));
+    assert.notDeepEqual(components, [...PIVOT_ORDER], 'limited to what pivot accepts');
+    // What pivot refuses on (src/pivot/pivot.ts): a selected component that is unhealthy, missing or blocked.
+    assert.doesNotThrow(() => checkHealthy(snapshot, components));
+    const limited = buildPlan(snapshot, { components }, new Date(0));
+    assert.deepEqual(limited.components.filter((c) => c.action === 'blocked'), []);
+    assert.deepEqual(limited.steps, whole.steps, 'the same steps as the plan shown');
+  });
+
+  it('blocked, with nothing pivot would take: names what blocks and offers no pivot command', async () => {
+    const dir = join(FIXTURES, 'corpus', 'kubeadm-v1.16'); // every component below the supported versions
+    const r = await cli(['plan', '--manifests-dir', dir]);
+    assert.equal(r.code, 5, r.err);
+    const end = footer(r.out);
+    for (const c of PIVOT_ORDER) assert.ok(end.some((l) => l.includes(c) && /upgrade the cluster first/.test(l)), `${c}: ${end.join('\n')}`);
+    assert.deepEqual(pivotLines(end), []);
+    assert.doesNotMatch(end.join('\n'), /Nothing to do/);
+  });
 });
 
 describe('help', () => {
@@ -147,9 +196,20 @@ describe('help', () => {
       const text = await help([verb.name]);
       assert.match(text, /\nExamples:\n  # .+\n  kubectl selfhost /, `${verb.name}: examples`);
       for (const [cmd] of verb.examples) assert.ok(text.includes(`  ${cmd}\n`), `${verb.name}: ${cmd}`);
-      if (verb.name !== 'version') assert.match(text, /\nExit codes:\n(  [0-6]  .+\n)+/, `${verb.name}: exit codes`);
+      assert.match(text, /\nExit codes:\n(  [0-6]  .+\n)+/, `${verb.name}: exit codes`);
     }
   });
+
+  // The verbs that need no cluster: each code they can end with, provoked, must be in their help.
+  for (const [verb, bad] of [['version', ['-o', 'yaml']], ['rbac', ['--bind-user', '']]] as const) {
+    it(`${verb} --help documents every exit code ${verb} returns: done, a usage error, an output that could not be written`, async () => {
+      const documented = [...(await help([verb])).matchAll(/^ {2}(\d) {2}/gm)].map((m) => Number(m[1]));
+      const fullDisk = { ...bufferIo(), flush: () => Promise.reject(new OutputError('cannot write the output to standard output: no space left on the device (ENOSPC)')) };
+      const returned = [await run([verb], bufferIo()), await run([verb, ...bad], bufferIo()), await run([verb], fullDisk)];
+      assert.deepEqual(returned, [0, 2, 6]);
+      for (const code of returned) assert.ok(documented.includes(code), `${verb}: exit code ${code} in --help (documents ${documented.join(', ')})`);
+    });
+  }
 
   it('the README lists the same exit codes', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');

@@ -87,6 +87,29 @@ describe('system errors in words', () => {
   });
 });
 
+describe('a --manifests-dir that cannot be read is one line naming the path and the fix, in words', () => {
+  const loop = join(dir, 'dir-loop');
+  symlinkSync(loop, loop);
+  const file = join(manifests, 'kube-apiserver.yaml');
+  for (const [what, path, reason] of [
+    ['a path that does not exist', '/nonexistent', /no such directory/],
+    ['a symbolic link loop', loop, /a symbolic link loop/],
+    ['a file', file, /not a directory/],
+  ] as const) {
+    it(what, async () => {
+      const r = await cli(['plan', '--manifests-dir', path]);
+      assert.equal(r.code, 3, r.err);
+      assert.equal(r.out, '');
+      assert.equal(r.err.trimEnd().split('\n').length, 1, r.err);
+      assert.ok(r.err.startsWith(`error: cannot read --manifests-dir ${path}: `), r.err);
+      assert.match(r.err, reason);
+      assert.match(r.err, /; pass a kubeadm static pod directory such as \/etc\/kubernetes\/manifests\n$/);
+      // Node's own wording names the system call: "ENOENT: no such file or directory, stat '/nonexistent'".
+      assert.doesNotMatch(r.err, /\b(stat|lstat|scandir|open) '|too many symbolic links encountered|, stat\b/);
+    });
+  }
+});
+
 describe('a failed write to stdout', { skip: !existsSync('/dev/full') && 'needs /dev/full (Linux)' }, () => {
   it('plan -o json > /dev/full: one line, exit 6 (not 1, "changes planned"), no stack trace', () => {
     const full = openSync('/dev/full', 'w');

@@ -122,6 +122,17 @@ describe('the directory is read as the kubelet reads it', () => {
     assert.ok(p.warnings.some((w) => w.message.includes('README is left alone')));
   });
 
+  it('dotfiles are skipped without a note, as the kubelet skips them (an editor\'s copy of a manifest is no second apiserver)', () => {
+    const dir = kubeadmDir((pods) => {
+      pods.set('.kube-apiserver.yaml.swp', pods.get('kube-apiserver.yaml')!); // read, it would be a second kube-apiserver
+      pods.set('.notes', 'not: [a pod\n'); // read, it would be invalid YAML
+    });
+    const p = plan(dir);
+    assert.deepEqual(p.components.map((c) => c.action), ['pivot', 'pivot', 'pivot']);
+    assert.deepEqual(readManifestsDir(dir).nodes[0]!.staticPods.map((s) => s.file), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
+    assert.deepEqual(p.warnings.filter((w) => /\.kube-apiserver|\.notes/.test(w.message)), []);
+  });
+
   it('a FIFO is skipped, not read (reading it would hang)', () => {
     const dir = kubeadmDir();
     assert.equal(spawnSync('mkfifo', [join(dir, 'pipe')]).status, 0);
