@@ -6,6 +6,7 @@ import { ACTIVE_CHECKPOINT_FILE, CHECKPOINTER_FILE, INACTIVE_CHECKPOINT_FILE } f
 import { PreconditionError } from '../../src/core/errors.ts';
 import type { Pod } from '../../src/core/k8s-types.ts';
 import { buildRollbackPlan } from '../../src/core/rollback-plan.ts';
+import { buildStatus } from '../../src/core/status.ts';
 import { parseAll } from '../../src/core/yaml.ts';
 import { runPivot } from '../../src/pivot/pivot.ts';
 import { runRollback } from '../../src/pivot/rollback.ts';
@@ -108,5 +109,75 @@ describe('rollback executor: what it restores', () => {
     assert.equal(command.at(-1), '--permit-port-sharing=true');
     restored.spec.containers[0]!.command = command.slice(0, -1);
     assert.deepEqual(restored, parseAll(fixture('kube-scheduler'))[0], 'the original (v1.34.4), with port sharing');
+  });
+});
+
+const SCHEDULER_DS = paths.daemonSet('kube-system', 'kube-scheduler');
+const BACKUP_CM = paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1');
+const clusterCopy = (w: FakeCluster, c: string) => (w.kube.objects.get(BACKUP_CM) as { data?: Record<string, string> } | undefined)?.data?.[`${c}.yaml`];
+/** What the cleanup step on cp-1 reported (its `skipped` text: what it kept). */
+const cleanupSaid = (w: FakeCluster) => {
+  const e = w.events.find((x) => x.type === 'step-done' && x.description.startsWith('on cp-1: remove the backups of'));
+  return e?.type === 'step-done' ? e.skipped : undefined;
+};
+/** A static pod's container crashes after it was proven: the kubelet shows it not ready (CrashLoopBackOff), its process gone. */
+const crash = (w: FakeCluster, pod: string) => {
+  const p = w.kube.objects.get(paths.pod('kube-system', pod))!;
+  p['status'] = { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ ready: false, restartCount: 1, state: { waiting: { reason: 'CrashLoopBackOff' } } }] };
+  w.kubelet.broken = (name) => name === pod;
+  w.kubelet.procs = w.kubelet.procs.filter((x) => x.pod !== pod);
+};
+/** A fault hook that calls `then` when the run reaches a step (the step has not started). */
+const atStep = (id: string, then: () => void) => (p: string, when: 'before' | 'after') => {
+  if (p === id && when === 'before') then();
+};
+
+describe('rollback executor: cleanup never deletes the last copy of an original', () => {
+  it('a scheduler DaemonSet deleted by hand, then rollback --components kube-controller-manager: both copies of the scheduler\'s original stay, and status says what to run', async () => {
+    const w = await pivoted(1);
+    await w.kube.delete(SCHEDULER_DS);
+    assert.equal([...w.kube.objects.keys()].some((k) => k.includes('/pods/kube-scheduler')), false, 'the scheduler runs nowhere');
+    assert.equal((await runRollback(w.env, rollbackArgs({ components: ['kube-controller-manager'] }))).journal?.state, 'completed');
+    assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'), 'the node copy of the scheduler\'s original');
+    assert.equal(clusterCopy(w, 'kube-scheduler'), fixture('kube-scheduler'), 'the cluster copy of the scheduler\'s original');
+    assert.equal(w.files.backups.has('cp-1/kube-controller-manager.yaml'), false, 'the controller-manager runs static from its manifest again: its copies go');
+    assert.equal(clusterCopy(w, 'kube-controller-manager'), undefined);
+    assert.equal(w.kube.calls.includes('node cp-1: remove backups'), false, 'the backup directory is kept');
+    const st = buildStatus({ snapshot: await w.session.readSnapshot(), context: 'fake', etcd: { healthy: true, detail: 'ok' }, backups: {} });
+    assert.ok(st.problems.some((p) => /kube-scheduler runs nowhere on cp-1.*"kubectl selfhost rollback --components kube-scheduler"/.test(p)), st.problems.join('\n'));
+    // And what status says to run brings it back from that copy.
+    assert.equal((await runRollback(w.env, rollbackArgs({ components: ['kube-scheduler'] }))).journal?.state, 'completed');
+    assert.ok(w.kube.objects.has(paths.pod('kube-system', 'kube-scheduler-cp-1')));
+  });
+
+  it('keeps both copies of an original whose restored static pod no longer runs when cleanup comes (it crashed after its proof)', async () => {
+    const w = await pivoted(1);
+    w.env.fault = atStep('cleanup/cp-1', () => crash(w, 'kube-scheduler-cp-1'));
+    assert.equal((await runRollback(w.env, rollbackArgs({ components: ['kube-scheduler'] }))).journal?.state, 'completed');
+    assert.equal(w.kube.objects.has(SCHEDULER_DS), false);
+    assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'), 'the node copy');
+    assert.equal(clusterCopy(w, 'kube-scheduler'), fixture('kube-scheduler'), 'the cluster copy');
+    assert.equal(cleanupSaid(w), 'kept the originals of kube-scheduler (not running static)');
+    assert.equal(w.kube.calls.some((c) => c.startsWith('node cp-1: remove backup')), false);
+  });
+
+  it('keeps the backup directory when it removes nothing of its own, while another component\'s original is in the cluster', async () => {
+    // The apiserver is static again (no checkpointer left on the node). The scheduler's cluster copy is lost (its
+    // entry deleted from the ConfigMap), so the node copy is its only one; its restored static pod crashes before
+    // cleanup: nothing of the scheduler's is removed or reported kept, and only the controller-manager's original
+    // (still self-hosted) in the cluster says the directory stays.
+    const w = await pivoted(1);
+    await runRollback(w.env, rollbackArgs({ components: ['kube-apiserver'] }));
+    assert.equal(w.kube.objects.has(paths.pod('kube-system', 'kubectl-selfhost-checkpointer-cp-1')), false);
+    w.kube.calls.length = 0;
+    const cm = w.kube.objects.get(BACKUP_CM) as unknown as { data: Record<string, string> };
+    delete cm.data['kube-scheduler.yaml'];
+    w.env.fault = atStep('cleanup/cp-1', () => crash(w, 'kube-scheduler-cp-1'));
+    assert.equal((await runRollback(w.env, rollbackArgs({ components: ['kube-scheduler'] }))).journal?.state, 'completed');
+    assert.equal(cleanupSaid(w), 'kept the backup directory: other originals are in it');
+    assert.equal(w.kube.calls.includes('node cp-1: remove backups'), false);
+    assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'), 'the only copy of the scheduler\'s original');
+    assert.equal(w.files.backups.get('cp-1/kube-controller-manager.yaml'), fixture('kube-controller-manager'));
+    assert.equal(clusterCopy(w, 'kube-controller-manager'), fixture('kube-controller-manager'));
   });
 });
