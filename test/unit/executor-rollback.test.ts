@@ -1,17 +1,20 @@
 // Executor tests of rollback (src/pivot/rollback.ts) against a fake cluster: its order (restore the apiserver, then
-// its checkpoint off, then the DaemonSet), never without a serving apiserver, --exact, --to-original and --force.
+// its checkpoint off, then the DaemonSet), never without a serving apiserver, --exact, --to-original and --force,
+// cleanup never deleting the last copy of an original, and a corrupt or foreign journal (status, pivot, rollback).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Chalk } from 'chalk';
 import { ACTIVE_CHECKPOINT_FILE, CHECKPOINTER_FILE, INACTIVE_CHECKPOINT_FILE } from '../../src/core/checkpoint.ts';
 import { PreconditionError } from '../../src/core/errors.ts';
 import type { Pod } from '../../src/core/k8s-types.ts';
 import { buildRollbackPlan } from '../../src/core/rollback-plan.ts';
-import { buildStatus } from '../../src/core/status.ts';
+import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import { parseAll } from '../../src/core/yaml.ts';
 import { runPivot } from '../../src/pivot/pivot.ts';
 import { runRollback } from '../../src/pivot/rollback.ts';
 import { rollbackSteps } from '../../src/pivot/rollback-steps.ts';
 import { paths } from '../../src/ports/kube.ts';
+import { renderStatus } from '../../src/ui/status-view.ts';
 import { apiGaps, editDaemonSet, fakeCluster, fixture, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
 
 const DS = paths.daemonSet('kube-system', 'kube-apiserver');
@@ -181,3 +184,58 @@ describe('rollback executor: cleanup never deletes the last copy of an original'
     assert.equal(clusterCopy(w, 'kube-controller-manager'), fixture('kube-controller-manager'));
   });
 });
+
+const JOURNAL = paths.configMap('kube-system', 'kubectl-selfhost-journal');
+const JUNK_JOURNALS = {
+  'unparsable data': '{"apiVersion": "selfhost.k8s.io/v1alpha1", "kind": "Journal", "done": [',
+  'a foreign apiVersion': JSON.stringify({ apiVersion: 'example.com/v9', kind: 'Journal', operation: 'pivot', runId: 'x', state: 'in-progress', done: [] }),
+};
+/** The journal ConfigMap as this tool labels it, holding `text`. */
+const putJournal = (w: FakeCluster, text: string) =>
+  w.kube.put(paths.configMaps('kube-system'), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubectl-selfhost-journal', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost' } }, data: { 'journal.json': text } } as never);
+const modes = (st: Awaited<ReturnType<typeof statusOf>>) => Object.fromEntries(st.nodes[0]!.components.map((c) => [c.component, c.mode]));
+const statusOf = async (w: FakeCluster) => buildStatus({ snapshot: await w.session.readSnapshot(), context: 'fake', etcd: { healthy: true, detail: 'ok' }, backups: {} });
+
+for (const [what, text] of Object.entries(JUNK_JOURNALS)) {
+  describe(`a journal ConfigMap with ${what}`, () => {
+    const unreadable = /the journal \(ConfigMap kube-system\/kubectl-selfhost-journal\) cannot be read: (it is not valid JSON|unrecognised journal \(apiVersion example\.com\/v9\))/;
+
+    it('status reports it, says rollback still works and names the fix, and does not break', async () => {
+      const w = await pivoted(1);
+      putJournal(w, text);
+      const st = await statusOf(w);
+      assert.equal(st.summary, 'degraded');
+      assert.equal(statusExitCode(st), 1, 'degraded, not an error');
+      assert.match(renderStatus(st, 'https://10.213.0.2:6443', new Chalk({ level: 0 })), unreadable);
+      const p = st.problems.find((x) => unreadable.test(x));
+      assert.ok(p, st.problems.join('\n'));
+      assert.match(p, /"kubectl selfhost rollback" still works \(it reads the cluster itself\); to pivot, delete that ConfigMap/);
+      assert.deepEqual(modes(st), { etcd: 'static', 'kube-apiserver': 'self-hosted', 'kube-controller-manager': 'self-hosted', 'kube-scheduler': 'self-hosted' }, 'the rest of status is read from the cluster as ever');
+    });
+
+    it('pivot refuses before any write, in one line that names the fix', async () => {
+      const w = fakeCluster(1);
+      putJournal(w, text);
+      const err = await runPivot(w.env, opArgs()).then(() => null, (e: unknown) => e);
+      assert.ok(err instanceof PreconditionError, String(err));
+      assert.match(err.message, unreadable);
+      assert.match(err.message, /check "kubectl selfhost status", then delete that ConfigMap or run "kubectl selfhost rollback"$/);
+      assert.equal(err.message.includes('\n'), false, 'one line');
+      assert.deepEqual(writesIn(w.kube.calls), []);
+      assert.equal(w.files.manifests.has('cp-1/kube-apiserver.yaml'), true);
+    });
+
+    it('rollback warns, reads the cluster itself, rolls everything back and leaves a journal of its own', async () => {
+      const w = await pivoted(1);
+      putJournal(w, text);
+      assert.equal((await runRollback(w.env, rollbackArgs())).journal?.state, 'completed');
+      assert.ok(w.events.some((e) => e.type === 'warn' && unreadable.test(e.message) && /rollback reads the cluster itself and writes a new journal/.test(e.message)));
+      for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) assert.equal(w.kube.objects.has(paths.daemonSet('kube-system', c)), false);
+      const journal = JSON.parse((w.kube.objects.get(JOURNAL) as unknown as { data: Record<string, string> }).data['journal.json']!) as { operation: string; state: string };
+      assert.deepEqual([journal.operation, journal.state], ['rollback', 'completed']);
+      const st = await statusOf(w);
+      assert.equal(st.problems.some((x) => unreadable.test(x)), false, 'the unreadable journal is replaced');
+      assert.deepEqual(modes(st), { etcd: 'static', 'kube-apiserver': 'static', 'kube-controller-manager': 'static', 'kube-scheduler': 'static' });
+    });
+  });
+}
