@@ -115,6 +115,52 @@ describe('rollback executor: what it restores', () => {
   });
 });
 
+describe('rollback executor: --exact waits until the original serves', () => {
+  it('fails, and cleans nothing up, when the static pod restarted from the byte-identical original never becomes ready', async () => {
+    const w = await pivoted(1);
+    w.env.fault = (p, when) => { if (p === 'exact/kube-scheduler/cp-1' && when === 'before') w.kubelet.broken = (pod) => pod === 'kube-scheduler-cp-1'; };
+    await assert.rejects(runRollback(w.env, rollbackArgs({ components: ['kube-scheduler'], exact: true })), /put back the byte-identical original kube-scheduler.*gave up after 30s waiting for the static kube-scheduler on cp-1 to serve alone; last seen: .*CrashLoopBackOff/);
+    assert.equal(w.files.manifests.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'), 'the original was written');
+    assert.equal(w.kube.calls.some((c) => c.startsWith('node cp-1: remove backup')), false, 'no cleanup after a failed restart');
+    assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'));
+    const journal = JSON.parse((w.kube.objects.get(paths.configMap('kube-system', 'kubectl-selfhost-journal')) as unknown as { data: Record<string, string> }).data['journal.json']!) as { state: string; done: string[] };
+    assert.equal(journal.state, 'failed');
+    assert.equal(journal.done.includes('exact/kube-scheduler/cp-1'), false);
+  });
+
+  it('is not done while the kubelet still runs the previous manifest (it notices the change only a poll later)', async () => {
+    const w = await pivoted(1);
+    const seenAtDone: string[][] = [];
+    w.env.fault = (p, when) => {
+      if (p !== 'exact/kube-scheduler/cp-1') return;
+      if (when === 'before') {
+        // From here the kubelet picks up a change in the manifest directory only after the next poll's sleep.
+        const sync = w.files.onChange!;
+        const pending = new Set<string>();
+        w.files.onChange = (node) => void pending.add(node);
+        const sleep = w.clock.sleep;
+        w.clock.sleep = async (ms) => { await sleep(ms); for (const n of pending) sync(n); pending.clear(); };
+      } else {
+        seenAtDone.push((w.kube.objects.get(paths.pod('kube-system', 'kube-scheduler-cp-1')) as unknown as Pod).spec.containers[0]!.command!);
+      }
+    };
+    assert.equal((await runRollback(w.env, rollbackArgs({ components: ['kube-scheduler'], exact: true }))).journal?.state, 'completed');
+    assert.equal(seenAtDone.length, 1);
+    assert.equal(seenAtDone[0]!.includes('--permit-port-sharing=true'), false, 'the step was done only once the original ran');
+    assert.equal(w.files.manifests.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'));
+  });
+
+  it('proves the apiserver restarted from the original answers with its own process before the step is done', async () => {
+    const w = await pivoted(1);
+    w.env.fault = (p, when) => { if (p === 'exact/kube-apiserver/cp-1' && when === 'before') w.kubelet.deaf = (pod) => pod === 'kube-apiserver-cp-1'; };
+    await assert.rejects(runRollback(w.env, rollbackArgs({ components: ['kube-apiserver'], exact: true })), /put back the byte-identical original kube-apiserver.*waiting for the static kube-apiserver on cp-1 to serve alone/);
+    const c = w.kube.calls;
+    assert.ok(c.slice(c.lastIndexOf('node cp-1: write kube-apiserver.yaml')).includes('PROBE cp-1'), 'probed after the original was written');
+    assert.equal(w.files.manifests.get('cp-1/kube-apiserver.yaml'), fixture('kube-apiserver'));
+    assert.equal(w.files.backups.get('cp-1/kube-apiserver.yaml'), fixture('kube-apiserver'), 'its backup is kept');
+  });
+});
+
 const SCHEDULER_DS = paths.daemonSet('kube-system', 'kube-scheduler');
 const BACKUP_CM = paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1');
 const clusterCopy = (w: FakeCluster, c: string) => (w.kube.objects.get(BACKUP_CM) as { data?: Record<string, string> } | undefined)?.data?.[`${c}.yaml`];
