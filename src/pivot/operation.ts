@@ -124,10 +124,3 @@ export async function runOperation(env: OpEnv, ctx: OpContext, op: Operation, st
   }
   return runSteps(steps, ctx, { emit: env.emit, journal: journalStore(ctx.kube, ctx.wait), now, dryRun: 'none', guard, ...(env.fault ? { fault: env.fault } : {}) }, journal);
 }
-
-/** A pivot does not start over an unfinished rollback (a rollback, in turn, may take over any unfinished pivot). */
-export function assertNoForeignRun(j: Journal | null, op: Operation): void {
-  if (op === 'pivot' && j && j.state !== 'completed' && j.operation === 'rollback') {
-    throw new PreconditionError(`a rollback (run ${j.runId}, started ${j.startedAt}) did not finish; finish it with "kubectl selfhost rollback" first`);
-  }
-}

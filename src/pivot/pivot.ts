@@ -2,7 +2,7 @@
  * pivot: static pods -> DaemonSets. The algorithm, in the order the code below runs it:
  *  1. access review of everything pivot does (one line lists what is missing), then read the cluster; give a
  *     static control plane that restarted a moment ago --timeout to be ready again;
- *  2. refuse what cannot be pivoted, before anything else: an unfinished rollback, an unreadable journal, a
+ *  2. refuse what cannot be pivoted, before anything else: an unreadable journal, a
  *     component that runs nowhere on a node, a node or static pod not ready, a blocked component;
  *  3. plan from what was read (pure, src/core/plan.ts) and show it; confirmation (or --yes);
  *  4. access review of the per-node objects, then the Lease: nothing at all is written before this point;
@@ -23,7 +23,7 @@ import { waitFor } from '../core/wait.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { parseStaticPod } from '../sources/manifests-dir.ts';
 import type { OpContext } from './context.ts';
-import { assertNoForeignRun, assertUnchanged, confirmOrRefuse, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
+import { assertUnchanged, confirmOrRefuse, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
 import { pivotSteps } from './pivot-steps.ts';
 import { checkHealthy, notReady } from './preflight.ts';
 
@@ -42,7 +42,6 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   }
   // 2.
   if (snapshot.journalProblem) throw new PreconditionError(`${snapshot.journalProblem}; pivot cannot tell what an earlier run did: check "kubectl selfhost status", then delete that ConfigMap or run "kubectl selfhost rollback"`);
-  assertNoForeignRun(snapshot.journal, 'pivot');
   checkHealthy(snapshot, a.components);
   const confirmed = plan(snapshot);
   const blocked = confirmed.components.filter((c) => c.action === 'blocked');

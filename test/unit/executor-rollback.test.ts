@@ -15,7 +15,7 @@ import { runRollback } from '../../src/pivot/rollback.ts';
 import { rollbackSteps } from '../../src/pivot/rollback-steps.ts';
 import { paths } from '../../src/ports/kube.ts';
 import { renderStatus } from '../../src/ui/status-view.ts';
-import { apiGaps, editDaemonSet, fakeCluster, fixture, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
+import { apiGaps, editDaemonSet, fakeCluster, fixture, killAt, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
 
 const DS = paths.daemonSet('kube-system', 'kube-apiserver');
 const at = (calls: string[], call: string) => {
@@ -285,3 +285,23 @@ for (const [what, text] of Object.entries(JUNK_JOURNALS)) {
     });
   });
 }
+
+describe('pivot after a killed rollback (the opposite verb converges)', () => {
+  const points = ['restore/kube-apiserver/cp-1:after', 'uncheckpoint/cp-1:after', 'delete-daemonset/kube-apiserver:after', 'restore/kube-controller-manager/cp-2:after', 'delete-daemonset/kube-scheduler:after', 'cleanup/cp-1:after'];
+  for (const point of points) {
+    it(`rollback killed at ${point}: pivot takes over, finishes self-hosted, the API never away`, async () => {
+      const w = await pivoted(2);
+      w.env.fault = killAt(point);
+      await assert.rejects(runRollback(w.env, rollbackArgs()), /killed at/);
+      delete w.env.fault;
+      const gaps = apiGaps(w);
+      const r = await runPivot(w.env, opArgs());
+      assert.equal(r.journal?.state, 'completed');
+      assert.ok(w.events.some((e) => e.type === 'info' && /the unfinished rollback run rollback-\S+ is superseded by this pivot/.test(e.message)), 'it says it takes over the rollback');
+      const s = await statusOf(w);
+      assert.equal(statusExitCode(s), 0, JSON.stringify(s.problems));
+      for (const n of s.nodes) for (const c of n.components.filter((x) => x.component !== 'etcd')) assert.equal(c.mode, 'self-hosted', `${n.name} ${c.component}`);
+      assert.deepEqual(gaps, []);
+    });
+  }
+});
