@@ -111,7 +111,7 @@ export function buildStatus(i: StatusInputs): Status {
   const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));
   const mixed = PIVOT_ORDER.some((c) => [...modes].filter((m) => m.startsWith(`${c}:`)).length > 1) || [...modes].some((m) => m.endsWith(':both'));
   const unfinished = j !== null && j.state !== 'completed';
-  if (unfinished) pending.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it, or "kubectl selfhost rollback"`);
+  if (unfinished) pending.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it${j.operation === 'pivot' ? ', or "kubectl selfhost rollback"' : ', or "kubectl selfhost pivot" to go back to self-hosted'}`);
   const degraded = problems.length > 0;
   return {
     apiVersion: STATUS_API_VERSION, kind: 'Status', context: i.context, nodes, daemonSets,
