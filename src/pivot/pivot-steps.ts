@@ -64,7 +64,7 @@ export async function backup(ctx: Pick<Ctx, 'files' | 'kube' | 'wait'>, s: S<'ba
     await ctx.files.writeBackup(s.node, dirs, s.file, live);
     text = live;
   }
-  await writeClusterBackup(ctx.kube, ctx.wait, s.node, s.component, text, text !== kept);
+  await writeClusterBackup(ctx.kube, ctx.wait, s.node, s.component, text);
   return text !== kept ? 'the backup of an earlier cycle was replaced by the manifest that runs now' : undefined;
 }
 

@@ -42,13 +42,14 @@ export async function readClusterBackup(kube: KubeApi, node: string, c: Componen
 }
 
 /**
- * Adds a component's manifest to the node's backup ConfigMap unless it holds one already, or replaces it (a backup
- * of an earlier cycle that no longer matches what runs).
+ * Makes the node's backup ConfigMap hold `text` (the node copy) for a component: added, or replaced when it holds
+ * another (a copy of an earlier cycle whose node copy a killed cleanup had removed already). The two copies are
+ * always the same manifest.
  */
-export async function writeClusterBackup(kube: KubeApi, wait: WaitCtx, node: string, c: Component, text: string, replace: boolean): Promise<void> {
+export async function writeClusterBackup(kube: KubeApi, wait: WaitCtx, node: string, c: Component, text: string): Promise<void> {
   const name = backupConfigMapName(node);
   const existing = await kube.get<ConfigMap>(paths.configMap(NAMESPACE, name));
-  if (existing?.data?.[`${c}.yaml`] !== undefined && (!replace || existing.data[`${c}.yaml`] === text)) return;
+  if (existing?.data?.[`${c}.yaml`] === text) return;
   const data = { ...(existing?.data ?? {}), [`${c}.yaml`]: text };
   await upsert(kube, wait, `[backup/${node}]`, configMap(name, data, { [BACKUP_FORMAT_ANNOTATION]: BACKUP_FORMAT }));
 }

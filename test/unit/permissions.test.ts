@@ -180,8 +180,8 @@ describe('what the code sends is what the roles grant', () => {
     const lock = await acquireLock(kube, fakeClock(), 'pivot');
     await journalStore(kube, wait()).save(newJournal('pivot', 'r', [], new Date(0)));
     await journalStore(kube, wait()).save(newJournal('pivot', 'r', [], new Date(0)));
-    await writeClusterBackup(kube, wait(), 'cp-1', 'kube-scheduler', 'kind: Pod\n', false);
-    await writeClusterBackup(kube, wait(), 'cp-1', 'kube-scheduler', 'kind: Pod\nx: 1\n', true);
+    await writeClusterBackup(kube, wait(), 'cp-1', 'kube-scheduler', 'kind: Pod\n');
+    await writeClusterBackup(kube, wait(), 'cp-1', 'kube-scheduler', 'kind: Pod\nx: 1\n');
     await recordCheckpoint(kube, wait(), 'cp-1', { generation: 3, image: 'i' });
     await recordCheckpoint(kube, wait(), 'cp-1', null);
     await deleteClusterBackup(kube, wait(), 'cp-1', 'kube-scheduler');
