@@ -49,14 +49,15 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   // 3.
   for (const w of confirmed.warnings) emit({ type: 'warn', tag: '[pivot]', message: w.message });
   for (const c of confirmed.components.filter((x) => x.action === 'skip')) emit({ type: 'info', tag: `[pivot/${c.component}]`, message: `skipped: ${c.reason}` });
-  // Nothing left to do, but a killed run's journal says it did not finish: finish it (its steps re-checked).
-  const unfinished = snapshot.journal?.operation === 'pivot' && snapshot.journal.state !== 'completed';
+  // Nothing left to do, but a killed run's journal says it did not finish: finish it (its steps re-checked), or,
+  // when it was a rollback that had changed nothing yet, record this pivot as finished in its place.
+  const unfinished = snapshot.journal !== null && snapshot.journal.state !== 'completed';
   if (confirmed.steps.length === 0 && (!unfinished || a.dryRun !== 'none')) return { plan: confirmed, journal: null };
   if (confirmed.steps.length > 0) {
     confirmed.steps.forEach((s, i) => emit({ type: 'info', tag: `[pivot/${s.component}]`, message: `${i + 1}. ${s.description} (cost: ${s.cost})` }));
     await confirmOrRefuse(a.confirm, `Pivot ${confirmed.components.filter((c) => c.action === 'pivot').map((c) => c.component).join(', ')} on context "${session.context}" in ${confirmed.steps.length} steps?`, 'pivot');
   } else {
-    emit({ type: 'info', tag: '[pivot]', message: `every step of the unfinished run ${snapshot.journal!.runId} is done; recording it as finished` });
+    emit({ type: 'info', tag: '[pivot]', message: snapshot.journal!.operation === 'pivot' ? `every step of the unfinished run ${snapshot.journal!.runId} is done; recording it as finished` : `nothing to pivot; the unfinished rollback run ${snapshot.journal!.runId} is superseded by this pivot` });
   }
   if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'pivot', pivotSteps(confirmed.steps), null, a, async () => undefined) };
   // 4.

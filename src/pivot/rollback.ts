@@ -34,9 +34,16 @@ export async function runRollback(env: OpEnv, a: RollbackArgs): Promise<{ plan: 
   // 3.
   for (const w of confirmed.warnings) emit({ type: 'warn', tag: '[rollback]', message: w.message });
   if (snapshot.journal && snapshot.journal.state !== 'completed') emit({ type: 'info', tag: '[rollback]', message: `the journal shows an unfinished ${snapshot.journal.operation} (run ${snapshot.journal.runId}, ${snapshot.journal.done.length} step(s) done); rolling back from there` });
-  if (confirmed.steps.length === 0) return { plan: confirmed, journal: null };
-  confirmed.steps.forEach((s, i) => emit({ type: 'info', tag: s.component ? `[rollback/${s.component}]` : '[rollback]', message: `${i + 1}. ${s.description}` }));
-  await confirmOrRefuse(a.confirm, `Roll back ${a.components.join(', ')} to static pods on context "${session.context}" in ${confirmed.steps.length} steps?`, 'rollback');
+  // Nothing left to do, but a killed run's journal says it did not finish: record this rollback as finished (in
+  // place of that run, whichever verb it was), so that status no longer reports a run under way.
+  const unfinished = snapshot.journal !== null && snapshot.journal.state !== 'completed';
+  if (confirmed.steps.length === 0 && (!unfinished || a.dryRun !== 'none')) return { plan: confirmed, journal: null };
+  if (confirmed.steps.length > 0) {
+    confirmed.steps.forEach((s, i) => emit({ type: 'info', tag: s.component ? `[rollback/${s.component}]` : '[rollback]', message: `${i + 1}. ${s.description}` }));
+    await confirmOrRefuse(a.confirm, `Roll back ${a.components.join(', ')} to static pods on context "${session.context}" in ${confirmed.steps.length} steps?`, 'rollback');
+  } else {
+    emit({ type: 'info', tag: '[rollback]', message: `nothing left to roll back; recording the unfinished ${snapshot.journal!.operation} run ${snapshot.journal!.runId} as superseded by this rollback` });
+  }
   if (a.dryRun === 'client') return { plan: confirmed, journal: await runOperation(env, undefined as never, 'rollback', rollbackSteps(confirmed.steps), null, a, async () => undefined) };
   // 4.
   return underLock(env, a, 'rollback', snapshot.nodes.map((n) => n.name), async (ctx, guard) => {
