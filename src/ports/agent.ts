@@ -10,7 +10,7 @@ import { NODE_SECURITY_CONTEXT, OWNER_ONLY_UMASK } from '../core/node-security.t
 import { waitFor, type WaitCtx } from '../core/wait.ts';
 import { checkAgentImage } from './agent-image.ts';
 import type { FaultHook } from '../core/fault.ts';
-import { paths, type KubeApi, type Obj } from './kube.ts';
+import { ApiError, paths, type KubeApi, type Obj } from './kube.ts';
 import type { NodeDirs, NodeFiles } from './nodefs.ts';
 
 export { DEFAULT_AGENT_IMAGE } from './agent-image.ts';
@@ -158,6 +158,9 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
   };
 }
 
+/** Waiting reasons of a container whose image the kubelet could not get and will not get by waiting. */
+const PULL_FAILURES = ['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull'];
+
 type AgentPodStatus = { status?: { phase?: string; containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number; reason?: string } } }> } };
 
 async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, file: string, content?: string, extra: Record<string, string> = {}): Promise<{ output: string | null }> {
@@ -166,13 +169,25 @@ async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, f
   const env: Record<string, string> = { ...extra, F: file };
   if (content !== undefined) env['CONTENT'] = Buffer.from(content).toString('base64');
   const tag = `agent/${node}`;
-  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, op, env));
+  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, op, env)).catch((err: unknown) => {
+    // Pod Security Admission stricter than kubeadm's default on kube-system: no node agent can run there.
+    if (err instanceof ApiError && err.status === 403 && /violates PodSecurity/.test(err.message)) {
+      throw new SelfhostError('precondition', `Pod Security Admission refuses the node agent pods in kube-system (${err.message.replace(/^.*?violates /, 'violates ').split('\n')[0]!.slice(0, 200)}); nothing was changed: the agents need hostPath mounts of the manifest directories, so kube-system must allow privileged pods (kubectl label namespace kube-system pod-security.kubernetes.io/enforce=privileged --overwrite, as kubeadm leaves it)`, { cause: err });
+    }
+    throw err;
+  });
   try {
     let last: AgentPodStatus | null = null;
     await waitFor(o.wait, tag, `node agent ${name} (${op} ${file}) to finish on ${node}`, async () => {
       last = await o.kube.get<AgentPodStatus>(paths.pod(NAMESPACE, name));
-      const phase = last?.status?.phase ?? 'not found';
+      // Two ends no wait fixes: the pod deleted under us (did its operation run? the step's re-check on the next
+      // run tells), and an image the node cannot pull (the kubelet backs off; --agent-image is the way out).
+      if (last === null) throw new SelfhostError('failed', `node agent pod ${name} on ${node} was deleted before it finished (${op} ${file}); run the command again: it re-checks what was done`);
       const st = last?.status?.containerStatuses?.[0]?.state;
+      if (st?.waiting?.reason && PULL_FAILURES.includes(st.waiting.reason)) {
+        throw new SelfhostError('failed', `node ${node} cannot pull the node agent image ${o.image} (${st.waiting.reason}${st.waiting.message ? `: ${st.waiting.message.split('\n')[0]!.slice(0, 200)}` : ''}); nothing was changed on the node: pass --agent-image with an image the control-plane nodes have or can pull`);
+      }
+      const phase = last?.status?.phase ?? 'not found';
       const why = st?.waiting ? `waiting: ${st.waiting.reason ?? ''} ${st.waiting.message ?? ''}`.trim() : st?.terminated ? `terminated: exit ${st.terminated.exitCode}` : '';
       return { done: phase === 'Succeeded' || phase === 'Failed', seen: `pod phase ${phase}${why ? `, ${why}` : ''}` };
     });

@@ -9,7 +9,7 @@ import { nodeDirs, type NodeFiles } from '../../../src/ports/nodefs.ts';
 import { fakeClock } from './clock.ts';
 import type { FakeKube } from './kube.ts';
 
-type Op = keyof NodeFiles;
+export type Op = keyof NodeFiles;
 type AgentPod = Obj & { spec: { nodeName: string; containers: Array<{ command: string[]; env: Array<{ name: string; value: string }> }> }; status?: object };
 
 const OPS: Op[] = ['read', 'readBackup', 'backup', 'write', 'writeBackup', 'remove', 'removeOwned', 'removeBackup', 'removeBackups'];
@@ -40,11 +40,30 @@ const SCRIPTS = await learnScripts();
 
 export const isAgentPod = (pod: Obj | undefined) => (pod?.metadata['labels'] as Record<string, string> | undefined)?.['app.kubernetes.io/component'] === AGENT_COMPONENT;
 
+/** What can go wrong with an agent pod on its node: its image cannot be pulled, the disk under the backup directory
+ * is full (the script's write fails), or someone deletes the pod while it runs. */
+export type AgentFault = 'image-pull' | 'disk-full' | 'deleted';
+
 /** Runs the agent pod at path to its end: status and log set as the kubelet and the container would leave them. */
-export async function runAgentPod(kube: FakeKube, files: NodeFiles, path: string, staticPodPath: string): Promise<void> {
+export async function runAgentPod(kube: FakeKube, files: NodeFiles, path: string, staticPodPath: string, fault: (op: Op | undefined, node: string) => AgentFault | null = () => null): Promise<void> {
   const pod = kube.objects.get(path) as AgentPod;
   const c = pod.spec.containers[0]!;
   const op = SCRIPTS.get(scriptOf(pod));
+  const f = fault(op, pod.spec.nodeName);
+  if (f === 'image-pull') {
+    pod.status = { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${(c as { image?: string }).image ?? ''}"` } } }] };
+    return;
+  }
+  if (f === 'deleted') {
+    kube.objects.delete(path);
+    return;
+  }
+  if (f === 'disk-full') {
+    // What the scripts do when a write fails (src/ports/agent.ts): the temporary file removed, exit 5, one line.
+    pod.status = { phase: 'Failed', containerStatuses: [{ state: { terminated: { exitCode: 5 } } }] };
+    kube.rawAnswers.set(`${paths.podLog(NAMESPACE, pod.metadata.name!)}?container=agent`, { status: 200, body: `cannot back up ${Object.fromEntries(c.env.map((e) => [e.name, e.value]))['F']} (disk full?); nothing was changed\n` });
+    return;
+  }
   const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
   let exitCode = 0;
   let log = '';

@@ -16,7 +16,7 @@ import type { DaemonSet, Pod } from '../../../src/core/k8s-types.ts';
 import { parseAll } from '../../../src/core/yaml.ts';
 import type { Clock } from '../../../src/ports/clock.ts';
 import { paths, type Obj } from '../../../src/ports/kube.ts';
-import { isAgentPod, runAgentPod } from './agent-pods.ts';
+import { isAgentPod, runAgentPod, type AgentFault, type Op } from './agent-pods.ts';
 import type { FakeKube } from './kube.ts';
 import type { FakeFiles } from './nodefs.ts';
 
@@ -40,6 +40,8 @@ export interface FakeKubelet {
   broken: (pod: string) => boolean;
   deaf: (pod: string) => boolean;
   lingers: (pod: string) => boolean;
+  /** What goes wrong with a node-agent pod doing `op` on `node` (null: nothing). */
+  agentFault: (op: Op | undefined, node: string) => AgentFault | null;
   /** Re-reads a node's static pod directory (after a test changed files.manifests itself). */
   sync(node: string): void;
 }
@@ -54,7 +56,7 @@ export function fakeKubelet(kube: FakeKube, files: FakeFiles, clock: Clock, node
   const daemonSets = new Map<string, { generation: number; template: string }>();
 
   const k: FakeKubelet = {
-    nodes, procs: [], broken: () => false, deaf: () => false, lingers: () => false,
+    nodes, procs: [], broken: () => false, deaf: () => false, lingers: () => false, agentFault: () => null,
     sync(node) {
       const want = new Map<string, string>();
       for (const [key, text] of files.manifests) {
@@ -128,7 +130,7 @@ export function fakeKubelet(kube: FakeKube, files: FakeFiles, clock: Clock, node
   files.onChange = (node) => k.sync(node);
   kube.onWrite = async (verb, path) => {
     if (path.startsWith(DS_PREFIX)) reconcileDaemonSet(path.slice(DS_PREFIX.length));
-    else if (verb === 'create' && path.startsWith(PODS_PREFIX) && isAgentPod(kube.objects.get(path))) await runAgentPod(kube, files, path, STATIC_POD_PATH);
+    else if (verb === 'create' && path.startsWith(PODS_PREFIX) && isAgentPod(kube.objects.get(path))) await runAgentPod(kube, files, path, STATIC_POD_PATH, (op, node) => k.agentFault(op, node));
   };
   return k;
 }

@@ -1,0 +1,68 @@
+// Node-agent failures against the fakes at the ports (issue "fault injection on the real bed"): an agent image the
+// node cannot pull, a full disk under the backup directory, an agent pod deleted while it runs, and Pod Security
+// Admission refusing the agent pods. Each fails at once, with one line that says what to do, before any
+// destructive step (every static manifest still in place, no DaemonSet pod serving alone); once the cause is gone,
+// pivot converges.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SelfhostError } from '../../src/core/errors.ts';
+import { buildStatus, statusExitCode } from '../../src/core/status.ts';
+import { runPivot } from '../../src/pivot/pivot.ts';
+import { ApiError, paths } from '../../src/ports/kube.ts';
+import { apiGaps, fakeCluster, MANIFESTS, opArgs, type FakeCluster } from './fakes/cluster.ts';
+import type { AgentFault } from './fakes/agent-pods.ts';
+
+const statusOf = async (w: FakeCluster) => buildStatus({ snapshot: await w.session.readSnapshot(), context: 'fake', etcd: { healthy: true, detail: 'ok' }, backups: {} });
+
+async function failsCleanly(w: FakeCluster, expected: RegExp): Promise<void> {
+  const gaps = apiGaps(w);
+  const t0 = w.clock.now().getTime();
+  const err = await runPivot(w.env, opArgs({ timeoutMs: 300_000 })).then(() => null, (e: unknown) => e as Error);
+  assert.ok(err, 'pivot fails');
+  const own = err instanceof SelfhostError ? err : (err.cause as Error);
+  assert.ok(own instanceof SelfhostError, `the tool's own error, not a bug: ${err.stack}`);
+  assert.equal(err.message.split('\n').length, 1, `one line: ${err.message}`);
+  assert.match(err.message, expected);
+  assert.ok(w.clock.now().getTime() - t0 < 60_000, `at once, not after --timeout (${(w.clock.now().getTime() - t0) / 1000}s)`);
+  for (const n of w.nodes) for (const m of MANIFESTS) assert.ok(w.files.manifests.has(`${n.name}/${m}.yaml`), `${m}.yaml still in place on ${n.name}`);
+  assert.equal([...w.files.manifests.keys()].some((k) => /\/\.|\.tmp$/.test(k)), false, 'nothing half-written');
+  assert.deepEqual(gaps, []);
+  assert.deepEqual(w.kube.list ? (await w.kube.list(paths.pods('kube-system'), { labelSelector: 'app.kubernetes.io/component=node-agent' })).map((p) => p.metadata.name) : [], [], 'no agent pod left');
+}
+
+async function thenConverges(w: FakeCluster): Promise<void> {
+  await runPivot(w.env, opArgs());
+  const st = await statusOf(w);
+  assert.equal(statusExitCode(st), 0, st.problems.join('\n'));
+}
+
+describe('node-agent failures (fakes, two nodes)', () => {
+  const cases: Array<[string, AgentFault, (op: string | undefined, node: string) => boolean, RegExp]> = [
+    ['an agent image the node cannot pull', 'image-pull', () => true, /node cp-1 cannot pull the node agent image busybox:test \(ImagePullBackOff: Back-off pulling image "busybox:test"\); nothing was changed on the node: pass --agent-image/],
+    ['a full disk under the backup directory of cp-2', 'disk-full', (op, node) => op === 'backup' && node === 'cp-2', /node agent on cp-2 failed to backup kube-scheduler\.yaml \(exit 5\): cannot back up kube-scheduler\.yaml \(disk full\?\); nothing was changed/],
+    ['an agent pod deleted while it backs up', 'deleted', (op) => op === 'backup', /node agent pod kubectl-selfhost-agent-cp-1-\w+ on cp-1 was deleted before it finished \(backup kube-scheduler\.yaml\); run the command again/],
+  ];
+  for (const [name, fault, when, expected] of cases) {
+    it(`${name}: fails at once, in one line, before any destructive step; pivot converges once it is fixed`, async () => {
+      const w = fakeCluster(2);
+      w.kubelet.agentFault = (op, node) => (when(op, node) ? fault : null);
+      await failsCleanly(w, expected);
+      w.kubelet.agentFault = () => null;
+      await thenConverges(w);
+    });
+  }
+
+  it('Pod Security Admission "baseline" on kube-system refuses the agent pods: one line with the server\'s reason, nothing changed', async () => {
+    const w = fakeCluster(2);
+    const create = w.kube.create;
+    w.kube.create = async (p, body, o) => {
+      if (p === paths.pods('kube-system') && String(body.metadata.name).startsWith('kubectl-selfhost-agent-')) {
+        throw new ApiError(403, `pods "${String(body.metadata.name)}" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), hostPath volumes (volumes "m", "b")`, 'Forbidden');
+      }
+      return create(p, body, o);
+    };
+    await failsCleanly(w, /^Pod Security Admission refuses the node agent pods in kube-system \(violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\), hostPath volumes \(volumes "m", "b"\)\); nothing was changed: .*kubectl label namespace kube-system pod-security.kubernetes.io\/enforce=privileged --overwrite/);
+    w.kube.create = create;
+    await thenConverges(w);
+  });
+});
