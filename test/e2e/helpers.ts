@@ -25,10 +25,11 @@ function noteRetries(args: string[], out: string): void {
   if (retries.length) console.log(`# kubectl selfhost ${args[0]}: ${retries.length} request(s) sent again\n${retries.slice(0, 5).map((l) => `#   ${l}`).join('\n')}`);
 }
 
-/** Like selfhost(), without blocking the event loop (the prober runs in this process meanwhile). */
-export function selfhostAsync(args: string[], timeoutMs = 900_000, extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string; err: string; ms: number }> {
+export interface Run { code: number; out: string; err: string; ms: number }
+
+/** A child's output and exit, collected without blocking the event loop; SIGKILLed after timeoutMs. */
+export function collect(child: ChildProcess, timeoutMs: number, onEnd: (out: string) => void = () => undefined): Promise<Run> {
   const t0 = Date.now();
-  const child = spawn(BIN, args, { env: env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -36,9 +37,14 @@ export function selfhostAsync(args: string[], timeoutMs = 900_000, extraEnv: Rec
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   return new Promise((resolve) => child.on('close', (code) => {
     clearTimeout(timer);
-    noteRetries(args, out);
+    onEnd(out);
     resolve({ code: code ?? -1, out, err, ms: Date.now() - t0 });
   }));
+}
+
+/** Like selfhost(), without blocking the event loop (the prober runs in this process meanwhile). */
+export function selfhostAsync(args: string[], timeoutMs = 900_000, extraEnv: Record<string, string> = {}): Promise<Run> {
+  return collect(spawn(BIN, args, { env: env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs, (out) => noteRetries(args, out));
 }
 
 export function selfhostBackground(args: string[]): ChildProcess {

@@ -5,7 +5,9 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKUPS, BIN, KUBECONFIG, MANIFESTS, REPO, tryKubectl } from '../helpers.ts';
+import { BACKUPS, BIN, collect, KUBECONFIG, MANIFESTS, REPO, tryKubectl, type Run } from '../helpers.ts';
+
+export type { Run };
 
 export const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
 export const NODE = 'selfhost-cp';
@@ -109,26 +111,14 @@ export function partitionOff(): void {
   iptables(['-X', CHAIN]);
 }
 
-export interface Run { code: number; out: string; err: string; ms: number }
-
 /**
  * kubectl-selfhost run as a second operator from inside the node's network namespace (the API at the node's own
  * address is local there), with another hostname so that it is another machine to the Lease.
  */
 export function fromNode(args: string[], timeoutMs = 900_000): Promise<Run> {
-  const t0 = Date.now();
-  const child = spawn('nsenter', [`--net=${NETNS}`, '--', 'unshare', '--uts', '--', 'sh', '-c', 'hostname operator-2 && exec "$@"', 'sh', BIN, ...args], {
+  return collect(spawn('nsenter', [`--net=${NETNS}`, '--', 'unshare', '--uts', '--', 'sh', '-c', 'hostname operator-2 && exec "$@"', 'sh', BIN, ...args], {
     env: { ...process.env, KUBECONFIG, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) => child.on('close', (code) => {
-    clearTimeout(timer);
-    resolve({ code: code ?? -1, out, err, ms: Date.now() - t0 });
-  }));
+  }), timeoutMs);
 }
 
 /** The API's Lease of the tool, as the server holds it (null: none). */

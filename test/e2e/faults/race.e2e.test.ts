@@ -8,7 +8,7 @@ import { chmodSync, chownSync, copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, KUBECONFIG, selfhost, selfhostAsync, status, until } from '../helpers.ts';
+import { BIN, collect, KUBECONFIG, selfhost, selfhostAsync, status, until } from '../helpers.ts';
 import { assertConverged, leftovers, printTable, record, type Mode } from './invariants.ts';
 import { type Run } from './node.ts';
 
@@ -35,13 +35,7 @@ function otherUser(): { kubeconfig: string } {
 }
 
 function asOtherUser(args: string[], kubeconfig: string): Promise<Run> {
-  const t0 = Date.now();
-  const child = spawn('runuser', ['-u', OTHER_USER, '--', 'env', `KUBECONFIG=${kubeconfig}`, 'NO_COLOR=1', `HOME=${tmpdir()}`, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, out, err, ms: Date.now() - t0 })));
+  return collect(spawn('runuser', ['-u', OTHER_USER, '--', 'env', `KUBECONFIG=${kubeconfig}`, 'NO_COLOR=1', `HOME=${tmpdir()}`, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), 900_000);
 }
 
 /** One wrote and finished, the other wrote nothing and exited > 1 naming why; the winner's mode is reached. */
