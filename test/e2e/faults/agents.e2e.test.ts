@@ -31,7 +31,8 @@ const CASES: Case[] = [
     name: 'an --agent-image the node cannot pull',
     args: ['--agent-image', '127.0.0.1:1/nothing/busybox:1'],
     setUp: () => undefined, tearDown: () => undefined,
-    line: /^error: node selfhost-cp cannot pull the node agent image 127\.0\.0\.1:1\/nothing\/busybox:1 \((ErrImagePull|ImagePullBackOff)[^\n]*; nothing was changed on the node: pass --agent-image/,
+    // After the wait it ended: "error: while waiting for node agent ... to finish on selfhost-cp: node ...".
+    line: /^error: [^\n]*node selfhost-cp cannot pull the node agent image 127\.0\.0\.1:1\/nothing\/busybox:1 \((ErrImagePull|ImagePullBackOff)[^\n]*; nothing was changed on the node: pass --agent-image/,
   },
   {
     name: 'a full disk under the backup directory',
@@ -43,7 +44,8 @@ const CASES: Case[] = [
       try { writeFileSync(join(BACKUPS, 'filler'), Buffer.alloc(1024 * 1024)); } catch { /* full, as wanted */ }
     },
     tearDown: () => { if (mounted()) execFileSync('umount', [BACKUPS]); },
-    line: /^error: node agent on selfhost-cp failed to backup \S+ \(exit 5\): cannot (back up \S+|write \S+) \(disk full\?\); nothing was changed/,
+    // After the step it ended: "error: [pivot/kube-scheduler] back up ...: node agent on ...".
+    line: /^error: \[pivot\/kube-scheduler\] back up [^\n]*: node agent on selfhost-cp failed to backup \S+ \(exit 5\): cannot (back up \S+|write \S+) \(disk full\?\); nothing was changed/,
   },
   {
     name: 'Pod Security Admission "baseline" enforced on kube-system',
