@@ -121,6 +121,15 @@ export function fromNode(args: string[], timeoutMs = 900_000): Promise<Run> {
   }), timeoutMs);
 }
 
+/** A process's state letter from /proc (T: stopped, as the fault hook's `:stop` leaves it), or 'gone'. */
+export function processState(pid: number | undefined): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0]!;
+  } catch {
+    return 'gone';
+  }
+}
+
 /** The API's Lease of the tool, as the server holds it (null: none). */
 export function lease(): { holder: string; renewTime: string } | null {
   const raw = tryKubectl(['-n', 'kube-system', 'get', 'lease', 'kubectl-selfhost', '-o', 'jsonpath={.spec.holderIdentity} {.spec.renewTime}']);

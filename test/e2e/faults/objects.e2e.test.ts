@@ -4,15 +4,14 @@
 // status, pivot, rollback --components <one> and rollback: nothing crashes (no "internal error", every failure one
 // line), status names a command for every problem, no original's last copy is lost, and rollback converges.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BACKUPS, BIN, KUBECONFIG, kubectl, MANIFESTS, selfhost, status, tryKubectl, until } from '../helpers.ts';
 import { startProber } from '../prober.ts';
 import { apiGap, assertConverged, leftovers, printTable, readOriginals, record, worstListenerGap, type Originals } from './invariants.ts';
-import { clusterCopy, nodeCopy, startListenerSampler, type Component } from './node.ts';
+import { clusterCopy, nodeCopy, processState, startListenerSampler, type Component } from './node.ts';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 
 const noCrash = (r: { code: number; err: string }, what: string) => {
   assert.doesNotMatch(r.err, /internal error/, `${what}: ${r.err}`);
@@ -114,7 +113,7 @@ describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     const exit = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-    const state = () => { try { return readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]![0]; } catch { return 'gone'; } };
+    const state = () => processState(child.pid);
     let outcome = 'failed';
     try {
       await until('the run to stop before the controller-manager DaemonSet', 900_000, () => state() === 'T');

@@ -12,11 +12,10 @@
 // the last node operation of the scheduler's hand-over). Lease renewals fail throughout each partition.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { BIN, KUBECONFIG, selfhost, status, until } from '../helpers.ts';
 import { assertConverged, assertOriginalsKept, leftovers, printTable, readOriginals, record, worstListenerGap } from './invariants.ts';
-import { fromNode, NODE, partitionOff, partitionOn, startListenerSampler } from './node.ts';
+import { fromNode, NODE, partitionOff, partitionOn, processState, startListenerSampler } from './node.ts';
 
 const FAULT = 'KUBECTL_SELFHOST_FAULT';
 const STEP_LINE = /\(\d+\/\d+\)/;
@@ -37,7 +36,7 @@ function stoppedPivot(stopAt: string) {
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   let endedAt = Infinity;
   const exit = new Promise<number>((resolve) => child.on('close', (code) => { endedAt = Date.now(); resolve(code ?? -1); }));
-  const state = () => { try { return readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]![0]; } catch { return 'gone'; } };
+  const state = () => processState(child.pid);
   // The fault hook's own line ("fault: stop at ...") is the test's, not the run's answer.
   const own = () => err.split('\n').filter((l) => l !== '' && !l.startsWith('fault: ')).join('\n');
   return { child, lines, err: own, exit, state, endedAt: () => endedAt };
