@@ -47,7 +47,7 @@ export interface RunnerCtx {
   dryRun?: DryRun;
   fault?: FaultHook;
   /** Rejects when the run may no longer write (its Lease lost or expired). */
-  guard?: () => Promise<void>;
+  guard?: () => Promise<unknown>;
 }
 
 function dryRunSkip(dryRun: DryRun, writes: Writes): string | null {

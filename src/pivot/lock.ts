@@ -21,6 +21,9 @@ const RENEW_EVERY_MS = 10_000;
 /** A renewal older than duration - margin no longer proves the Lease held: clock drift, and a write that starts
  * just before may be resent for up to 16 s (src/ports/retry.ts) and must still land inside the duration. */
 const SAFETY_MARGIN_MS = 20_000;
+/** A write must reach the server this long before the Lease, as last renewed, expires: the clocks of two
+ * operators' machines may differ by this much (each judges the other's renewTime by its own clock). */
+const CLOCK_DRIFT_MS = 5_000;
 
 type Lease = Obj & { spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string } };
 
@@ -28,9 +31,10 @@ export interface Lock {
   /**
    * Resolves when the Lease is provably still ours: renewed recently enough, or renewed right now (after an API
    * outage longer than the margin, such as the port-sharing restart of a single apiserver); else throws a
-   * LockLostError.
+   * LockLostError. It resolves to the deadline of a write sent now (epoch ms): the Lease's expiry as last renewed,
+   * less the clock drift allowed.
    */
-  assertHeld(): Promise<void>;
+  assertHeld(): Promise<number>;
   release(): Promise<void>;
 }
 
@@ -117,6 +121,7 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
   // A failed renewal is retried at the next tick; assertHeld stops the run's writes once the last one is too old.
   const timer = setInterval(() => void (stopped || lost ? undefined : renew().catch(() => undefined)), RENEW_EVERY_MS);
   timer.unref();
+  const deadline = () => heldSince + LEASE_DURATION_S * 1000 - CLOCK_DRIFT_MS;
   const lostError = () => new LockLostError(`${lost}; stopping before the next write (run "kubectl selfhost status", then resume with the same command)`);
   return {
     async assertHeld() {
@@ -126,7 +131,7 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
         // read it before each write. An unanswered read leaves the decision to the renewal's age, as before.
         await current().catch(() => undefined);
         if (lost) throw lostError();
-        return;
+        return deadline();
       }
       await renew().catch(() => undefined);
       if (lost) throw lostError();
@@ -134,6 +139,7 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
       if (age > LEASE_DURATION_S * 1000 - SAFETY_MARGIN_MS) {
         throw new LockLostError(`could not renew Lease kube-system/${LOCK_NAME} for ${Math.round(age / 1000)}s (API unreachable?), so another run may hold it now; stopping before the next write (resume with the same command when the API answers)`);
       }
+      return deadline();
     },
     async release() {
       stopped = true;

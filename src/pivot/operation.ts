@@ -15,7 +15,7 @@ import type { Clock } from '../ports/clock.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
 import type { Session } from '../session.ts';
 import type { OpContext } from './context.ts';
-import { fenced, serverDryRun } from './fence.ts';
+import { fenced, serverDryRun, type WriteCheck } from './fence.ts';
 import { acquireLock } from './lock.ts';
 import { checkAccess } from './preflight.ts';
 import { accessFor } from '../core/permissions.ts';
@@ -88,13 +88,13 @@ export async function preflightAccess(env: OpEnv, op: Operation, dryRun: DryRun)
  * Everything that writes runs in here: the access review of the per-node objects, then the Lease (not for dry runs), then `body` with
  * ports whose writes are fenced by the Lease (or sent with dryRun=All), then the Lease released.
  */
-export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeoutMs' | 'agentImage'>, op: Operation, nodes: readonly string[], body: (ctx: OpContext, guard: () => Promise<void>) => Promise<T>): Promise<T> {
+export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeoutMs' | 'agentImage'>, op: Operation, nodes: readonly string[], body: (ctx: OpContext, guard: WriteCheck) => Promise<T>): Promise<T> {
   const { session, clock, emit } = env;
   // The per-node objects (each node's backup ConfigMap), now that the nodes are known.
   await checkAccess(session.kube, clock, accessFor([op], nodes));
   const lock = a.dryRun === 'none' ? await acquireLock(session.kube, clock, op) : null;
   try {
-    const guard = lock ? () => lock.assertHeld() : async () => undefined;
+    const guard: WriteCheck = lock ? () => lock.assertHeld() : async () => undefined;
     const kube = a.dryRun === 'server' ? serverDryRun(session.kube) : fenced(session.kube, guard);
     const wait = { clock, emit, timeoutMs: a.timeoutMs, pollMs: 1000 };
     const ctx: OpContext = {
@@ -112,7 +112,7 @@ export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeo
 }
 
 /** The journal resumed or started, and the steps run by the one runner. */
-export async function runOperation(env: OpEnv, ctx: OpContext, op: Operation, steps: Step<OpContext>[], existing: Journal | null, a: Pick<OpArgs, 'components' | 'dryRun'>, guard: () => Promise<void>): Promise<Journal> {
+export async function runOperation(env: OpEnv, ctx: OpContext, op: Operation, steps: Step<OpContext>[], existing: Journal | null, a: Pick<OpArgs, 'components' | 'dryRun'>, guard: WriteCheck): Promise<Journal> {
   const now = () => env.clock.now();
   if (a.dryRun !== 'none') {
     return runSteps(steps, ctx, { emit: env.emit, journal: { save: async () => undefined }, now, dryRun: a.dryRun }, newJournal(op, 'dry-run', a.components, now()));

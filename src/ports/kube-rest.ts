@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { isIP } from 'node:net';
 import { ClusterError } from '../core/errors.ts';
 import { describeSystemError } from '../core/system-errors.ts';
-import { ApiError, type ApiProbe, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
+import { ApiError, DeadlineError, type ApiProbe, type KubeApi, type ListOptions, type Obj, type WriteOptions } from './kube.ts';
 import type { LoadedConfig } from './kubeconfig.ts';
 
 /** How long one request may take, and whom to tell when it is slow (so that no command ever hangs silently). */
@@ -24,14 +24,16 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
   const base = new URL(cfg.server);
   const { requestTimeoutMs } = opts;
 
-  async function send(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<{ status: number; text: string; type: string }> {
+  async function send(method: string, path: string, body?: unknown, accept = 'application/json', deadline?: number): Promise<{ status: number; text: string; type: string }> {
     const url = new URL(path, base);
+    const what = `${method} ${path.split('?')[0]}`;
+    const deadlineMs = deadline === undefined ? Infinity : deadline - Date.now();
+    if (deadlineMs <= 0) throw new DeadlineError(`${what} not sent: its deadline passed ${seconds(-deadlineMs)} ago`);
     const ro: RequestOptions = { method, headers: { Accept: accept } };
     await cfg.applyTo(ro);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) (ro.headers as Record<string, string>)['Content-Type'] = 'application/json';
     const doRequest = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    const what = `${method} ${path.split('?')[0]}`;
     const started = Date.now();
     const slowAfter = requestTimeoutMs > 0 ? Math.min(SLOW_AFTER_MS, requestTimeoutMs / 2) : SLOW_AFTER_MS;
     const slow = opts.onSlow && setTimeout(() => opts.onSlow!(what, Date.now() - started), slowAfter);
@@ -43,12 +45,17 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), type: String(res.headers['content-type'] ?? '') }));
           res.on('error', (err) => reject(unreachable(cfg, what, err, requestTimeoutMs)));
         });
-        if (requestTimeoutMs > 0) {
-          // A timer over the whole request (connect, TLS, answer), not an idle timeout: a server that trickles still ends.
-          const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${seconds(requestTimeoutMs)}`), { code: 'ETIMEDOUT' })), requestTimeoutMs);
+        if (requestTimeoutMs > 0 || deadlineMs < Infinity) {
+          // A timer over the whole request (connect, TLS, answer), not an idle timeout: a server that trickles still
+          // ends. A write's deadline, when sooner, ends it at that time instead.
+          const byDeadline = deadlineMs < (requestTimeoutMs > 0 ? requestTimeoutMs : Infinity);
+          const limit = byDeadline ? deadlineMs : requestTimeoutMs;
+          const timer = setTimeout(() => req.destroy(byDeadline
+            ? new DeadlineError(`${what} abandoned after ${seconds(limit)}: its deadline passed`)
+            : Object.assign(new Error(`no answer within ${seconds(requestTimeoutMs)}`), { code: 'ETIMEDOUT' })), limit);
           req.on('close', () => clearTimeout(timer));
         }
-        req.on('error', (err) => reject(unreachable(cfg, what, err, requestTimeoutMs)));
+        req.on('error', (err) => reject(err instanceof DeadlineError ? err : unreachable(cfg, what, err, requestTimeoutMs)));
         if (payload !== undefined) req.write(payload);
         req.end();
       });
@@ -67,8 +74,8 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
     }
   }
 
-  async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await send(method, path, body);
+  async function json<T>(method: string, path: string, body?: unknown, deadline?: number): Promise<T> {
+    const res = await send(method, path, body, undefined, deadline);
     if (res.status >= 200 && res.status < 300) return parse<T>(method, path, res);
     throw apiError(cfg, method, path, res.status, res.text);
   }
@@ -92,11 +99,11 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
       const out = await json<{ items: T[] }>('GET', q(path, { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }));
       return out.items ?? [];
     },
-    create: <T extends Obj>(path: string, body: T, o?: WriteOptions) => json<T>('POST', q(path, { dryRun: dry(o) }), body),
-    replace: <T extends Obj>(path: string, body: T, o?: WriteOptions) => json<T>('PUT', q(path, { dryRun: dry(o) }), body),
+    create: <T extends Obj>(path: string, body: T, o?: WriteOptions) => json<T>('POST', q(path, { dryRun: dry(o) }), body, o?.deadline),
+    replace: <T extends Obj>(path: string, body: T, o?: WriteOptions) => json<T>('PUT', q(path, { dryRun: dry(o) }), body, o?.deadline),
     async delete(path, o = {}) {
       const body = { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: o.gracePeriodSeconds, propagationPolicy: o.propagationPolicy, dryRun: o.dryRun ? ['All'] : undefined };
-      const res = await send('DELETE', path, body);
+      const res = await send('DELETE', path, body, undefined, o.deadline);
       if (res.status === 404) return false;
       if (res.status >= 200 && res.status < 300) return true;
       throw apiError(cfg, 'DELETE', path, res.status, res.text);

@@ -10,6 +10,16 @@ export interface ListOptions {
 export interface WriteOptions {
   /** Server-side dry run: the request is sent with dryRun=All and nothing is persisted. */
   dryRun?: boolean;
+  /**
+   * Epoch ms after which the write must not reach the server: it is not sent once that time has passed, and an
+   * attempt still under way then is abandoned (the run's Lease may have passed to another run by then).
+   */
+  deadline?: number;
+}
+
+/** A write not sent, or abandoned, because its deadline (WriteOptions.deadline) had passed. */
+export class DeadlineError extends Error {
+  readonly code = 'EDEADLINE';
 }
 
 export interface KubeApi {

@@ -6,7 +6,7 @@ import { PreconditionError } from '../../src/core/errors.ts';
 import { LockLostError, LOCK_NAME } from '../../src/pivot/lock.ts';
 import { runPivot } from '../../src/pivot/pivot.ts';
 import { runRollback } from '../../src/pivot/rollback.ts';
-import { paths, type Obj } from '../../src/ports/kube.ts';
+import { DeadlineError, paths, type Obj, type WriteOptions } from '../../src/ports/kube.ts';
 import { fakeCluster, fixture, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
 
 const LEASE = paths.lease('kube-system', LOCK_NAME);
@@ -87,6 +87,37 @@ describe('the Lease', () => {
     assert.ok(mark > 0);
     assert.ok(w.kube.calls.slice(mark).includes(`GET ${LEASE} (timed out)`), 'it tried to renew on the spot first');
     assert.deepEqual(writesIn(w.kube.calls.slice(mark)), [], 'no write after that, not even the journal');
+    assert.ok(w.files.manifests.has('cp-1/kube-scheduler.yaml'), 'the hand-over did not start');
+  });
+
+  it('every write under the Lease carries a deadline before the Lease, as last renewed, expires', async () => {
+    const w = fakeCluster(1);
+    const seen: Array<{ what: string; at: number; deadline: number | undefined; renewed: number }> = [];
+    const renewed = () => Date.parse((w.kube.objects.get(LEASE) as { spec?: { renewTime?: string } } | undefined)?.spec?.renewTime ?? '') || NaN;
+    const { create, replace, delete: del } = w.kube;
+    const note = (what: string, o?: WriteOptions) => { if (!what.includes('/leases')) seen.push({ what, at: w.clock.now().getTime(), deadline: o?.deadline, renewed: renewed() }); };
+    w.kube.create = async (p, b, o) => { note(`CREATE ${p}`, o); return create(p, b, o); };
+    w.kube.replace = async (p, b, o) => { note(`REPLACE ${p}`, o); return replace(p, b, o); };
+    w.kube.delete = async (p, o) => { note(`DELETE ${p}`, o); return del(p, o); };
+    assert.equal((await runPivot(w.env, opArgs(SCHEDULER))).journal?.state, 'completed');
+    const underLease = seen.filter((s) => !Number.isNaN(s.renewed));
+    assert.ok(underLease.length >= 4, JSON.stringify(seen.map((s) => s.what)));
+    for (const s of underLease) {
+      assert.equal(typeof s.deadline, 'number', `${s.what} is sent with a deadline`);
+      assert.ok(s.deadline! > s.at, `${s.what}: the deadline is ahead of the write`);
+      assert.ok(s.deadline! <= s.renewed + 60_000 - 5_000, `${s.what}: the deadline is the Lease's expiry less the drift allowed`);
+    }
+  });
+
+  it('a write abandoned at its deadline (the API too slow to answer in time) stops the run as a lost Lease, in one line', async () => {
+    const w = fakeCluster(1);
+    const { create } = w.kube;
+    w.kube.create = async (p, b, o) => {
+      if (p.includes('/daemonsets')) throw new DeadlineError(`POST ${p} abandoned after 55s: its deadline passed`);
+      return create(p, b, o);
+    };
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), (e: unknown) => (e as Error).cause instanceof LockLostError
+      && /abandoned after 55s: its deadline passed \(the run's Lease may have expired by then, API unreachable\?\); stopping before the next write/.test((e as Error).message));
     assert.ok(w.files.manifests.has('cp-1/kube-scheduler.yaml'), 'the hand-over did not start');
   });
 

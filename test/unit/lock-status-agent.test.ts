@@ -63,9 +63,10 @@ describe('Lease lock', () => {
     const kube = fakeKube();
     const clock = fakeClock();
     const lock = await acquireLock(kube, clock, 'pivot');
-    await lock.assertHeld();
+    const taken = clock.t;
+    assert.equal(await lock.assertHeld(), taken + (LEASE_DURATION_S - 5) * 1000, 'a write sent now must land before the Lease expires, less 5 s of clock drift');
     clock.t += (LEASE_DURATION_S - 10) * 1000; // no renewal got through: the API was unreachable...
-    await lock.assertHeld(); // ...and answers again: a renewal now proves the Lease still ours
+    assert.equal(await lock.assertHeld(), clock.t + (LEASE_DURATION_S - 5) * 1000, '...and answers again: a renewal now proves the Lease still ours, and moves the deadline');
     const leaseObj = () => kube.objects.get(leasePath) as unknown as { spec: { renewTime: string; holderIdentity: string } };
     assert.equal(Date.parse(leaseObj().spec.renewTime), clock.t, 'renewed on the spot');
     clock.t += (LEASE_DURATION_S - 10) * 1000;

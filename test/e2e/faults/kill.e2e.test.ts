@@ -8,14 +8,14 @@
 // and FAULT_RESUME (same, opposite or both; default both) choose a part of it, e.g.
 //   FAULT_POINTS='^pivot handover/kube-apiserver' FAULT_RESUME=same npm run test:e2e:faults
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, KUBECONFIG, MANIFESTS, selfhost, selfhostAsync, status, until } from '../helpers.ts';
+import { BIN, KUBECONFIG, kubectlAsync, MANIFESTS, selfhost, selfhostAsync, status, until } from '../helpers.ts';
 import { startProber, type ProbeReport } from '../prober.ts';
 import { apiGap, assertConverged, assertOriginalsKept, leftovers, printTable, readOriginals, record, worstListenerGap, type Mode, type Originals } from './invariants.ts';
-import { CONTROL_PLANE, partitionOff, startListenerSampler } from './node.ts';
+import { BED, CONTROL_PLANE, NODE, partitionOff, startListenerSampler } from './node.ts';
 
 type Verb = 'pivot' | 'rollback';
 const FAULT = 'KUBECTL_SELFHOST_FAULT';
@@ -23,7 +23,7 @@ const FAULT = 'KUBECTL_SELFHOST_FAULT';
  * (the one-time restart that adds --permit-port-sharing is an outage on a single node, reported, not budgeted). */
 const BUDGET_S = 10;
 
-interface Case { verb: Verb; point: string; when: 'before' | 'after'; resume: 'same' | 'opposite' }
+interface Case { verb: Verb; point: string; when: 'before' | 'after'; resume: 'same' | 'opposite'; reboot?: boolean }
 
 /** The pivot plan of the bed as it is now (static, as kubeadm made it): its step ids and the files they touch. */
 function pivotPlan(): { steps: Array<{ id: string; file?: string; node: string | null }>; nodes: string[] } {
@@ -71,8 +71,9 @@ function cases(): Case[] {
 const opposite = (v: Verb): Verb => (v === 'pivot' ? 'rollback' : 'pivot');
 const modeAfter = (v: Verb): Mode => (v === 'pivot' ? 'self-hosted' : 'static');
 
-/** kubeadm's own manifests, as the bed made them (read before the first case). */
-let kubeadmOriginals: Originals;
+/** kubeadm's own manifest of a component: the one on the node without the flag an earlier pivot's restart added
+ * (rollback keeps it), which kubeadm never writes. */
+const asKubeadmMadeIt = (manifest: string): string => manifest.replace(/^\s*- --permit-port-sharing(=true)?\n/m, '');
 
 /** Brings the bed to the case's starting point: static (with kubeadm's exact files for the port-sharing points), or
  * self-hosted for rollback cases; returns the originals the case's pivot backs up, and whether that pivot restarts
@@ -88,7 +89,8 @@ async function startFrom(c: Case): Promise<{ originals: Originals; restarts: boo
   if (c.point.startsWith('port-sharing/')) {
     // The point exists only while a static pod lacks --permit-port-sharing: put kubeadm's files back, as a shell
     // on the node would, and wait for the restarted control plane.
-    for (const comp of CONTROL_PLANE) writeFileSync(join(MANIFESTS, `${comp}.yaml`), kubeadmOriginals[comp], { mode: 0o600 });
+    const now = readOriginals();
+    for (const comp of CONTROL_PLANE) writeFileSync(join(MANIFESTS, `${comp}.yaml`), asKubeadmMadeIt(now[comp]), { mode: 0o600 });
     await until('the control plane kubeadm made to be healthy again', 600_000, () => status().code === 0 && selfhost(['plan', '-o', 'json']).out.includes('port-sharing/'));
   }
   const originals = readOriginals();
@@ -107,7 +109,6 @@ describe('kill anywhere, on the real kubeadm test bed', { concurrency: 1 }, () =
   before(async () => {
     partitionOff();
     await until('the bed to be healthy', 600_000, () => status().code === 0);
-    kubeadmOriginals = readOriginals();
   });
   after(async () => {
     printTable('kill anywhere: results');
@@ -116,34 +117,68 @@ describe('kill anywhere, on the real kubeadm test bed', { concurrency: 1 }, () =
   });
 
   for (const c of cases()) {
-    const name = `${c.verb} killed ${c.when} ${c.point}, then ${c.resume === 'same' ? c.verb : opposite(c.verb)}`;
-    it(name, async () => {
-      const { originals, restarts } = await startFrom(c);
-      const sampler = startListenerSampler();
-      const prober = startProber(KUBECONFIG, name);
-      let probe: ProbeReport | null = null;
-      let outcome = 'failed';
-      let gaps = null as Record<string, number> | null;
-      try {
-        const killed = await selfhostAsync([c.verb, '--yes'], 900_000, { [FAULT]: `${c.point}:${c.when}:kill` });
-        assert.notEqual(killed.code, 0, `the fault point was never reached: ${killed.out.slice(-1500)}`);
-        assert.match(killed.err, new RegExp(`fault: kill at ${c.point.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), killed.err);
-        assertOriginalsKept(originals, `after the kill at ${c.point}:${c.when}`);
-        const verb = c.resume === 'same' ? c.verb : opposite(c.verb);
-        const r = await selfhostAsync([verb, '--yes']);
-        assert.equal(r.code, 0, `${verb} after the kill: ${r.out.slice(-3000)}${r.err}`);
-        if (verb === 'pivot') assertOriginalsKept(originals, `after ${verb}`);
-        await assertConverged(modeAfter(verb), `after ${verb}`);
-        outcome = `${verb} converged (${modeAfter(verb)})`;
-      } finally {
-        probe = await prober.stop();
-        gaps = await sampler.stop();
-        record({ fault: 'SIGKILL', verb: c.verb, point: `${c.point}:${c.when}`, outcome: `${outcome}; resumed by ${c.resume === 'same' ? c.verb : opposite(c.verb)}`, apiGapS: apiGap(probe), listenerGapS: worstListenerGap(gaps as never), left: outcome === 'failed' ? '(not checked)' : leftovers() });
-      }
-      if (!restarts) {
-        assert.ok(probe.longestGapMs / 1000 <= BUDGET_S, `longest API gap ${(probe.longestGapMs / 1000).toFixed(2)}s is within ${BUDGET_S}s`);
-        assert.ok(worstListenerGap(gaps as never) <= BUDGET_S, `every component kept a listener but for ${BUDGET_S}s at most: ${JSON.stringify(gaps)}`);
-      }
-    });
+    it(`${c.verb} killed ${c.when} ${c.point}, then ${c.resume === 'same' ? c.verb : opposite(c.verb)}`, () => killAndResume(c));
   }
 });
+
+/** Hard reboots mid-operation (`testbed.sh reboot`: every process of the node stopped, /run cleared): the run
+ * killed at the point, the node rebooted, the API back with no command, then the same verb converges. */
+const REBOOTS: Case[] = [
+  { verb: 'pivot', point: `port-sharing/kube-apiserver/${NODE}`, when: 'after', resume: 'same', reboot: true },
+  { verb: 'pivot', point: 'daemonset/kube-apiserver', when: 'after', resume: 'same', reboot: true },
+  { verb: 'pivot', point: `handover/kube-controller-manager/${NODE}`, when: 'after', resume: 'same', reboot: true },
+  { verb: 'rollback', point: `restore/kube-apiserver/${NODE}`, when: 'after', resume: 'same', reboot: true },
+];
+
+describe('a hard reboot mid-operation, on the real kubeadm test bed', { concurrency: 1 }, () => {
+  before(async () => {
+    partitionOff();
+    await until('the bed to be healthy', 600_000, () => status().code === 0);
+  });
+  after(() => {
+    printTable('reboot mid-operation: results');
+    selfhost(['rollback', '--yes']);
+  });
+  for (const c of REBOOTS) it(`${c.verb} killed ${c.when} ${c.point}, the node rebooted, then ${c.verb}`, () => killAndResume(c));
+});
+
+async function killAndResume(c: Case): Promise<void> {
+  const name = `${c.verb} killed ${c.when} ${c.point}${c.reboot ? ', reboot' : ''}`;
+  const { originals, restarts } = await startFrom(c);
+  const sampler = startListenerSampler();
+  const prober = startProber(KUBECONFIG, name);
+  let probe: ProbeReport | null = null;
+  let outcome = 'failed';
+  let gaps = null as Record<string, number> | null;
+  let apiBackS = 0;
+  const verb = c.resume === 'same' ? c.verb : opposite(c.verb);
+  try {
+    const killed = await selfhostAsync([c.verb, '--yes'], 900_000, { [FAULT]: `${c.point}:${c.when}:kill` });
+    assert.notEqual(killed.code, 0, `the fault point was never reached: ${killed.out.slice(-1500)}`);
+    assert.match(killed.err, new RegExp(`fault: kill at ${c.point.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), killed.err);
+    assertOriginalsKept(originals, `after the kill at ${c.point}:${c.when}`);
+    if (c.reboot) {
+      const t0 = Date.now();
+      execFileSync('bash', [BED, 'reboot', '--no-wait'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await until('the API to answer after the reboot', 600_000, async () => (await kubectlAsync(['get', '--raw', '/readyz'])) === 'ok');
+      apiBackS = (Date.now() - t0) / 1000;
+      assertOriginalsKept(originals, 'after the reboot');
+    }
+    const r = await selfhostAsync([verb, '--yes']);
+    assert.equal(r.code, 0, `${verb} after the ${c.reboot ? 'reboot' : 'kill'}: ${r.out.slice(-3000)}${r.err}`);
+    if (verb === 'pivot') assertOriginalsKept(originals, `after ${verb}`);
+    await assertConverged(modeAfter(verb), `after ${verb}`);
+    outcome = c.reboot
+      ? `API back ${apiBackS.toFixed(1)} s after the reboot began, no command; ${verb} converged (${modeAfter(verb)})`
+      : `${verb} converged (${modeAfter(verb)})`;
+  } finally {
+    probe = await prober.stop();
+    gaps = await sampler.stop();
+    record({ fault: c.reboot ? 'SIGKILL + hard reboot' : 'SIGKILL', verb: c.verb, point: `${c.point}:${c.when}`, outcome: `${outcome}; resumed by ${verb}`, apiGapS: apiGap(probe), listenerGapS: worstListenerGap(gaps as never), left: outcome === 'failed' ? '(not checked)' : leftovers() });
+  }
+  // A reboot is an outage of the single node, and so is the one-time restart that adds --permit-port-sharing.
+  if (!restarts && !c.reboot) {
+    assert.ok(probe.longestGapMs / 1000 <= BUDGET_S, `longest API gap ${(probe.longestGapMs / 1000).toFixed(2)}s is within ${BUDGET_S}s`);
+    assert.ok(worstListenerGap(gaps as never) <= BUDGET_S, `every component kept a listener but for ${BUDGET_S}s at most: ${JSON.stringify(gaps)}`);
+  }
+}
