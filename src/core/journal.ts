@@ -26,6 +26,11 @@ export function newJournal(operation: Operation, runId: string, components: Comp
   return { apiVersion: JOURNAL_API_VERSION, kind: 'Journal', operation, runId, startedAt: at, updatedAt: at, state: 'in-progress', components, done: [] };
 }
 
+/** A run that was started and did not complete: killed, failed, or still under way. */
+export function unfinished(j: Journal | null): j is Journal {
+  return j !== null && j.state !== 'completed';
+}
+
 export function markDone(j: Journal, stepId: string, now: Date): Journal {
   return j.done.includes(stepId) ? { ...j, updatedAt: now.toISOString() } : { ...j, done: [...j.done, stepId], updatedAt: now.toISOString() };
 }

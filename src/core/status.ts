@@ -1,7 +1,7 @@
 // status as a value: a pure function from a Snapshot (plus etcd health and which backups exist) to a versioned
 // document; the table and `-o json|yaml` both render it.
 import { PIVOT_ORDER, type Component } from './components.ts';
-import type { Journal } from './journal.ts';
+import { unfinished, type Journal } from './journal.ts';
 import { API_GROUP } from './labels.ts';
 import { findStatic, modeOf, type Mode } from './plan.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -113,8 +113,7 @@ export function buildStatus(i: StatusInputs): Status {
   const j = s.journal;
   const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));
   const mixed = PIVOT_ORDER.some((c) => [...modes].filter((m) => m.startsWith(`${c}:`)).length > 1) || [...modes].some((m) => m.endsWith(':both'));
-  const unfinished = j !== null && j.state !== 'completed';
-  if (unfinished) pending.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it${j.operation === 'pivot' ? ', or "kubectl selfhost rollback"' : ', or "kubectl selfhost pivot" to go back to self-hosted'}`);
+  if (unfinished(j)) pending.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it${j.operation === 'pivot' ? ', or "kubectl selfhost rollback"' : ', or "kubectl selfhost pivot" to go back to self-hosted'}`);
   const degraded = problems.length > 0;
   return {
     apiVersion: STATUS_API_VERSION, kind: 'Status', context: i.context, nodes, daemonSets,

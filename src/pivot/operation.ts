@@ -7,7 +7,7 @@ import type { Component } from '../core/components.ts';
 import { PreconditionError, UsageError } from '../core/errors.ts';
 import type { Emit } from '../core/events.ts';
 import type { FaultHook } from '../core/fault.ts';
-import { newJournal, type Journal, type Operation } from '../core/journal.ts';
+import { newJournal, unfinished, type Journal, type Operation } from '../core/journal.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import { runSteps, type DryRun, type Step } from '../core/runner.ts';
 import { agentNodeFiles, AGENT_COMPONENT } from '../ports/agent.ts';
@@ -43,6 +43,14 @@ export interface OpEnv {
   fault?: FaultHook;
 }
 
+/**
+ * Nothing for the verb to do and nothing to record: no steps, and no unfinished run to mark finished (a dry run
+ * never records). With no steps but an unfinished run, the verb runs zero steps so that the journal says finished.
+ */
+export function nothingToDo(steps: number, journal: Journal | null, dryRun: DryRun): boolean {
+  return steps === 0 && (!unfinished(journal) || dryRun !== 'none');
+}
+
 export async function confirmOrRefuse(c: Confirm, question: string, verb: string): Promise<void> {
   if (c.yes) return;
   if (!c.interactive) throw new UsageError(`refusing to ${verb} without confirmation: stdin is not a terminal; review "kubectl selfhost plan" and pass --yes`);
@@ -51,7 +59,7 @@ export async function confirmOrRefuse(c: Confirm, question: string, verb: string
 
 /** Resumes an unfinished run of the same operation; a finished one, or the other operation's, starts anew. */
 export function journalFor(existing: Journal | null, op: Operation, components: Component[], now: Date): { journal: Journal; resumed: boolean } {
-  if (existing && existing.operation === op && existing.state !== 'completed') {
+  if (unfinished(existing) && existing.operation === op) {
     return { journal: { ...existing, state: 'in-progress', components: [...new Set([...existing.components, ...components])] }, resumed: true };
   }
   return { journal: newJournal(op, `${op}-${now.toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`, components, now), resumed: false };
@@ -119,7 +127,7 @@ export async function runOperation(env: OpEnv, ctx: OpContext, op: Operation, st
   }
   const { journal, resumed } = journalFor(existing, op, a.components, now());
   if (resumed) env.emit({ type: 'info', tag: `[${op}]`, message: `resuming run ${journal.runId} (started ${journal.startedAt}; ${journal.done.length} step(s) done; each is re-checked)` });
-  if (existing && existing.operation !== op && existing.state !== 'completed') {
+  if (unfinished(existing) && existing.operation !== op) {
     env.emit({ type: 'info', tag: `[${op}]`, message: `the unfinished ${existing.operation} run ${existing.runId} is superseded by this ${op}` });
   }
   return runSteps(steps, ctx, { emit: env.emit, journal: journalStore(ctx.kube, ctx.wait), now, dryRun: 'none', guard, ...(env.fault ? { fault: env.fault } : {}) }, journal);

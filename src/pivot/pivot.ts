@@ -23,7 +23,7 @@ import { waitFor } from '../core/wait.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { parseStaticPod } from '../sources/manifests-dir.ts';
 import type { OpContext } from './context.ts';
-import { assertUnchanged, confirmOrRefuse, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
+import { assertUnchanged, confirmOrRefuse, nothingToDo, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
 import { pivotSteps } from './pivot-steps.ts';
 import { checkHealthy, notReady } from './preflight.ts';
 
@@ -51,8 +51,7 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   for (const c of confirmed.components.filter((x) => x.action === 'skip')) emit({ type: 'info', tag: `[pivot/${c.component}]`, message: `skipped: ${c.reason}` });
   // Nothing left to do, but a killed run's journal says it did not finish: finish it (its steps re-checked), or,
   // when it was a rollback that had changed nothing yet, record this pivot as finished in its place.
-  const unfinished = snapshot.journal !== null && snapshot.journal.state !== 'completed';
-  if (confirmed.steps.length === 0 && (!unfinished || a.dryRun !== 'none')) return { plan: confirmed, journal: null };
+  if (nothingToDo(confirmed.steps.length, snapshot.journal, a.dryRun)) return { plan: confirmed, journal: null };
   if (confirmed.steps.length > 0) {
     confirmed.steps.forEach((s, i) => emit({ type: 'info', tag: `[pivot/${s.component}]`, message: `${i + 1}. ${s.description} (cost: ${s.cost})` }));
     await confirmOrRefuse(a.confirm, `Pivot ${confirmed.components.filter((c) => c.action === 'pivot').map((c) => c.component).join(', ')} on context "${session.context}" in ${confirmed.steps.length} steps?`, 'pivot');

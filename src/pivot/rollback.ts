@@ -13,10 +13,10 @@
  *  7. release the Lease (underLock does, whatever happened).
  */
 import { PreconditionError } from '../core/errors.ts';
-import type { Journal } from '../core/journal.ts';
+import { unfinished, type Journal } from '../core/journal.ts';
 import { buildRollbackPlan, type RollbackOptions, type RollbackPlan } from '../core/rollback-plan.ts';
 import type { Snapshot } from '../core/snapshot.ts';
-import { assertUnchanged, confirmOrRefuse, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
+import { assertUnchanged, confirmOrRefuse, nothingToDo, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
 import { rollbackSteps } from './rollback-steps.ts';
 
 export type RollbackArgs = OpArgs & Omit<RollbackOptions, 'components'>;
@@ -33,11 +33,10 @@ export async function runRollback(env: OpEnv, a: RollbackArgs): Promise<{ plan: 
   if (blocked.length > 0) throw new PreconditionError(`cannot roll back ${blocked.map((c) => `${c.component}: ${c.reason}`).join('; ')}`);
   // 3.
   for (const w of confirmed.warnings) emit({ type: 'warn', tag: '[rollback]', message: w.message });
-  if (snapshot.journal && snapshot.journal.state !== 'completed') emit({ type: 'info', tag: '[rollback]', message: `the journal shows an unfinished ${snapshot.journal.operation} (run ${snapshot.journal.runId}, ${snapshot.journal.done.length} step(s) done); rolling back from there` });
+  if (unfinished(snapshot.journal)) emit({ type: 'info', tag: '[rollback]', message: `the journal shows an unfinished ${snapshot.journal.operation} (run ${snapshot.journal.runId}, ${snapshot.journal.done.length} step(s) done); rolling back from there` });
   // Nothing left to do, but a killed run's journal says it did not finish: record this rollback as finished (in
   // place of that run, whichever verb it was), so that status no longer reports a run under way.
-  const unfinished = snapshot.journal !== null && snapshot.journal.state !== 'completed';
-  if (confirmed.steps.length === 0 && (!unfinished || a.dryRun !== 'none')) return { plan: confirmed, journal: null };
+  if (nothingToDo(confirmed.steps.length, snapshot.journal, a.dryRun)) return { plan: confirmed, journal: null };
   if (confirmed.steps.length > 0) {
     confirmed.steps.forEach((s, i) => emit({ type: 'info', tag: s.component ? `[rollback/${s.component}]` : '[rollback]', message: `${i + 1}. ${s.description}` }));
     await confirmOrRefuse(a.confirm, `Roll back ${a.components.join(', ')} to static pods on context "${session.context}" in ${confirmed.steps.length} steps?`, 'rollback');

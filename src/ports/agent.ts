@@ -179,15 +179,16 @@ async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, f
   try {
     let last: AgentPodStatus | null = null;
     await waitFor(o.wait, tag, `node agent ${name} (${op} ${file}) to finish on ${node}`, async () => {
-      last = await o.kube.get<AgentPodStatus>(paths.pod(NAMESPACE, name));
+      const pod = await o.kube.get<AgentPodStatus>(paths.pod(NAMESPACE, name));
+      last = pod;
       // Two ends no wait fixes: the pod deleted under us (did its operation run? the step's re-check on the next
       // run tells), and an image the node cannot pull (the kubelet backs off; --agent-image is the way out).
-      if (last === null) throw new SelfhostError('failed', `node agent pod ${name} on ${node} was deleted before it finished (${op} ${file}); run the command again: it re-checks what was done`);
-      const st = last?.status?.containerStatuses?.[0]?.state;
+      if (pod === null) throw new SelfhostError('failed', `node agent pod ${name} on ${node} was deleted before it finished (${op} ${file}); run the command again: it re-checks what was done`);
+      const st = pod.status?.containerStatuses?.[0]?.state;
       if (st?.waiting?.reason && PULL_FAILURES.includes(st.waiting.reason)) {
         throw new SelfhostError('failed', `node ${node} cannot pull the node agent image ${o.image} (${st.waiting.reason}${st.waiting.message ? `: ${st.waiting.message.split('\n')[0]!.slice(0, 200)}` : ''}); nothing was changed on the node: pass --agent-image with an image the control-plane nodes have or can pull`);
       }
-      const phase = last?.status?.phase ?? 'not found';
+      const phase = pod.status?.phase ?? 'unknown';
       const why = st?.waiting ? `waiting: ${st.waiting.reason ?? ''} ${st.waiting.message ?? ''}`.trim() : st?.terminated ? `terminated: exit ${st.terminated.exitCode}` : '';
       return { done: phase === 'Succeeded' || phase === 'Failed', seen: `pod phase ${phase}${why ? `, ${why}` : ''}` };
     });
