@@ -27,7 +27,7 @@ describe('a stale checkpoint, on the real kubeadm test bed', { concurrency: 1 },
       await assertConverged('self-hosted', 'after pivot');
       const ds = kubectlJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>(['-n', 'kube-system', 'get', 'daemonset', 'kube-apiserver']);
       const old = ds.spec.template.spec.containers[0]!.image;
-      const retagged = `${old.replace(/:[^:]+$/, '')}:selfhost-fault-retagged`;
+      const retagged = `${old}-selfhost-fault-retagged`;
       bed(['ctr', 'images', 'tag', '--force', old, retagged]);
       kubectl(['-n', 'kube-system', 'set', 'image', 'daemonset/kube-apiserver', `kube-apiserver=${retagged}`]);
       await until('the rollout to the re-tagged image', 600_000, () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BACKUPS, BIN, KUBECONFIG, kubectl, MANIFESTS, selfhost, status, tryKubectl, until } from '../helpers.ts';
+import { BACKUPS, BIN, Fatal, KUBECONFIG, kubectl, MANIFESTS, selfhost, status, tryKubectl, until } from '../helpers.ts';
 import { startProber } from '../prober.ts';
 import { apiGap, assertConverged, leftovers, printTable, readOriginals, record, worstListenerGap, type Originals } from './invariants.ts';
 import { clusterCopy, nodeCopy, processState, startListenerSampler, type Component } from './node.ts';
@@ -116,7 +116,10 @@ describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', {
     const state = () => processState(child.pid);
     let outcome = 'failed';
     try {
-      await until('the run to stop before the controller-manager DaemonSet', 900_000, () => state() === 'T');
+      await until('the run to stop before the controller-manager DaemonSet', 900_000, () => {
+        if (state() === 'gone') throw new Fatal(`the run ended before it reached the point: ${err}`);
+        return state() === 'T';
+      });
       kubectl(['-n', 'kube-system', 'delete', 'lease', 'kubectl-selfhost']);
       // Past the renewal interval, so that the run has seen its Lease gone.
       await new Promise((r) => setTimeout(r, 1000));

@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { BIN, KUBECONFIG, selfhost, status, until } from '../helpers.ts';
+import { BIN, Fatal, KUBECONFIG, selfhost, status, until } from '../helpers.ts';
 import { assertConverged, assertOriginalsKept, leftovers, printTable, readOriginals, record, worstListenerGap } from './invariants.ts';
 import { fromNode, NODE, partitionOff, partitionOn, processState, startListenerSampler } from './node.ts';
 
@@ -69,7 +69,7 @@ describe('the operator partitioned from the API, on the real kubeadm test bed', 
         let healedAt = 0;
         try {
           await until(`the first run to stop at ${p.stopAt}`, 900_000, () => {
-            if (first.state() === 'gone') throw new Error(`the first run ended before ${p.stopAt}: ${first.err()}`);
+            if (first.state() === 'gone') throw new Fatal(`the first run ended before ${p.stopAt}: ${first.err()}`);
             return first.state() === 'T';
           });
           if (p.partitionAfterMs === 0) partitionOn();
