@@ -67,9 +67,9 @@ export function buildStatus(i: StatusInputs): Status {
         const kept = s.backups?.[n.name]?.[c] !== undefined || (i.backups[n.name] ?? []).includes(c);
         problems.push(kept
           ? `${c} runs nowhere on ${n.name} (its DaemonSet deleted?); its original is kept: run "kubectl selfhost rollback --components ${c}" to run it static again`
-          : `${c} is missing on ${n.name}`);
+          : `${c} is missing on ${n.name}, and no original of it is kept: recreate its static manifest on that node ("kubeadm init phase control-plane ${c.replace(/^kube-/, '')}")`);
       }
-      else if (ready === false) problems.push(`${c} on ${n.name} is not ready`);
+      else if (ready === false) problems.push(`${c} on ${n.name} is not ready; see why with "kubectl -n kube-system describe pod ${hosted?.name ?? `${c}-${n.name}`}"`);
       return {
         component: c, mode, ready,
         version: (hosted?.image?.split(':').pop() ?? (st ? imageVersion(st.pod) : undefined)) ?? null,

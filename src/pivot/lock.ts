@@ -9,6 +9,7 @@
 //    and throws once another holder took it or it was deleted, or once the last successful renewal is older than
 //    the duration less a margin. The API port is fenced with
 //    it (src/pivot/fence.ts), so a run cut off from the API performs no write after its Lease may have passed on.
+import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { PreconditionError, SelfhostError } from '../core/errors.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
@@ -48,16 +49,29 @@ export function holderIdentity(pid = process.pid): string {
   return `${userInfo().username}@${hostname()}/${pid}`;
 }
 
-/** Liveness signal of a same-host holder: 'dead' only when its process provably does not exist. */
-export function localProcess(holder: string, signal: (pid: number) => void = (pid) => process.kill(pid, 0)): 'dead' | 'alive' | 'unknown' {
+/** The state letter of a process in /proc/<pid>/stat (R, S, D, T, Z...), or null where it cannot be read. */
+function procState(pid: number): string | null {
+  try {
+    return /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Liveness signal of a same-host holder: 'dead' only when its process provably does not exist, or has exited and
+ * waits to be reaped (a zombie, which a signal still reaches but which can write nothing).
+ */
+export function localProcess(holder: string, signal: (pid: number) => void = (pid) => process.kill(pid, 0), state: (pid: number) => string | null = procState): 'dead' | 'alive' | 'unknown' {
   const m = /^.*@(.+)\/(\d+)$/.exec(holder);
   if (!m || m[1] !== hostname()) return 'unknown';
+  const pid = Number(m[2]);
   try {
-    signal(Number(m[2]));
-    return 'alive';
+    signal(pid);
   } catch (err) {
     return (err as { code?: string }).code === 'ESRCH' ? 'dead' : 'alive';
   }
+  return state(pid) === 'Z' ? 'dead' : 'alive';
 }
 
 export function leaseAlive(l: Lease, now: Date): boolean {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PreconditionError } from '../../src/core/errors.ts';
@@ -13,6 +15,10 @@ import { fakeKube } from './fakes/kube.ts';
 import { FIXTURES } from './helpers.ts';
 
 const leasePath = paths.lease('kube-system', LOCK_NAME);
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(ok(), 'the condition never held');
+}
 
 describe('Lease lock', () => {
   it('takes a free lock, refuses one held by a live run, takes over an expired one, releases its own', async () => {
@@ -31,12 +37,28 @@ describe('Lease lock', () => {
     await taken.release();
   });
 
-  it('a same-host holder is dead only when its process is gone (ESRCH); EPERM (another Unix user) is alive', () => {
+  it('a same-host holder is dead only when its process is gone (ESRCH) or a zombie; EPERM (another Unix user) is alive', () => {
     const me = holderIdentity(4242);
     assert.equal(localProcess(me, () => { throw Object.assign(new Error('x'), { code: 'ESRCH' }); }), 'dead');
     assert.equal(localProcess(me, () => { throw Object.assign(new Error('x'), { code: 'EPERM' }); }), 'alive');
-    assert.equal(localProcess(me, () => undefined), 'alive');
+    assert.equal(localProcess(me, () => undefined, () => 'S'), 'alive');
+    assert.equal(localProcess(me, () => undefined, () => null), 'alive', 'a state it cannot read is no proof of death');
+    assert.equal(localProcess(me, () => undefined, () => 'Z'), 'dead', 'a zombie (exited, not yet reaped by its parent) writes nothing');
+    assert.equal(localProcess(holderIdentity(process.pid)), 'alive', 'this very process, through /proc');
     assert.equal(localProcess('bob@another-host/1', () => { throw Object.assign(new Error('x'), { code: 'ESRCH' }); }), 'unknown');
+  });
+
+  it('a real zombie holder (exited, its parent never reaps it) is dead', async () => {
+    // sh starts a short child and then becomes `sleep`, which never waits for it: the child stays a zombie.
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      await until(() => readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'));
+      assert.equal(localProcess(holderIdentity(pid)), 'dead');
+      assert.equal(localProcess(holderIdentity(parent.pid!)), 'alive', 'its parent, sleeping, is alive');
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 
   it('refuses a live Lease of a same-host run it may not signal, even though the PID probe fails', async () => {
@@ -136,6 +158,35 @@ describe('status', () => {
     assert.ok(st.problems.some((p) => /kube-scheduler runs nowhere on local .*run "kubectl selfhost rollback --components kube-scheduler"/.test(p)));
     assert.ok(st.problems.some((p) => /journal cannot be read.*rollback" still works/.test(p)));
   });
+});
+
+describe('every problem status reports names the command that shows or fixes it', () => {
+  const base = (): Snapshot => {
+    const s = readManifestsDir(join(FIXTURES, 'kubeadm', 'v1.34.4'));
+    s.nodes[0]!.staticPods.forEach((p) => { p.ready = true; });
+    return s;
+  };
+  const without = (s: Snapshot, c: string) => { s.nodes[0]!.staticPods = s.nodes[0]!.staticPods.filter((p) => p.pod.metadata.labels?.['component'] !== c); };
+  const cases: Array<[string, (s: Snapshot) => void, RegExp]> = [
+    ['a static pod not ready', (s) => { s.nodes[0]!.staticPods.find((p) => p.pod.metadata.labels?.['component'] === 'kube-scheduler')!.ready = false; },
+      /^kube-scheduler on local is not ready; see why with "kubectl -n kube-system describe pod kube-scheduler-local"$/],
+    ['a DaemonSet pod not ready (e.g. terminating after its DaemonSet was deleted)', (s) => { without(s, 'kube-scheduler'); s.nodes[0]!.daemonPods.push({ component: 'kube-scheduler', name: 'kube-scheduler-7x2', ready: false, restarts: 0 }); },
+      /^kube-scheduler on local is not ready; see why with "kubectl -n kube-system describe pod kube-scheduler-7x2"$/],
+    ['a component that runs nowhere, its original kept', (s) => { without(s, 'kube-controller-manager'); s.backups = { local: { 'kube-controller-manager': 'kept' } }; },
+      /run "kubectl selfhost rollback --components kube-controller-manager"/],
+    ['a component that runs nowhere, no original kept', (s) => without(s, 'kube-apiserver'),
+      /^kube-apiserver is missing on local, and no original of it is kept: recreate its static manifest on that node \("kubeadm init phase control-plane apiserver"\)$/],
+  ];
+  for (const [name, spoil, expected] of cases) {
+    it(name, () => {
+      const s = base();
+      spoil(s);
+      const st = buildStatus({ snapshot: s, context: 'c', etcd: { healthy: true, detail: 'ok' }, backups: {} });
+      assert.notEqual(st.summary, 'healthy');
+      assert.ok(st.problems.some((p) => expected.test(p)), JSON.stringify(st.problems));
+      for (const p of st.problems) assert.match(p, /"(kubectl|kubeadm) [^"]+"/, `names a command: ${p}`);
+    });
+  }
 });
 
 describe('status of reboot recovery', () => {

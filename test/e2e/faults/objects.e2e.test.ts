@@ -97,10 +97,14 @@ describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', {
         assert.equal(r.code, 0, `rollback converges: ${r.out.slice(-2000)}${r.err}`);
         await assertConverged('static', 'after rollback');
         outcome = `status ${s.code} (${s.problems.length} problem(s)); pivot ${pv.code}${one ? `; rollback --components ${one.code}` : ''}; rollback 0`;
+      } catch (err) {
+        // Said at once, not only in the reporter's summary at the end of the file.
+        outcome = `failed: ${String((err as Error).message).split('\n')[0]!.slice(0, 300)}`;
+        throw err;
       } finally {
         const probe = await prober.stop();
         const gaps = await sampler.stop();
-        record({ fault: 'hand edit', verb: 'status/pivot/rollback', point: c.name, outcome, apiGapS: apiGap(probe), listenerGapS: worstListenerGap(gaps), left: outcome === 'failed' ? '(not checked)' : leftovers() });
+        record({ fault: 'hand edit', verb: 'status/pivot/rollback', point: c.name, outcome, apiGapS: apiGap(probe), listenerGapS: worstListenerGap(gaps), left: outcome.startsWith('failed') ? '(not checked)' : leftovers() });
       }
     });
   }
