@@ -26,6 +26,7 @@ subset=(
   'test/e2e/faults/kill.e2e.test.ts|^pivot killed after handover/kube-apiserver/[^ ]+, then rollback$'
   'test/e2e/faults/partition.e2e.test.ts|^60s partition at the apiserver hand-over'
 )
+export FAULT_POINTS='^pivot handover/kube-apiserver/[^ ]+:after$' FAULT_RESUME=opposite
 [ -n "${E2E_FILES:-}" ] && subset=()
 failed=()
 for f in "${files[@]}"; do
@@ -33,7 +34,11 @@ for f in "${files[@]}"; do
 done
 for s in "${subset[@]}"; do
   f=${s%%|*}
-  node --test --test-concurrency=1 --test-reporter=spec --test-name-pattern="${s#*|}" "$f" || failed+=("$f")
+  log=$(mktemp)
+  node --test --test-concurrency=1 --test-reporter=spec --test-name-pattern="${s#*|}" "$f" | tee "$log" || failed+=("$f")
+  # A pattern that no longer matches a case name would pass with nothing run.
+  grep -Eq '^ℹ pass [1-9]' "$log" || { echo "e2e: no case of $f matched ${s#*|}" >&2; failed+=("$f"); }
+  rm -f "$log"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "e2e: failed: ${failed[*]}" >&2
