@@ -79,7 +79,7 @@ export function buildStatus(i: StatusInputs): Status {
     });
     const etcd = n.staticPods.find((p) => p.recognition.kind === 'etcd');
     if (etcd) comps.push({ component: 'etcd', mode: 'static', ready: etcd.ready ?? null, version: imageVersion(etcd.pod) ?? null, restarts: etcd.restarts ?? null, backup: false });
-    if (n.ready === false) problems.push(`node ${n.name} is not Ready`);
+    if (n.ready === false) problems.push(`node ${n.name} is not Ready; see why with "kubectl describe node ${n.name}"`);
     const cp = n.checkpoint;
     const checkpoint: CheckpointStatus = {
       exists: cp?.recordedGeneration !== undefined && cp.checkpointer,
@@ -105,10 +105,10 @@ export function buildStatus(i: StatusInputs): Status {
     if (!ds) return [];
     const st = ds.status ?? {};
     const generation = (ds.metadata['generation'] as number | undefined) ?? null;
-    if (generation !== null && st.observedGeneration !== undefined && st.observedGeneration < generation) problems.push(`DaemonSet ${c} generation ${generation} not yet observed (${st.observedGeneration})`);
+    if (generation !== null && st.observedGeneration !== undefined && st.observedGeneration < generation) problems.push(`DaemonSet ${c} generation ${generation} not yet observed (${st.observedGeneration}): the DaemonSet controller has not caught up; follow it with "kubectl -n kube-system rollout status daemonset/${c}"`);
     return [{ component: c, generation, observedGeneration: st.observedGeneration ?? null, desired: st.desiredNumberScheduled ?? null, ready: st.numberReady ?? null }];
   });
-  if (!i.etcd.healthy) problems.push(`etcd is not healthy: ${i.etcd.detail}`);
+  if (!i.etcd.healthy) problems.push(`etcd is not healthy: ${i.etcd.detail}; see its checks with "kubectl get --raw /readyz/etcd?verbose"`);
   if (s.journalProblem) problems.push(`${s.journalProblem}; "kubectl selfhost rollback" still works (it reads the cluster itself); to pivot, delete that ConfigMap once status shows no run under way`);
   const j = s.journal;
   const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));

@@ -176,6 +176,12 @@ describe('every problem status reports names the command that shows or fixes it'
       /run "kubectl selfhost rollback --components kube-controller-manager"/],
     ['a component that runs nowhere, no original kept', (s) => without(s, 'kube-apiserver'),
       /^kube-apiserver is missing on local, and no original of it is kept: recreate its static manifest on that node \("kubeadm init phase control-plane apiserver"\)$/],
+    ['a node not Ready', (s) => { s.nodes[0]!.ready = false; }, /^node local is not Ready; see why with "kubectl describe node local"$/],
+    ['a DaemonSet edit not yet observed', (s) => {
+      without(s, 'kube-scheduler');
+      s.nodes[0]!.daemonPods.push({ component: 'kube-scheduler', name: 'kube-scheduler-7x2', ready: true, restarts: 0 });
+      s.daemonSets = { 'kube-scheduler': { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { generation: 3 }, spec: {}, status: { observedGeneration: 2 } } as never };
+    }, /generation 3 not yet observed \(2\).*"kubectl -n kube-system rollout status daemonset\/kube-scheduler"/],
   ];
   for (const [name, spoil, expected] of cases) {
     it(name, () => {
@@ -183,10 +189,15 @@ describe('every problem status reports names the command that shows or fixes it'
       spoil(s);
       const st = buildStatus({ snapshot: s, context: 'c', etcd: { healthy: true, detail: 'ok' }, backups: {} });
       assert.notEqual(st.summary, 'healthy');
+      assert.ok(st.problems.length > 0);
       assert.ok(st.problems.some((p) => expected.test(p)), JSON.stringify(st.problems));
       for (const p of st.problems) assert.match(p, /"(kubectl|kubeadm) [^"]+"/, `names a command: ${p}`);
     });
   }
+  it('etcd not healthy', () => {
+    const st = buildStatus({ snapshot: base(), context: 'c', etcd: { healthy: false, detail: 'apiserver /readyz/etcd: 500' }, backups: {} });
+    assert.ok(st.problems.some((p) => /^etcd is not healthy: apiserver \/readyz\/etcd: 500; see its checks with "kubectl get --raw \/readyz\/etcd\?verbose"$/.test(p)), JSON.stringify(st.problems));
+  });
 });
 
 describe('status of reboot recovery', () => {
