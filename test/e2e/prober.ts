@@ -2,6 +2,7 @@
 // /readyz and a small list, against the kubeconfig's API server. It reports requests sent, failed, and the
 // longest gap without a successful answer. Bounded: it stops when told to, or after maxMs.
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { request } from 'node:https';
 import { load } from 'js-yaml';
 
@@ -21,7 +22,30 @@ interface KubeconfigFile {
   users: Array<{ name: string; user: { 'client-certificate-data'?: string; 'client-key-data'?: string } }>;
 }
 
+/**
+ * The prober in a worker thread of its own, so that a test that blocks its event loop (spawnSync of a verb, a
+ * synchronous kubectl) never stalls it: a stall would count as a gap of the API.
+ */
 export function startProber(kubeconfig: string, label: string, ratePerSecond = 25, maxMs = 600_000): { stop(): Promise<ProbeReport> } {
+  const worker = new Worker(new URL('./prober-worker.ts', import.meta.url), { workerData: { kubeconfig, label, ratePerSecond, maxMs } });
+  const report = new Promise<ProbeReport>((resolve, reject) => {
+    worker.once('message', (r: ProbeReport) => resolve(r));
+    worker.once('error', reject);
+  });
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      try {
+        return await report;
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
+}
+
+/** The prober itself, in the calling thread (the worker's body). */
+export function probeInThisThread(kubeconfig: string, label: string, ratePerSecond = 25, maxMs = 600_000): { stop(): Promise<ProbeReport> } {
   const kc = load(readFileSync(kubeconfig, 'utf8')) as KubeconfigFile;
   const ctx = kc.contexts.find((c) => c.name === kc['current-context'])!.context;
   const cluster = kc.clusters.find((c) => c.name === ctx.cluster)!.cluster;
