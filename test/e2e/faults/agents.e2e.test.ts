@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BACKUPS, kubectl, MANIFESTS, selfhost, status, until } from '../helpers.ts';
-import { assertConverged, leftovers, printTable, record } from './invariants.ts';
+import { BACKUPS, kubectl, MANIFESTS, selfhost } from '../helpers.ts';
+import { assertConverged, healthyBed, leftovers, printTable, record } from './invariants.ts';
 import { halfWritten } from './node.ts';
 
 function staticDir(): Record<string, { text: string; mode: number }> {
@@ -58,7 +58,7 @@ const CASES: Case[] = [
 
 describe('node-agent failures, on the real kubeadm test bed', { concurrency: 1 }, () => {
   before(async () => {
-    await until('the bed to be healthy', 600_000, () => status().code === 0);
+    await healthyBed();
   });
   after(() => {
     for (const c of CASES) { try { c.tearDown(); } catch { /* not set up */ } }

@@ -6,7 +6,7 @@
 //  - converged: status exits 0 in the expected mode, and nothing of a run is left: no agent pod, no dotfile or
 //    `.tmp` in the node's directories, no Lease, no unfinished journal.
 import assert from 'node:assert/strict';
-import { agentPods, modes, ourDaemonSets, status, tryKubectl, until } from '../helpers.ts';
+import { agentPods, modes, ourDaemonSets, selfhost, status, tryKubectl, until } from '../helpers.ts';
 import { type ProbeReport } from '../prober.ts';
 import { clusterCopy, CONTROL_PLANE, halfWritten, lease, nodeCopy, staticFile, type Component } from './node.ts';
 
@@ -99,4 +99,13 @@ export function printTable(title: string): void {
   console.log(`# ${line(['fault', 'verb', 'point', 'outcome', 'longest API gap', 'longest listener gap', 'left'])}`);
   console.log(`# ${line(['---', '---', '---', '---', '---:', '---:', '---'])}`);
   for (const r of rows) console.log(`# ${line([r.fault, r.verb, r.point, r.outcome, r.apiGapS === null ? '-' : `${r.apiGapS.toFixed(2)} s`, r.listenerGapS === null ? '-' : `${r.listenerGapS.toFixed(2)} s`, r.left])}`);
+}
+
+/**
+ * Each suite's start: whatever an earlier suite or a stopped run left (a killed run, a case that failed mid-way),
+ * rollback brings the bed back to a healthy static control plane; then wait for it.
+ */
+export async function healthyBed(): Promise<void> {
+  if (status().code !== 0) selfhost(['rollback', '--yes']);
+  await until('the bed to be healthy', 600_000, () => status().code === 0);
 }

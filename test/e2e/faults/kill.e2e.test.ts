@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN, KUBECONFIG, kubectlAsync, MANIFESTS, selfhost, selfhostAsync, status, until } from '../helpers.ts';
 import { startProber, type ProbeReport } from '../prober.ts';
-import { apiGap, assertConverged, assertOriginalsKept, leftovers, printTable, readOriginals, record, worstListenerGap, type Mode, type Originals } from './invariants.ts';
+import { apiGap, assertConverged, assertOriginalsKept, healthyBed, leftovers, printTable, readOriginals, record, worstListenerGap, type Mode, type Originals } from './invariants.ts';
 import { BED, CONTROL_PLANE, NODE, partitionOff, startListenerSampler } from './node.ts';
 
 type Verb = 'pivot' | 'rollback';
@@ -125,7 +125,7 @@ async function startFrom(c: Case): Promise<{ originals: Originals; restarts: boo
 describe('kill anywhere, on the real kubeadm test bed', { concurrency: 1 }, () => {
   before(async () => {
     partitionOff();
-    await until('the bed to be healthy', 600_000, () => status().code === 0);
+    await healthyBed();
   });
   after(async () => {
     printTable('kill anywhere: results');
@@ -150,7 +150,7 @@ const REBOOTS: Case[] = [
 describe('a hard reboot mid-operation, on the real kubeadm test bed', { concurrency: 1 }, () => {
   before(async () => {
     partitionOff();
-    await until('the bed to be healthy', 600_000, () => status().code === 0);
+    await healthyBed();
   });
   after(() => {
     printTable('reboot mid-operation: results');

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BACKUPS, BIN, Fatal, KUBECONFIG, kubectl, MANIFESTS, selfhost, status, tryKubectl, until } from '../helpers.ts';
+import { BACKUPS, BIN, Fatal, KUBECONFIG, kubectl, MANIFESTS, selfhost, tryKubectl, until } from '../helpers.ts';
 import { startProber } from '../prober.ts';
-import { apiGap, assertConverged, leftovers, printTable, readOriginals, record, worstListenerGap, type Originals } from './invariants.ts';
+import { apiGap, assertConverged, healthyBed, leftovers, printTable, readOriginals, record, worstListenerGap, type Originals } from './invariants.ts';
 import { clusterCopy, nodeCopy, processState, startListenerSampler, type Component } from './node.ts';
 import { spawn } from 'node:child_process';
 
@@ -59,9 +59,7 @@ const CASES: Case[] = [
 
 describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', { concurrency: 1 }, () => {
   before(async () => {
-    // Whatever an earlier suite left (a case it failed mid-way): rollback brings the bed back to static.
-    if (status().code !== 0) selfhost(['rollback', '--yes']);
-    await until('the bed to be healthy', 600_000, () => status().code === 0);
+    await healthyBed();
   });
   after(() => {
     printTable('hand edits: results');

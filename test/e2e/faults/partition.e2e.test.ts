@@ -13,8 +13,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { BIN, Fatal, KUBECONFIG, selfhost, status, until } from '../helpers.ts';
-import { assertConverged, assertOriginalsKept, leftovers, printTable, readOriginals, record, worstListenerGap } from './invariants.ts';
+import { BIN, Fatal, KUBECONFIG, selfhost, until } from '../helpers.ts';
+import { assertConverged, assertOriginalsKept, healthyBed, leftovers, printTable, readOriginals, record, worstListenerGap } from './invariants.ts';
 import { fromNode, NODE, partitionOff, partitionOn, processState, startListenerSampler } from './node.ts';
 
 const FAULT = 'KUBECTL_SELFHOST_FAULT';
@@ -47,7 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('the operator partitioned from the API, on the real kubeadm test bed', { concurrency: 1 }, () => {
   before(async () => {
     partitionOff();
-    await until('the bed to be healthy', 600_000, () => status().code === 0);
+    await healthyBed();
   });
   after(() => {
     partitionOff();

@@ -8,8 +8,8 @@ import { chmodSync, chownSync, copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, collect, KUBECONFIG, selfhost, selfhostAsync, status, until } from '../helpers.ts';
-import { assertConverged, leftovers, printTable, record, type Mode } from './invariants.ts';
+import { BIN, collect, KUBECONFIG, selfhost, selfhostAsync, until } from '../helpers.ts';
+import { assertConverged, healthyBed, leftovers, printTable, record, type Mode } from './invariants.ts';
 import { type Run } from './node.ts';
 
 const OTHER_USER = 'selfhost-op2';
@@ -63,7 +63,7 @@ async function fromStatic(): Promise<void> {
 
 describe('races, on the real kubeadm test bed', { concurrency: 1 }, () => {
   before(async () => {
-    await until('the bed to be healthy', 600_000, () => status().code === 0);
+    await healthyBed();
   });
   after(() => {
     printTable('races: results');
