@@ -1,7 +1,8 @@
 /**
  * pivot: static pods -> DaemonSets. The algorithm, in the order the code below runs it:
  *  1. access review of everything pivot does (one line lists what is missing), then read the cluster; give a
- *     static control plane that restarted a moment ago --timeout to be ready again;
+ *     static control plane that restarted a moment ago --timeout to be ready again (but refuse at once where no
+ *     wait can help: the apiserver checkpoint serving with its DaemonSet deleted);
  *  2. refuse what cannot be pivoted, before anything else: an unreadable journal, a
  *     component that runs nowhere on a node, a node or static pod not ready, a blocked component;
  *  3. plan from what was read (pure, src/core/plan.ts) and show it; confirmation (or --yes);
@@ -25,7 +26,7 @@ import { parseStaticPod } from '../sources/manifests-dir.ts';
 import type { OpContext } from './context.ts';
 import { assertUnchanged, confirmOrRefuse, nothingToDo, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
 import { pivotSteps } from './pivot-steps.ts';
-import { checkHealthy, notReady } from './preflight.ts';
+import { checkHealthy, notReady, orphanedCheckpoint } from './preflight.ts';
 
 export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; journal: Journal | null }> {
   const { session, emit, clock } = env;
@@ -33,6 +34,8 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   // 1.
   await preflightAccess(env, 'pivot', a.dryRun);
   let snapshot = await session.readSnapshot();
+  const orphan = orphanedCheckpoint(snapshot);
+  if (orphan) throw new PreconditionError(orphan);
   if (notReady(snapshot, a.components) !== null) {
     await waitFor({ clock, emit, timeoutMs: a.timeoutMs }, '[pivot]', 'the static control plane to be ready', async () => {
       snapshot = await session.readSnapshot();

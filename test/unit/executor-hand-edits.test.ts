@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ACTIVE_CHECKPOINT_FILE, INACTIVE_CHECKPOINT_FILE } from '../../src/core/checkpoint.ts';
-import { SelfhostError } from '../../src/core/errors.ts';
+import { PreconditionError, SelfhostError } from '../../src/core/errors.ts';
 import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import { runPivot } from '../../src/pivot/pivot.ts';
 import { runRollback } from '../../src/pivot/rollback.ts';
 import { paths } from '../../src/ports/kube.ts';
-import { apiGaps, fakeCluster, opArgs, rollbackArgs, type FakeCluster } from './fakes/cluster.ts';
+import { apiGaps, fakeCluster, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
 
 const CONTROL_PLANE = ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'] as const;
 type Component = (typeof CONTROL_PLANE)[number];
@@ -63,6 +63,23 @@ const EDITS: Edit[] = [
   { name: 'the node backup directories emptied', edit: (w) => { for (const k of [...w.files.backups.keys()]) if (!k.includes('checkpoint')) w.files.backups.delete(k); } },
   { name: 'the scheduler\'s original copied back by hand on cp-1', edit: (w) => { w.files.manifests.set('cp-1/kube-scheduler.yaml', w.files.backups.get('cp-1/kube-scheduler.yaml')!); w.kubelet.sync('cp-1'); } },
 ];
+
+describe('the apiserver DaemonSet deleted, the checkpoint serving', () => {
+  it('pivot refuses at once (no wait for a recovery that cannot come), naming the rollback that fixes it', async () => {
+    const w = fakeCluster(2);
+    await runPivot(w.env, opArgs());
+    await w.kube.delete(paths.daemonSet('kube-system', 'kube-apiserver'));
+    for (const n of w.nodes) activateCheckpoint(w, n.name);
+    const t0 = w.clock.now().getTime();
+    const calls = w.kube.calls.length;
+    await assert.rejects(runPivot(w.env, opArgs()), (e: unknown) => e instanceof PreconditionError
+      && /checkpoint serves on cp-1 but the kube-apiserver DaemonSet is gone .*run "kubectl selfhost rollback --components kube-apiserver"/.test((e as Error).message));
+    assert.equal(w.clock.now().getTime(), t0, 'it did not wait');
+    assert.deepEqual(writesIn(w.kube.calls.slice(calls)), [], 'nothing written');
+    assert.equal(await tolerated('rollback --components kube-apiserver', () => runRollback(w.env, rollbackArgs({ components: ['kube-apiserver'] }))), 'ok');
+    assert.equal(await tolerated('pivot', () => runPivot(w.env, opArgs())), 'ok', 'then pivot again works');
+  });
+});
 
 describe('hand-deleted and hand-edited objects (fakes, two nodes)', () => {
   for (const e of EDITS) {
