@@ -5,7 +5,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKUPS, BIN, collect, KUBECONFIG, MANIFESTS, REPO, tryKubectl, type Run } from '../helpers.ts';
+import { BACKUPS, BIN, collect, KUBECONFIG, kubectl, MANIFESTS, REPO, tryKubectl, type Run } from '../helpers.ts';
 
 export type { Run };
 
@@ -78,9 +78,23 @@ export function halfWritten(): string[] {
 
 export const staticFile = (c: Component): string | null => (existsSync(join(MANIFESTS, `${c}.yaml`)) ? readFileSync(join(MANIFESTS, `${c}.yaml`), 'utf8') : null);
 export const nodeCopy = (c: Component): string | null => (existsSync(join(BACKUPS, `${c}.yaml`)) ? readFileSync(join(BACKUPS, `${c}.yaml`), 'utf8') : null);
+/**
+ * The cluster copy of a component's original, or null when the ConfigMap or its key does not exist. An API that
+ * answers anything else (a 403 from an apiserver that has just started beside a ready one, after a reboot) is
+ * asked again for up to 30 s: an unanswered read is no proof that the copy is gone.
+ */
 export const clusterCopy = (c: Component): string | null => {
-  const v = tryKubectl(['-n', 'kube-system', 'get', 'configmap', `kubectl-selfhost-backup-${NODE}`, '-o', `jsonpath={.data.${c.replaceAll('-', '\\-')}\\.yaml}`]);
-  return v === null || v === '' ? null : v;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const v = kubectl(['-n', 'kube-system', 'get', 'configmap', `kubectl-selfhost-backup-${NODE}`, '-o', `jsonpath={.data.${c.replaceAll('-', '\\-')}\\.yaml}`]);
+      return v === '' ? null : v;
+    } catch (err) {
+      const said = `${String((err as { stderr?: unknown }).stderr ?? '')} ${(err as Error).message}`;
+      if (/NotFound|not found/.test(said)) return null;
+      if (attempt >= 30) throw new Error(`cannot read the cluster copy of ${c}: ${said.trim().split('\n')[0]}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
+  }
 };
 
 function iptables(args: string[]): boolean {
