@@ -7,8 +7,10 @@
 //    naming the holder.
 //  - The run may write only while it can prove it holds the Lease: `assertHeld` reads the Lease before each write
 //    and throws once another holder took it or it was deleted, or once the last successful renewal is older than
-//    the duration less a margin. The API port is fenced with
-//    it (src/pivot/fence.ts), so a run cut off from the API performs no write after its Lease may have passed on.
+//    the duration less a margin. The API port is fenced with it (src/pivot/fence.ts): each write carries a
+//    deadline, the Lease's expiry as last renewed less the clock drift allowed, after which no attempt of it is
+//    sent and one still unanswered is abandoned, so a run cut off from the API sends no write after its Lease may
+//    have passed on.
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { PreconditionError, SelfhostError } from '../core/errors.ts';

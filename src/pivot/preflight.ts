@@ -85,10 +85,6 @@ export function checkHealthy(s: Snapshot, components: readonly Component[]): voi
 }
 
 /**
- * What is not ready yet (a node, a static or self-hosted pod, a node recovering from a reboot on its checkpoint), as
- * the error to give if it stays so; null when all is ready.
- */
-/**
  * The apiserver checkpoint serves on a node while the kube-apiserver DaemonSet is gone (deleted by hand): nothing
  * will replace it by waiting, so pivot refuses at once and says what brings the static apiserver back.
  */
@@ -98,6 +94,10 @@ export function orphanedCheckpoint(s: Snapshot): string | null {
   return n ? `the apiserver checkpoint serves on ${n.name} but the kube-apiserver DaemonSet is gone (deleted?), so waiting will not help: run "kubectl selfhost rollback --components kube-apiserver" to bring the static apiserver back, then pivot again` : null;
 }
 
+/**
+ * What is not ready yet (a node, a static or self-hosted pod, a node recovering from a reboot on its checkpoint), as
+ * the error to give if it stays so; null when all is ready.
+ */
 export function notReady(s: Snapshot, components: readonly Component[]): string | null {
   for (const n of s.nodes) {
     if (n.ready === false) return `control-plane node ${n.name} is not Ready; fix it before pivoting ("kubectl describe node ${n.name}")`;
