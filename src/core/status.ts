@@ -6,7 +6,7 @@ import { API_GROUP } from './labels.ts';
 import { findStatic, modeOf, type Mode } from './plan.ts';
 import type { Snapshot } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
-import { checkpointMatches } from './checkpoint.ts';
+import { checkpointMatches, checkpointOrphaned } from './checkpoint.ts';
 
 export const STATUS_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -94,9 +94,10 @@ export function buildStatus(i: StatusInputs): Status {
     if (checkpoint.exists && cp?.recordedImage && n.images && n.images.length > 0 && !n.images.includes(cp.recordedImage)) {
       problems.push(`the apiserver checkpoint on ${n.name} starts ${cp.recordedImage}, which is not on the node (removed by image garbage collection?): after a reboot it could not start without a registry; run "kubectl selfhost pivot" to re-sync it from the apiserver pod that runs`);
     }
-    if (checkpoint.active) {
-      if (s.daemonSets['kube-apiserver']) pending.push(`the apiserver checkpoint is active on ${n.name}: recovering from a reboot until the DaemonSet pod serves (if it does not within minutes, "kubectl selfhost rollback --components kube-apiserver" brings the static apiserver back)`);
-      else problems.push(`the apiserver checkpoint serves on ${n.name} but the kube-apiserver DaemonSet is gone (deleted?): run "kubectl selfhost rollback --components kube-apiserver" to bring the static apiserver back (the checkpoint goes only once it serves)`);
+    if (checkpointOrphaned(s.daemonSets['kube-apiserver'], n)) {
+      problems.push(`the apiserver checkpoint serves on ${n.name} but the kube-apiserver DaemonSet is gone (deleted?): run "kubectl selfhost rollback --components kube-apiserver" to bring the static apiserver back (the checkpoint goes only once it serves)`);
+    } else if (checkpoint.active) {
+      pending.push(`the apiserver checkpoint is active on ${n.name}: recovering from a reboot until the DaemonSet pod serves (if it does not within minutes, "kubectl selfhost rollback --components kube-apiserver" brings the static apiserver back)`);
     }
     return { name: n.name, ready: n.ready, staticPodPath: n.staticPodPath, components: comps, checkpoint };
   });

@@ -1,6 +1,7 @@
 // Preflight, before any change: the user may do what the operation needs (SelfSubjectAccessReview), no other run
 // is in the way, and the static control plane is healthy where it is to be handed over.
 import type { Component } from '../core/components.ts';
+import { checkpointOrphaned } from '../core/checkpoint.ts';
 import { PreconditionError } from '../core/errors.ts';
 import { accessFor, describeAccess, type Access } from '../core/permissions.ts';
 import { findStatic, modeOf } from '../core/plan.ts';
@@ -89,8 +90,7 @@ export function checkHealthy(s: Snapshot, components: readonly Component[]): voi
  * will replace it by waiting, so pivot refuses at once and says what brings the static apiserver back.
  */
 export function orphanedCheckpoint(s: Snapshot): string | null {
-  if (s.daemonSets['kube-apiserver']) return null;
-  const n = s.nodes.find((x) => x.checkpoint?.active);
+  const n = s.nodes.find((x) => checkpointOrphaned(s.daemonSets['kube-apiserver'], x));
   return n ? `the apiserver checkpoint serves on ${n.name} but the kube-apiserver DaemonSet is gone (deleted?), so waiting will not help: run "kubectl selfhost rollback --components kube-apiserver" to bring the static apiserver back, then pivot again` : null;
 }
 

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { clusterCopy } from './faults/node.ts';
 import { probed as probeDuring } from './prober.ts';
 import {
   BACKUPS, backupsLeft, KUBECONFIG, kubectl, kubectlAsync, kubectlJson, MANIFESTS, modes, ourDaemonSets, REPO, restoreStaticControlPlane, selfhost, selfhostAsync,
@@ -49,7 +50,6 @@ async function rebootAndWaitForApi(what: string): Promise<void> {
   console.log(`# FIGURE reboot ${what}: the API answered ${((Date.now() - t0) / 1000).toFixed(1)}s after the reboot began, with no command run`);
 }
 
-const clusterCopy = (component: string) => tryKubectl(['-n', 'kube-system', 'get', 'configmap', `kubectl-selfhost-backup-${NODE}`, '-o', `jsonpath={.data.${component.replaceAll('-', '\\-')}\\.yaml}`]);
 
 describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }, () => {
   after(() => restoreStaticControlPlane('the safety suite'));

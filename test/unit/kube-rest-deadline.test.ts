@@ -1,38 +1,27 @@
 // A write's deadline (WriteOptions.deadline, set by the Lease fence) against a local HTTP server: no request is
 // sent once it has passed, and a request the server has not answered by then is abandoned at that time.
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { loadKubeConfig } from '../../src/ports/kubeconfig.ts';
-import { restClient } from '../../src/ports/kube-rest.ts';
 import { DeadlineError, type KubeApi } from '../../src/ports/kube.ts';
+import { localServer, type LocalServer } from './fakes/local-server.ts';
 
 describe('a write with a deadline', () => {
   const seen: string[] = [];
   const held: ServerResponse[] = [];
   let answer = true;
-  const server = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    if (!answer) { held.push(res); return; }
-    res.setHeader('Content-Type', 'application/json');
-    res.end('{"metadata":{"name":"x"}}');
-  });
+  let local: LocalServer;
   let kube: KubeApi;
   before(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const file = join(mkdtempSync(join(tmpdir(), 'selfhost-deadline-')), 'config');
-    writeFileSync(file, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${(server.address() as { port: number }).port}` } }],
-      users: [{ name: 'u', user: { token: 't' } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
-    }));
-    kube = restClient(await loadKubeConfig({ kubeconfig: file }), { requestTimeoutMs: 30_000 });
+    local = await localServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (!answer) { held.push(res); return; }
+      res.setHeader('Content-Type', 'application/json');
+      res.end('{"metadata":{"name":"x"}}');
+    }, { token: 't' }, 30_000);
+    kube = local.kube;
   });
-  after(() => { for (const r of held) r.destroy(); server.close(); });
+  after(() => { for (const r of held) r.destroy(); local.close(); });
 
   it('is not sent at all once its deadline has passed (create, replace and delete alike)', async () => {
     seen.length = 0;

@@ -225,6 +225,11 @@ describe('status of reboot recovery', () => {
     assert.ok(none.problems.some((p) => /no reboot recovery on cp-1/.test(p)));
     const active = buildStatus({ snapshot: hosted({ recordedGeneration: 2, active: true, checkpointer: true }, 2), context: 'c', etcd, backups: {} });
     assert.ok(active.problems.some((p) => /checkpoint is active on cp-1/.test(p)));
+    const orphan = hosted({ recordedGeneration: 2, active: true, checkpointer: true }, 2);
+    orphan.daemonSets = {};
+    const gone = buildStatus({ snapshot: orphan, context: 'c', etcd, backups: {} });
+    assert.ok(gone.problems.some((p) => /checkpoint serves on cp-1 but the kube-apiserver DaemonSet is gone .*"kubectl selfhost rollback --components kube-apiserver"/.test(p)), gone.problems.join('\n'));
+    assert.ok(!gone.problems.some((p) => /recovering from a reboot/.test(p)), 'no advice to wait for a DaemonSet pod that cannot come');
   });
 
   it('is degraded, naming the fix, when the image the checkpoint starts is no longer on the node', () => {
