@@ -2,8 +2,11 @@
 # Builds the container images the test bed needs, locally (no registry is reachable), as one OCI image layout
 # tarball that `ctr -n k8s.io images import` understands. Images and names:
 #   - every image `kubeadm config images list` prints for the bed's ClusterConfiguration (kube-apiserver,
-#     kube-controller-manager, kube-scheduler, etcd, pause; CoreDNS and kube-proxy are disabled addons),
-#     each a single layer holding the static binary (binaries from build-binaries.sh) on PATH;
+#     kube-controller-manager, kube-scheduler, etcd, pause; with BED_ADDONS=1 also kube-proxy and CoreDNS, which
+#     are disabled addons otherwise), each a single layer holding the static binary (binaries from
+#     build-binaries.sh; CoreDNS from build-coredns.sh at the version kubeadm names) on PATH; kube-proxy's image
+#     also holds Debian's iptables (nft variant) with its libraries and extensions, copied from this host;
+#   - with BED_ADDONS=1, kubectl-selfhost.local/bed-prober:v1, the in-cluster API prober built from prober/ here;
 #   - docker.io/library/busybox:<version of Debian's busybox-static> (the plugin's default node-agent image).
 # pause is built from pause.c (ours) with gcc -static.
 # Usage: build-images.sh BIN_DIR   (prints the cache directory holding images.tar and images.txt)
@@ -16,13 +19,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 CACHE_ROOT=${SELFHOST_CACHE:-/var/cache/kubectl-selfhost}
 bin=${1:?usage: build-images.sh BIN_DIR}
 BUSYBOX_TAG=1.35.0
+PROBER_IMAGE=kubectl-selfhost.local/bed-prober:v1
 
 for f in kubeadm kube-apiserver kube-controller-manager kube-scheduler etcd etcdctl etcdutl; do
   [ -x "$bin/$f" ] || { echo "build-images: $bin/$f missing (run build-binaries.sh first)" >&2; exit 1; }
 done
 
-recipe=$(cat "$here/build-images.sh" "$here/pause.c" "$here/versions.env" | sha256sum | cut -c1-12)
-out="$CACHE_ROOT/images/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-busybox-$BUSYBOX_TAG-$recipe"
+ADDONS=${BED_ADDONS:-0}
+[[ $ADDONS == [01] ]] || { echo "build-images: BED_ADDONS must be 0 or 1, not '$ADDONS'" >&2; exit 1; }
+# The Debian packages whose files go into the kube-proxy image: their versions are part of the recipe.
+IPTABLES_PACKAGES=(iptables libxtables12 libnftnl11 libmnl0 libnetfilter-conntrack3 libnfnetlink0 libc6 netbase)
+recipe_inputs() {
+  cat "$here/build-images.sh" "$here/pause.c" "$here/versions.env"
+  if [ "$ADDONS" = 1 ]; then
+    cat "$here/build-coredns.sh" "$here/prober/go.mod" "$here/prober/main.go"
+    dpkg-query -W -f '${Package} ${Version}\n' "${IPTABLES_PACKAGES[@]}"
+  fi
+}
+recipe=$(recipe_inputs | sha256sum | cut -c1-12)
+suffix=""; [ "$ADDONS" = 1 ] && suffix="-addons"
+out="$CACHE_ROOT/images/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-busybox-$BUSYBOX_TAG$suffix-$recipe"
 if [ -f "$out/.complete" ]; then echo "$out"; exit 0; fi
 
 busybox=$(command -v busybox || true)
@@ -91,16 +107,35 @@ make_image() {
   echo "build-images: $ref (layer ${layer#* } bytes)" >&2
 }
 
-# The names kubeadm itself wants, for a ClusterConfiguration like the bed's (addons disabled).
-cat > "$work/list.yaml" <<EOF
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-kubernetesVersion: $K8S_VERSION
-dns:
-  disabled: true
-proxy:
-  disabled: true
-EOF
+# kube-proxy's iptables: Debian's nft variant (the one the host and the bed's guard chain use; mixing the legacy
+# and nft back ends in one network namespace is what distroless-iptables' wrapper exists to avoid), its ldd closure
+# and the extensions it loads with dlopen, which ldd cannot see.
+iptables_rootfs() {
+  local r=$1 multi=/usr/sbin/xtables-nft-multi f lib
+  [ -x "$multi" ] || { echo "build-images: $multi missing (apt-get install iptables)" >&2; exit 1; }
+  mkdir -p "$r/usr/sbin" "$r/usr/lib/x86_64-linux-gnu/xtables" "$r/usr/lib64"
+  ln -s usr/lib "$r/lib"
+  ln -s usr/lib64 "$r/lib64"
+  cp "$multi" "$r/usr/sbin/"
+  for f in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    ln -s xtables-nft-multi "$r/usr/sbin/$f"
+  done
+  cp /usr/lib/x86_64-linux-gnu/xtables/*.so "$r/usr/lib/x86_64-linux-gnu/xtables/"
+  for lib in $( { ldd "$multi"; for f in /usr/lib/x86_64-linux-gnu/xtables/*.so; do ldd "$f"; done; } |
+      awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
+    cp -L "$lib" "$r/usr/lib/x86_64-linux-gnu/"
+  done
+  cp -L /lib64/ld-linux-x86-64.so.2 "$r/usr/lib64/"
+  cp /etc/protocols "$r/etc/"
+  [[ $(chroot "$r" /usr/sbin/iptables --version) == *nf_tables* ]] ||
+    { echo "build-images: iptables in the kube-proxy image does not run" >&2; exit 1; }
+}
+
+# The names kubeadm itself wants, for a ClusterConfiguration like the bed's (addons disabled unless BED_ADDONS=1).
+{
+  printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: %s\n' "$K8S_VERSION"
+  [ "$ADDONS" = 1 ] || printf 'dns:\n  disabled: true\nproxy:\n  disabled: true\n'
+} > "$work/list.yaml"
 # unshare --net: kubeadm gets no network at all while it lists names.
 mapfile -t refs < <(unshare --net "$bin/kubeadm" config images list --config "$work/list.yaml" 2>/dev/null)
 [ "${#refs[@]}" -gt 0 ] || { echo "build-images: kubeadm config images list printed nothing" >&2; exit 1; }
@@ -120,6 +155,18 @@ for ref in "${refs[@]}"; do
       cp "$bin/etcd" "$bin/etcdctl" "$bin/etcdutl" "$r/usr/local/bin/"
       make_image "$ref" "$r" "[]" "$(json_array /usr/local/bin/etcd)"
       ;;
+    kube-proxy)
+      [ "$tag" = "$K8S_VERSION" ] || { echo "build-images: kubeadm wants $ref but K8S_VERSION=$K8S_VERSION" >&2; exit 1; }
+      [ -x "$bin/kube-proxy" ] || { echo "build-images: $bin/kube-proxy missing (run build-binaries.sh first)" >&2; exit 1; }
+      cp "$bin/kube-proxy" "$r/usr/local/bin/kube-proxy"
+      iptables_rootfs "$r"
+      make_image "$ref" "$r" "[]" "$(json_array /usr/local/bin/kube-proxy)"
+      ;;
+    coredns)
+      coredns=$(bash "$here/build-coredns.sh" "$tag" | tail -n 1)
+      cp "$coredns" "$r/coredns"
+      make_image "$ref" "$r" "$(json_array /coredns)" "[]"
+      ;;
     pause)
       gcc -static -O2 -Wall -Wextra -Werror -o "$r/pause" "$here/pause.c"
       strip "$r/pause"
@@ -130,6 +177,13 @@ for ref in "${refs[@]}"; do
       ;;
   esac
 done
+
+if [ "$ADDONS" = 1 ]; then
+  r="$work/rootfs-bed-prober"
+  base_rootfs "$r"
+  (cd "$here/prober" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$r/bed-prober" .)
+  make_image "$PROBER_IMAGE" "$r" "$(json_array /bed-prober)" "[]"
+fi
 
 r="$work/rootfs-busybox"
 base_rootfs "$r"

@@ -45,6 +45,17 @@ KUBECTL_CACHE=$STATE/kubectl-cache  # kubectl run by this script keeps its cache
 
 # kubeadm preflight checks this bed fails on purpose; each is explained in README.md.
 IGNORE_PREFLIGHT=${BED_IGNORE_PREFLIGHT:-}
+# BED_ADDONS=1: kubeadm's kube-proxy and CoreDNS addons, from images built here (build-images.sh), so that pods reach
+# the API through the kubernetes Service and resolve cluster names. Off by default until the suites are measured
+# with it.
+ADDONS=${BED_ADDONS:-0}
+[[ $ADDONS == [01] ]] || { printf 'testbed: error: BED_ADDONS must be 0 or 1, not %s\n' "$ADDONS" >&2; exit 1; }
+export BED_ADDONS=$ADDONS
+# kube-proxy's DaemonSet mounts /lib/modules and /run/xtables.lock from the node; where the host has none, containerd
+# or the kubelet creates them on the host's file system. `up` lists the ones missing before it starts, so that `down`
+# removes only what the bed created.
+ADDON_HOST_PATHS=(/lib/modules /run/xtables.lock)
+CREATED_ON_HOST=$STATE/created-on-host
 
 say() { printf 'testbed: %s\n' "$*"; }
 warn() { printf 'testbed: warning: %s\n' "$*" >&2; }
@@ -374,11 +385,15 @@ clusterName: selfhost-bed
 networking:
   podSubnet: $POD_SUBNET
   serviceSubnet: $SERVICE_SUBNET
-dns:
-  disabled: true     # no CoreDNS image can be pulled here (README.md)
-proxy:
-  disabled: true     # kube-proxy needs iptables/nft in its image (README.md)
 EOF
+    if [ "$ADDONS" != 1 ]; then
+      cat <<EOF
+dns:
+  disabled: true     # BED_ADDONS=1 builds CoreDNS's image (README.md)
+proxy:
+  disabled: true     # BED_ADDONS=1 builds kube-proxy's image, with iptables (README.md)
+EOF
+    fi
     local extra=${BED_APISERVER_EXTRA_ARGS:-} kv k v
     if [ -n "$extra" ]; then
       echo "apiServer:"
@@ -398,8 +413,21 @@ kind: KubeletConfiguration
 cgroupDriver: cgroupfs
 failCgroupV1: false   # this host has cgroup v1 controllers
 EOF
+    if [ "$ADDONS" = 1 ]; then
+      cat <<EOF
+---
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+conntrack:
+  maxPerCore: 0       # nf_conntrack_max is global to the host and read-only from the node's namespace (kind does the same)
+iptables:
+  minSyncPeriod: 1s
+EOF
+    fi
   } >"$KUBEADM_CONFIG"
   echo "$bin" >"$STATE/bin-dir"
+  echo "$ADDONS" >"$STATE/addons"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -579,7 +607,7 @@ cmd_up() {
   [ -f "$bin/.complete" ] || die "build-binaries.sh did not produce $bin"
   stage "images (cache)"
   IMAGES_DIR=$(bash "$here/build-images.sh" "$bin" | tail -n 1) || die "build-images.sh failed"
-  if healthy; then
+  if healthy && [ "$(cat "$STATE/addons" 2>/dev/null || echo 0)" = "$ADDONS" ]; then
     stage_end
     say "the bed is already up and healthy (kubeconfig: $HOST_KUBECONFIG)"
     return 0
@@ -600,6 +628,9 @@ cmd_up() {
     grep -qxF "$ref" <<<"$have" || missing+=("$ref")
   done <"$IMAGES_DIR/images.txt"
   [ ${#missing[@]} -eq 0 ] || die "images missing after import: ${missing[*]}"
+  if [ "$ADDONS" = 1 ]; then
+    for f in "${ADDON_HOST_PATHS[@]}"; do [ -e "$f" ] || echo "$f" >>"$CREATED_ON_HOST"; done
+  fi
   stage "kubelet supervisor"
   start_kubelet_supervisor
   stage "kubeadm init"
@@ -619,6 +650,13 @@ cmd_up() {
   stage "static pods + readyz"
   wait_for "the four control-plane mirror pods Running and ready" 180 static_pods_state
   wait_for "/readyz" 60 kubectl_ get --raw /readyz
+  if [ "$ADDONS" = 1 ]; then
+    stage "kube-proxy + CoreDNS"
+    kubectl_ --request-timeout=0 -n kube-system rollout status daemonset/kube-proxy --timeout=180s >/dev/null ||
+      die "kube-proxy did not become ready (bash $here/testbed.sh kubectl -n kube-system describe pods -l k8s-app=kube-proxy)"
+    kubectl_ --request-timeout=0 -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null ||
+      die "CoreDNS did not become ready (bash $here/testbed.sh kubectl -n kube-system describe pods -l k8s-app=kube-dns)"
+  fi
   stage "smoke Deployment"
   smoke_deployment
   print_stages
@@ -657,12 +695,27 @@ EOF
     die "the smoke Deployment did not become available"
   fi
   kubectl_ get pods -l app=bed-smoke -o wide
+  if [ "$ADDONS" = 1 ]; then
+    # From a pod: the API's name resolves through CoreDNS, and its ClusterIP answers through kube-proxy's rules.
+    local ip
+    ip=$(kubectl_ get service kubernetes -o jsonpath='{.spec.clusterIP}')
+    kubectl_ exec deploy/bed-smoke -- nslookup kubernetes.default.svc.cluster.local 2>&1 | grep -qx "Address:[[:space:]]*$ip" ||
+      die "a pod could not resolve kubernetes.default.svc.cluster.local to $ip through CoreDNS"
+    kubectl_ exec deploy/bed-smoke -- nc -z -w 5 "$ip" 443 ||
+      die "a pod could not connect to the kubernetes Service at $ip:443 (kube-proxy's rules)"
+    say "smoke: a pod resolved kubernetes.default.svc.cluster.local to $ip and connected to it"
+  fi
   if [ -z "${BED_KEEP_SMOKE:-}" ]; then kubectl_ delete deployment bed-smoke --cascade=foreground --wait=true >/dev/null; fi
 }
 
 do_down() {
   local quiet=${1:-}
   stop_node 2
+  if [ -f "$CREATED_ON_HOST" ]; then
+    while read -r f; do
+      if [ -d "$f" ]; then rmdir "$f" 2>/dev/null || true; elif [ -f "$f" ] && [ ! -s "$f" ]; then rm -f "$f"; fi
+    done <"$CREATED_ON_HOST"
+  fi
   rm -rf --one-file-system "${KUBE_DIRS[@]}" "$STATE"
   rm -f /var/lib/cni/results/"$CNI_NET"-* 2>/dev/null || true
   rmdir /var/lib/cni/results /var/lib/cni/networks /var/lib/cni 2>/dev/null || true

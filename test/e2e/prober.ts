@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { request } from 'node:https';
 import { load } from 'js-yaml';
+import { bedHasAddons, ensureInClusterProber, inClusterWindow } from './incluster-prober.ts';
 
 export interface ProbeReport {
   label: string;
@@ -106,13 +107,24 @@ export function formatReport(r: ProbeReport): string {
   return `${r.label}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)}s (${(r.sent / (r.durationMs / 1000)).toFixed(1)}/s, each on a new connection), ${r.failed} failed, longest gap without a success ${(r.longestGapMs / 1000).toFixed(2)}s${r.firstErrors.length ? `; first failures: ${r.firstErrors.join('; ')}` : ''}`;
 }
 
-/** Runs f with the prober sending throughout (a second before and after), and reports the figures as one line. */
-export async function probed<T>(kubeconfig: string, label: string, f: () => T | Promise<T>, report: (line: string) => void = (line) => console.log(`# FIGURE ${line}`)): Promise<{ value: T; probe: ProbeReport }> {
-  const prober = startProber(kubeconfig, label);
+let addons: boolean | undefined;
+
+/**
+ * Runs f with the prober sending throughout (a second before and after), and reports the figures as one line per
+ * vantage point: the node's address (the kubeconfig's server) and, on a bed with its addons, the in-cluster prober
+ * through kubernetes.default.svc.
+ */
+export async function probed<T>(kubeconfig: string, label: string, f: () => T | Promise<T>, report: (line: string) => void = (line) => console.log(`# FIGURE ${line}`)): Promise<{ value: T; probe: ProbeReport; inCluster: ProbeReport | null }> {
+  addons ??= bedHasAddons();
+  if (addons) await ensureInClusterProber();
+  const prober = startProber(kubeconfig, `${label} [node address]`);
+  const inside = addons ? inClusterWindow(`${label} [in-cluster, kubernetes.default.svc]`) : null;
   await new Promise((r) => setTimeout(r, 1000));
   const value = await f();
   await new Promise((r) => setTimeout(r, 1000));
   const probe = await prober.stop();
+  const inCluster = inside ? await inside.stop() : null;
   report(formatReport(probe));
-  return { value, probe };
+  if (inCluster) report(formatReport(inCluster));
+  return { value, probe, inCluster };
 }

@@ -104,6 +104,7 @@ describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', {
       } finally {
         const probe = await prober.stop();
         const gaps = await sampler.stop();
+        console.log(`# listener gaps of ${c.name} (ms, longest per component): ${JSON.stringify(gaps)}`);
         record({ fault: 'hand edit', verb: 'status/pivot/rollback', point: c.name, outcome, apiGapS: apiGap(probe), listenerGapS: worstListenerGap(gaps), left: outcome.startsWith('failed') ? '(not checked)' : leftovers() });
       }
     });

@@ -1,0 +1,3 @@
+module selfhost.local/bed-prober
+
+go 1.24.0
