@@ -1,0 +1,3 @@
+module kubectl-selfhost.local/node-helper
+
+go 1.24.0

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+)
+
+const procRoot = "/proc"
+
+type sharePortArgs struct {
+	port int
+	exe  string
+}
+
+func parseSharePort(args []string) (sharePortArgs, error) {
+	fs := flag.NewFlagSet("share-port", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	port := fs.Int("port", 0, "")
+	exe := fs.String("exe", "", "")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return sharePortArgs{}, fail(exitUsage, "usage: node-helper share-port --port N --exe NAME")
+	}
+	if *port < 1 || *port > 65535 {
+		return sharePortArgs{}, fail(exitUsage, "--port must be 1-65535, not %d", *port)
+	}
+	if *exe == "" || strings.Contains(*exe, "/") || len(*exe) > 15 {
+		return sharePortArgs{}, fail(exitUsage, "--exe must be a process name as in /proc/PID/comm (at most 15 characters, no slash), not %q", *exe)
+	}
+	return sharePortArgs{port: *port, exe: *exe}, nil
+}
+
+// Shared is one listening socket share-port acted on.
+type Shared struct {
+	PID    int    `json:"pid"`
+	FD     int    `json:"fd"`
+	Inode  string `json:"inode"`
+	Before bool   `json:"alreadyShared"`
+}
+
+// listeningInodes: the inodes of the TCP sockets listening on port, from a /proc/net/tcp-format table.
+func listeningInodes(table io.Reader, port int) map[string]bool {
+	out := map[string]bool{}
+	sc := bufio.NewScanner(table)
+	first := true
+	for sc.Scan() {
+		if first { // the header
+			first = false
+			continue
+		}
+		f := strings.Fields(sc.Text())
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+		if len(f) < 10 || f[3] != "0A" { // 0A: TCP_LISTEN
+			continue
+		}
+		i := strings.LastIndexByte(f[1], ':')
+		if i < 0 {
+			continue
+		}
+		p, err := strconv.ParseUint(f[1][i+1:], 16, 16)
+		if err == nil && int(p) == port && f[9] != "0" {
+			out[f[9]] = true
+		}
+	}
+	return out
+}
+
+// socketInode: "socket:[123]" -> "123".
+func socketInode(link string) (string, bool) {
+	if !strings.HasPrefix(link, "socket:[") || !strings.HasSuffix(link, "]") {
+		return "", false
+	}
+	return link[len("socket:[") : len(link)-1], true
+}
+
+// candidates: the pids named exe that live in the network namespace netns (of this helper: the node's).
+func candidates(root, exe, netns string) ([]int, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(root, e.Name(), "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != exe {
+			continue
+		}
+		ns, err := os.Readlink(filepath.Join(root, e.Name(), "ns", "net"))
+		if err != nil || ns != netns {
+			continue // another network namespace (another node of a bed on one host, a pod): not ours to touch
+		}
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	return pids, nil
+}
+
+func sharePort(a sharePortArgs, root string) ([]Shared, error) {
+	netns, err := os.Readlink(filepath.Join(root, "self", "ns", "net"))
+	if err != nil {
+		return nil, fail(exitFailed, "cannot read this process's network namespace: %v", err)
+	}
+	pids, err := candidates(root, a.exe, netns)
+	if err != nil {
+		return nil, fail(exitFailed, "cannot list processes: %v", err)
+	}
+	if len(pids) == 0 {
+		return nil, fail(exitNothing, "no process named %s in this network namespace (is the agent pod hostPID and hostNetwork?)", a.exe)
+	}
+	var done []Shared
+	for _, pid := range pids {
+		inodes := map[string]bool{}
+		for _, t := range []string{"tcp", "tcp6"} {
+			f, err := os.Open(filepath.Join(root, strconv.Itoa(pid), "net", t))
+			if err != nil {
+				continue
+			}
+			for k := range listeningInodes(f, a.port) {
+				inodes[k] = true
+			}
+			f.Close()
+		}
+		if len(inodes) == 0 {
+			continue
+		}
+		fds, err := os.ReadDir(filepath.Join(root, strconv.Itoa(pid), "fd"))
+		if err != nil {
+			return done, classify(fmt.Sprintf("reading the descriptors of %s (pid %d)", a.exe, pid), err)
+		}
+		pidfd, err := pidfdOpen(pid)
+		if err != nil {
+			return done, classify("pidfd_open", err)
+		}
+		for _, d := range fds {
+			link, err := os.Readlink(filepath.Join(root, strconv.Itoa(pid), "fd", d.Name()))
+			ino, ok := socketInode(link)
+			if err != nil || !ok || !inodes[ino] {
+				continue
+			}
+			fd, _ := strconv.Atoi(d.Name())
+			before, err := shareOne(pidfd, fd)
+			if err != nil {
+				syscall.Close(pidfd)
+				return done, err
+			}
+			done = append(done, Shared{PID: pid, FD: fd, Inode: ino, Before: before})
+		}
+		syscall.Close(pidfd)
+	}
+	if len(done) == 0 {
+		return nil, fail(exitNothing, "no %s process here listens on port %d", a.exe, a.port)
+	}
+	return done, nil
+}
+
+func pidfdOpen(pid int) (int, error) {
+	r, _, e := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// shareOne takes a copy of the target's descriptor, sets SO_REUSEPORT on the socket they share (a socket option
+// belongs to the socket, not to the descriptor) and closes the copy. It reports whether the option was set already.
+func shareOne(pidfd, targetFD int) (bool, error) {
+	r, _, e := syscall.Syscall(sysPidfdGetfd, uintptr(pidfd), uintptr(targetFD), 0)
+	if e != 0 {
+		return false, classify("pidfd_getfd", e)
+	}
+	fd := int(r)
+	defer syscall.Close(fd)
+	before, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soReuseport)
+	if err != nil {
+		return false, classify("getsockopt SO_REUSEPORT", err)
+	}
+	if before == 1 {
+		return true, nil
+	}
+	one := int32(1)
+	if _, _, e := syscall.Syscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soReuseport, uintptr(unsafe.Pointer(&one)), 4, 0); e != 0 {
+		return false, classify("setsockopt SO_REUSEPORT", e)
+	}
+	if now, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soReuseport); err != nil || now != 1 {
+		return false, fail(exitFailed, "SO_REUSEPORT did not stay set (%d, %v)", now, errors.Join(err))
+	}
+	return false, nil
+}
+
+// SO_REUSEPORT is 15 on amd64 and arm64 (asm-generic); the syscall package does not export it for every GOARCH.
+const soReuseport = 0xf

@@ -1,0 +1,109 @@
+// The node helper (src/node-helper, Go): its own Go tests, and share-port against real listening sockets in network
+// namespaces this test creates (unshare --net, loopback only): a process that listens without SO_REUSEPORT gets it
+// set through pidfd_getfd, after which a second process binds the same port and the kernel spreads new connections
+// over both; the same name in another network namespace is left alone. Needs root and Go (skipped without them).
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPO } from './helpers.ts';
+
+const haveGo = spawnSync('go', ['version']).status === 0;
+const root = process.getuid?.() === 0;
+const skip = !haveGo ? 'Go is not on PATH' : !root ? 'needs root (network namespaces, pidfd_getfd)' : false;
+const PORT = 7443;
+
+/** A node process listening on 127.0.0.1:PORT in a network namespace of its own; resolves once it listens. */
+function listenerInNewNetns(reply: string): Promise<ChildProcess> {
+  const code = `require('net').createServer((s) => s.end(${JSON.stringify(reply)})).listen({ port: ${PORT}, host: '127.0.0.1' }, () => console.log('listening'))`;
+  const child = spawn('unshare', ['--net', '--', 'sh', '-c', `ip link set lo up && exec "$0" -e "$1"`, process.execPath, code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(child); });
+    child.once('exit', (c) => reject(new Error(`listener exited ${c}`)));
+  });
+}
+
+/** Runs a command in the network namespace of pid. */
+const inNetns = (pid: number, cmd: string[], input?: string) => spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...cmd], { encoding: 'utf8', input });
+
+/** In pid's namespace: bind PORT with SO_REUSEPORT, then make 200 connections and count who answered. */
+function secondListenerAndClients(pid: number): { bound: boolean; answers: Record<string, number>; err: string } {
+  const code = `
+    const net = require('net');
+    const srv = net.createServer((s) => s.end('B'));
+    srv.once('error', (e) => { console.log(JSON.stringify({ bound: false, err: e.code })); process.exit(0); });
+    srv.listen({ port: ${PORT}, host: '127.0.0.1', reusePort: true }, async () => {
+      const answers = {};
+      for (let i = 0; i < 200; i++) {
+        const who = await new Promise((r) => { let b = ''; net.connect(${PORT}, '127.0.0.1').on('data', (d) => b += d).on('end', () => r(b)).on('error', (e) => r(e.code)); });
+        answers[who] = (answers[who] ?? 0) + 1;
+      }
+      console.log(JSON.stringify({ bound: true, answers }));
+      srv.close();
+    });`;
+  const r = inNetns(pid, [process.execPath, '-e', code]);
+  return { err: r.stderr, ...JSON.parse(r.stdout) };
+}
+
+describe('the node helper', { skip }, () => {
+  let helper = '';
+  const children: ChildProcess[] = [];
+  before(() => {
+    const out = mkdtempSync(join(tmpdir(), 'selfhost-node-helper-'));
+    execFileSync('bash', [join(REPO, 'scripts', 'build-node-helper.sh'), out], { stdio: ['ignore', 'pipe', 'inherit'] });
+    helper = join(out, 'node-helper');
+    execFileSync('sh', ['-c', `gunzip -c "$0/node-helper-linux-amd64.gz" > "$1" && chmod 700 "$1" && cd "$0" && gunzip -c node-helper-linux-amd64.gz | sha256sum | grep -q "$(grep amd64 SHA256SUMS | cut -d' ' -f1)"`, out, helper]);
+  });
+  after(() => { for (const c of children) c.kill('SIGKILL'); });
+
+  it('passes its Go tests (parsing /proc/net/tcp, arguments)', () => {
+    const r = spawnSync('go', ['test', './...'], { cwd: join(REPO, 'src', 'node-helper'), encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
+  it('share-port lets a second process bind beside a running listener, without touching another namespace', async () => {
+    const a = await listenerInNewNetns('A');
+    const other = await listenerInNewNetns('C');
+    children.push(a, other);
+    assert.deepEqual(secondListenerAndClients(a.pid!), { bound: false, err: 'EADDRINUSE' }, 'without the helper the port cannot be shared');
+
+    const r = inNetns(a.pid!, [helper, 'share-port', '--port', String(PORT), '--exe', 'node']);
+    assert.equal(r.status, 0, r.stderr);
+    const shared = JSON.parse(r.stdout) as Array<{ pid: number; alreadyShared: boolean }>;
+    assert.deepEqual(shared.map((s) => [s.pid, s.alreadyShared]), [[a.pid, false]], 'the listener of this namespace only');
+
+    const b = secondListenerAndClients(a.pid!);
+    assert.equal(b.bound, true, b.err);
+    assert.ok((b.answers['A'] ?? 0) > 0 && (b.answers['B'] ?? 0) > 0 && b.answers['A']! + b.answers['B']! === 200, `both listeners answer: ${JSON.stringify(b.answers)}`);
+
+    const again = inNetns(a.pid!, [helper, 'share-port', '--port', String(PORT), '--exe', 'node']);
+    assert.deepEqual((JSON.parse(again.stdout) as Array<{ alreadyShared: boolean }>).map((s) => s.alreadyShared), [true], 'a second run changes nothing');
+    assert.deepEqual(secondListenerAndClients(other.pid!), { bound: false, err: 'EADDRINUSE' }, 'the same name in another network namespace was left alone');
+  });
+
+  it('says in one line and an exit code when there is nothing to act on, or the arguments are wrong', async () => {
+    const a = await listenerInNewNetns('A');
+    children.push(a);
+    for (const [args, code, said] of [
+      [['share-port', '--port', '9', '--exe', 'node'], 3, /no node process here listens on port 9/],
+      [['share-port', '--port', String(PORT), '--exe', 'kube-apiserver'], 3, /no process named kube-apiserver in this network namespace/],
+      [['share-port', '--port', 'x', '--exe', 'node'], 2, /usage/],
+      [['bogus'], 2, /unknown command "bogus"/],
+    ] as const) {
+      const r = inNetns(a.pid!, [helper, ...args]);
+      assert.equal(r.status, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, said);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.equal(r.stdout, '');
+    }
+  });
+
+  it('probe reports what the kernel has', () => {
+    const r = spawnSync(helper, ['probe'], { encoding: 'utf8' });
+    const f = JSON.parse(r.stdout) as { kernel: string; pidfdGetfd: boolean; tcpMigrateReq: boolean };
+    assert.equal(f.kernel, execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim());
+    assert.equal(f.pidfdGetfd, true, 'this test would not have passed share-port without it');
+  });
+});
