@@ -5,7 +5,7 @@
 # Same sources and Go toolchain -> same bytes. Needs Go >= 1.24 on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$root/dist/node-helper}
+out=$(realpath -m "${1:-$root/dist/node-helper}")
 command -v go >/dev/null || { echo "build-node-helper: Go >= 1.24 is needed on PATH (https://go.dev/dl)" >&2; exit 1; }
 mkdir -p "$out"
 work=$(mktemp -d)

@@ -77,3 +77,15 @@ await Promise.all([
     minifySyntax: true,
   }),
 ]);
+
+// The node helper (src/node-helper, Go): built when Go is on PATH, else the CLI works without it and pivot adds port
+// sharing by restart (src/core/port-sharing.ts). Release packages require it (scripts/package/package.mjs).
+{
+  const { spawnSync } = await import('node:child_process');
+  if (spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0) {
+    const r = spawnSync('bash', ['scripts/build-node-helper.sh', 'dist/node-helper'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error('building the node helper failed (scripts/build-node-helper.sh)');
+  } else {
+    console.error('build: Go is not on PATH, so no node helper: pivot will add port sharing by restart (install Go >= 1.24 to build it)');
+  }
+}

@@ -39,6 +39,7 @@ const mtime = Number(process.env.SOURCE_DATE_EPOCH ?? gitCommitTime());
 const cache = cacheDir();
 
 step('bundle (scripts/build.mjs)', () => execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' }));
+if (!existsSync(join('dist', 'node-helper', 'SHA256SUMS'))) fail('dist/node-helper is missing: a release carries the node helper; install Go >= 1.24 and run again');
 for (const stale of readdirSync('dist')) if (/^kubectl-selfhost_v|\.sha256$|^sha256sums|^plugin\.yaml$|^bin$/.test(stale)) rmSync(join('dist', stale), { recursive: true });
 
 const pkgHome = await seedPkgCache(targets, nodeVersion, cache);
@@ -68,7 +69,13 @@ async function buildExecutables() {
   const hostPlatform = { darwin: 'macos', win32: 'win' }[process.platform] ?? process.platform;
   const jobs = targets.map((t) => ({
     main: join(root, 'dist', 'kubectl-selfhost.cjs'),
-    assets: { 'kubectl-selfhost.client-node.cjs': join(root, 'dist', 'kubectl-selfhost.client-node.cjs') },
+    assets: {
+      'kubectl-selfhost.client-node.cjs': join(root, 'dist', 'kubectl-selfhost.client-node.cjs'),
+      // The node helper (src/ports/node-helper.ts reads these names); npm run build made them.
+      'node-helper-linux-amd64.gz': join(root, 'dist', 'node-helper', 'node-helper-linux-amd64.gz'),
+      'node-helper-linux-arm64.gz': join(root, 'dist', 'node-helper', 'node-helper-linux-arm64.gz'),
+      'node-helper-SHA256SUMS': join(root, 'dist', 'node-helper', 'SHA256SUMS'),
+    },
     nodeVersion,
     useCodeCache: t.pkgPlatform === hostPlatform && t.pkgArch === process.arch,
     targets: [{ platform: t.pkgPlatform, arch: t.pkgArch, output: join(root, binDir(t), exeName(t)) }],

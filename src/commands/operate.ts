@@ -1,4 +1,5 @@
 // `kubectl selfhost pivot` and `kubectl selfhost rollback`: parse, connect, render progress, run.
+import { loadNodeHelper } from '../ports/node-helper.ts';
 import { createInterface } from 'node:readline/promises';
 import type { Invocation } from '../cli.ts';
 import { parseComponents } from '../core/components.ts';
@@ -64,7 +65,7 @@ export async function operateCommand(verb: 'pivot' | 'rollback', { flags, g, io 
   });
   io.out(`Context: ${c.bold(escapeTerminal(session.context))} (${escapeTerminal(session.server)})${args.dryRun !== 'none' ? c.yellow(` [dry run: ${args.dryRun}]`) : ''}\n`);
   const started = Date.now();
-  const env: OpEnv = { session, emit: renderer.emit, clock: realClock, fault: processFaultHook(io.env) };
+  const env: OpEnv = { session, emit: renderer.emit, clock: realClock, fault: processFaultHook(io.env), nodeHelper: loadNodeHelper() };
   try {
     if (verb === 'pivot') {
       const { plan, journal } = await runPivot(env, args);

@@ -1,4 +1,5 @@
 // `kubectl selfhost plan`: what pivot would change, as a coloured diff and steps, or as YAML/JSON.
+import { loadNodeHelper } from '../ports/node-helper.ts';
 import type { Invocation } from '../cli.ts';
 import { parseComponents } from '../core/components.ts';
 import { buildPlan, planExitCode, type Plan } from '../core/plan.ts';
@@ -38,7 +39,7 @@ export async function planCommand({ flags, g, given, io, now }: Invocation): Pro
     io.out(formatRollbackPlan(rb, args.output, chalkFor(g, io), commandLine('rollback', given)));
     return planExitCode(rb);
   }
-  const plan = buildPlan(snapshot, { components }, now);
+  const plan = buildPlan(snapshot, { components, helperArchs: loadNodeHelper().archs }, now);
   const pivot = (only?: readonly string[]) => commandLine('pivot', only ? new Map([...given, ['components', [only.join(',')]]]) : given);
   io.out(formatPlan(plan, args.output, g, io, pivot));
   return planExitCode(plan);

@@ -1,6 +1,7 @@
 // Every request this tool sends to the API server, as one table: preflight asks SelfSubjectAccessReviews for the
 // rows of the verb it runs, and `kubectl selfhost rbac` (deploy/rbac.yaml) grants exactly these rows. A request
 // the code sends that is not here is a bug: add its row, then `npm test` says how to regenerate deploy/rbac.yaml.
+import { HELPER_ARCHS, helperConfigMapName } from './port-sharing.ts';
 import { COMPONENTS } from './components.ts';
 import { NAMESPACE } from './labels.ts';
 import { LOCK_NAME } from '../pivot/lock.ts';
@@ -33,6 +34,7 @@ const OPERATE: readonly ToolVerb[] = ['pivot', 'rollback'];
 const core = (resource: string, rest: { subresource?: string; names?: Names } = {}) => ({ group: '', resource, namespaced: true, ...rest });
 const records: Names = { fixed: [JOURNAL_CONFIGMAP, CHECKPOINTS_CONFIGMAP], perNode: backupConfigMapName };
 const lease: Names = { fixed: [LOCK_NAME] };
+const helperConfigMaps: Names = { fixed: HELPER_ARCHS.map(helperConfigMapName) };
 const daemonSets: Names = { fixed: COMPONENTS };
 const ds = (names?: Names) => ({ group: 'apps', resource: 'daemonsets', namespaced: true, ...(names ? { names } : {}) });
 const leases = (names?: Names) => ({ group: 'coordination.k8s.io', resource: 'leases', namespaced: true, ...(names ? { names } : {}) });
@@ -58,9 +60,11 @@ export const PERMISSIONS: readonly Permission[] = [
   { verb: 'get', group: '', resource: 'namespaces', namespaced: false, names: { fixed: [NAMESPACE] }, usedBy: ALL, why: 'the kube-system UID, which names this cluster in the node backups (a directory kubeadm reset left is refused)' },
   { verb: 'list', ...core('configmaps'), usedBy: ALL, why: "this tool's records in one read, by label: the journal, the checkpoint record, the backup copies" },
   { verb: 'get', ...core('configmaps', { names: records }), usedBy: ALL, why: 'the journal, the checkpoint record, the cluster copies of the backups' },
-  { verb: 'create', ...core('configmaps'), usedBy: OPERATE, why: 'the journal, the checkpoint record, the cluster copies of the backups' },
+  { verb: 'create', ...core('configmaps'), usedBy: OPERATE, why: 'the journal, the checkpoint record, the cluster copies of the backups, the node helper for one call (pivot)' },
   { verb: 'update', ...core('configmaps', { names: records }), usedBy: OPERATE, why: 'the journal after each step, the checkpoint record, a backup copy' },
   { verb: 'delete', ...core('configmaps', { names: records }), usedBy: ['rollback'], why: 'the backup copies and the checkpoint record, at the end of a rollback' },
+  { verb: 'update', ...core('configmaps', { names: helperConfigMaps }), usedBy: ['pivot'], why: 'the node helper, in place of one a killed run left' },
+  { verb: 'delete', ...core('configmaps', { names: helperConfigMaps }), usedBy: ['pivot'], why: 'the node helper, once it has run on the node' },
   { verb: 'get', ...leases(lease), usedBy: OPERATE, why: 'the lock: one run at a time' },
   { verb: 'create', ...leases(), usedBy: OPERATE, why: 'the lock, when no run holds it' },
   { verb: 'update', ...leases(lease), usedBy: OPERATE, why: 'the lock: taking over an expired one, renewing it' },

@@ -6,9 +6,11 @@ import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.t
 import { checkConvertibleOnNodes } from './convertible.ts';
 import { skippedFileWarnings } from './directory-notes.ts';
 import type { BackupOwner, NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
+import type { SharingMethod } from './port-sharing.ts';
 import { imageVersion } from './static-pod.ts';
 import { EXIT_CODES } from './errors.ts';
 import { servingPort } from './serving-port.ts';
+import { sharingMethod } from './port-sharing.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
 import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
@@ -52,7 +54,7 @@ interface StepBase {
 
 export type PlannedStep = StepBase & (
   | { action: 'backup'; node: string; target: StepNode; file: string; owner: BackupOwner }
-  | { action: 'enable-port-sharing'; node: string; target: StepNode; file: string; port: number }
+  | { action: 'enable-port-sharing'; node: string; target: StepNode; file: string; port: number; method: SharingMethod }
   | { action: 'apply-daemonset'; node: null; daemonSet: DaemonSet }
   | { action: 'handover'; node: string; target: StepNode; file: string; port: number }
   | { action: 'checkpoint'; node: string; target: StepNode; port: number }
@@ -90,6 +92,8 @@ export interface Plan {
 
 export interface PlanOptions {
   components: readonly Component[];
+  /** The architectures of the node helper this build carries (none: port sharing always by restart). */
+  helperArchs?: readonly string[];
 }
 
 export function modeOf(node: NodeSnapshot, component: Component): Mode {
@@ -120,9 +124,9 @@ export function buildPlan(snapshot: Snapshot, options: PlanOptions, now: Date): 
   const nodes = [...snapshot.nodes].sort((a, b) => a.name.localeCompare(b.name));
   const warnings: Warning[] = [...commonWarnings(nodes)];
   const components = PIVOT_ORDER.filter((c) => options.components.includes(c)).map((c) =>
-    planComponent(c, nodes, snapshot, warnings),
+    planComponent(c, nodes, snapshot, warnings, options.helperArchs ?? []),
   );
-  const steps = components.flatMap((cp) => stepsFor(cp, nodes, snapshot));
+  const steps = components.flatMap((cp) => stepsFor(cp, nodes, snapshot, options.helperArchs ?? []));
   return {
     apiVersion: PLAN_API_VERSION,
     kind: 'Plan',
@@ -135,7 +139,7 @@ export function buildPlan(snapshot: Snapshot, options: PlanOptions, now: Date): 
   };
 }
 
-function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Snapshot, warnings: Warning[]): ComponentPlan {
+function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Snapshot, warnings: Warning[], helperArchs: readonly string[]): ComponentPlan {
   const withStatic = nodes.filter((n) => findStatic(n, component) !== undefined);
   const missing = nodes.filter((n) => modeOf(n, component) === 'missing');
   const source = withStatic[0];
@@ -167,7 +171,11 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
     }
   }
   if (!base.portSharing.static) {
-    warnings.push({ code: 'NoPortSharing', message: `the static ${component} lacks ${PORT_SHARING_FLAG}: pivot first restarts it with the flag (${COMPONENT_INFO[component].restartCost}), so that the hand-over itself needs no pause` });
+    const restarted = withStatic.map((n) => ({ n, m: sharingMethod(n, helperArchs) })).filter((x) => x.m.how === 'restart');
+    if (restarted.length > 0) {
+      const why = [...new Set(restarted.map((x) => (x.m as { why: string }).why))].join('; ');
+      warnings.push({ code: 'NoPortSharing', message: `the static ${component} lacks ${PORT_SHARING_FLAG}: pivot first restarts it with the flag on ${restarted.map((x) => x.n.name).join(', ')} (${COMPONENT_INFO[component].restartCost}), so that the hand-over itself needs no pause; not in place because ${why}` });
+    }
   }
   return { ...base, action: 'pivot', reason: `static on ${base.nodes.join(', ')}` };
 }
@@ -179,7 +187,7 @@ export const stepNode = (n: NodeSnapshot): StepNode => ({ name: n.name, staticPo
  * apiserver, the checkpoints of nodes an earlier run handed over; then node by node the hand-over, for the
  * apiserver preceded by that node's checkpoint (no reboot window).
  */
-function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
+function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, helperArchs: readonly string[]): PlannedStep[] {
   if (cp.action === 'blocked') return [];
   if (cp.action === 'skip') return checkpointSteps(cp, nodes, snapshot);
   const c = cp.component;
@@ -196,10 +204,15 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot):
     description: `back up ${path} on ${n.name} (node copy beside the manifest directory, cluster copy in kube-system)`, cost: 'none',
   }));
   if (!cp.portSharing.static) {
-    steps.push(...on.map(({ n, target, file }): PlannedStep => ({
-      id: `port-sharing/${c}/${n.name}`, action: 'enable-port-sharing', component: c, node: n.name, target, file, port, writes: 'node',
-      description: `add ${PORT_SHARING_FLAG}=true to the static ${c} on ${n.name}; the kubelet restarts it`, cost: info.restartCost,
-    })));
+    steps.push(...on.map(({ n, target, file }): PlannedStep => {
+      const method = sharingMethod(n, helperArchs);
+      return {
+        id: `port-sharing/${c}/${n.name}`, action: 'enable-port-sharing', component: c, node: n.name, target, file, port, method, writes: 'node',
+        ...(method.how === 'in-place'
+          ? { description: `set SO_REUSEPORT on the running static ${c}'s port ${port} on ${n.name} (node helper, pidfd_getfd): no restart`, cost: `none; if the node refuses it (seccomp, no CAP_SYS_PTRACE), add ${PORT_SHARING_FLAG}=true and restart instead: ${info.restartCost}` }
+          : { description: `add ${PORT_SHARING_FLAG}=true to the static ${c} on ${n.name}; the kubelet restarts it (not in place: ${method.why})`, cost: info.restartCost }),
+      };
+    }));
   }
   const verb = cp.daemonSetExists === 'absent' ? 'create' : cp.daemonSetExists === 'same' ? 'keep (unchanged)' : 'update';
   steps.push({

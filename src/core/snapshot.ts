@@ -51,6 +51,9 @@ export interface NodeSnapshot {
   checkpoint?: CheckpointSeen;
   /** The images the kubelet reports present on the node (live only): can a checkpoint start without a pull? */
   images?: string[];
+  /** node.status.nodeInfo (live only): what pivot can do on the node without a restart (src/core/port-sharing.ts). */
+  kernel?: string;
+  arch?: string;
 }
 
 export interface CheckpointSeen {

@@ -4,7 +4,7 @@ import type { Emit } from '../core/events.ts';
 import type { WaitCtx } from '../core/wait.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ApiProbe, KubeApi } from '../ports/kube.ts';
-import type { NodeFiles } from '../ports/nodefs.ts';
+import type { NodeFiles, NodeSockets } from '../ports/nodefs.ts';
 
 export type { DryRun } from '../core/runner.ts';
 
@@ -12,6 +12,7 @@ export type { DryRun } from '../core/runner.ts';
 export interface OpContext {
   kube: KubeApi;
   files: NodeFiles;
+  sockets: NodeSockets;
   probe: ApiProbe;
   clock: Clock;
   emit: Emit;

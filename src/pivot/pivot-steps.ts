@@ -14,6 +14,7 @@ import { parseAll, toYaml } from '../core/yaml.ts';
 import { paths, type Obj } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { tagOf, type OpContext } from './context.ts';
+import { processName } from '../core/port-sharing.ts';
 import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, readiness, type LivePod } from './observe.ts';
 import { podReady } from '../core/pod-state.ts';
 import { CHECKPOINTER_FILE, CHECKPOINTER_POD, checkpointerPod, checkpointPod, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
@@ -72,22 +73,34 @@ async function backupExists(ctx: Pick<Ctx, 'files' | 'kube'>, s: S<'backup'>): P
   return (await readClusterBackup(ctx.kube, s.node, s.component)) !== null && (await ctx.files.readBackup(s.node, nodeDirs(s.target.staticPodPath), s.file)) !== null;
 }
 
-/** Restarts the static pod with SO_REUSEPORT, so that a second process can bind its port during the hand-over. */
+/**
+ * Gives the static pod's listening socket SO_REUSEPORT, so that a second process can bind its port during the
+ * hand-over: in place where the plan chose it (src/core/port-sharing.ts; the process keeps running), else, or when
+ * the node refuses it, by restarting the static pod with the flag.
+ */
 export async function enablePortSharing(ctx: Ctx, s: S<'enable-port-sharing'>): Promise<string | void> {
   const dirs = nodeDirs(s.target.staticPodPath);
   const text = await ctx.files.read(s.node, dirs, s.file);
   if (text === null) return 'the static manifest is gone already (handed over by an earlier run)';
   const pod = parseAll(text)[0] as Pod;
   const already = sharesPort(pod);
+  let fellBack = '';
+  if (!already && s.method.how === 'in-place') {
+    const r = await ctx.sockets.sharePort(s.node, dirs, s.method.arch, processName(s.component), s.port);
+    if (r.done) return r.already ? 'the running static pod already shared its port' : 'set in place on the running process: no restart';
+    fellBack = `; not in place (${r.why}), so by restart`;
+  }
   if (!already) await ctx.files.write(s.node, dirs, s.file, toYaml(withPortSharing(pod)));
   await waitFor(ctx.wait, tagOf('pivot', s.component), `the static ${s.component} on ${s.node} to run again with ${PORT_SHARING_FLAG}`, async () => {
     const m = await mirrorPod(ctx.kube, s.component, s.node);
     return { done: sharesPort(m) && podReady(m), seen: m ? `${describePod(m)}, flag ${sharesPort(m) ? 'present' : 'not yet'}` : 'no mirror pod yet' };
   }, () => lastEvents(ctx.kube, `${s.component}-${s.node}`));
-  return already ? 'the static pod already shares its port' : undefined;
+  return already ? 'the static pod already shares its port' : fellBack ? fellBack.slice(2) : undefined;
 }
 
 async function portShared(ctx: Pick<Ctx, 'kube'>, s: S<'enable-port-sharing'>): Promise<boolean> {
+  // Set in place, nothing on record says so, and a restart since would have undone it: run it again (it is idempotent).
+  if (s.method.how === 'in-place') return false;
   const m = await mirrorPod(ctx.kube, s.component, s.node);
   return m === null ? (await daemonPod(ctx.kube, s.component, s.node)) !== null : sharesPort(m);
 }

@@ -30,7 +30,7 @@ import { checkHealthy, notReady, orphanedCheckpoint } from './preflight.ts';
 
 export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; journal: Journal | null }> {
   const { session, emit, clock } = env;
-  const plan = (s: Snapshot) => buildPlan(s, { components: a.components }, clock.now());
+  const plan = (s: Snapshot) => buildPlan(s, { components: a.components, helperArchs: env.nodeHelper?.archs ?? [] }, clock.now());
   // 1.
   await preflightAccess(env, 'pivot', a.dryRun);
   let snapshot = await session.readSnapshot();

@@ -4,14 +4,16 @@
 // node (no pki, no kubeconfigs, not the parent /etc/kubernetes) is ever mounted. The pod is deleted afterwards
 // whatever happened.
 import { randomBytes } from 'node:crypto';
-import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
+import { API_GROUP, MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import { SelfhostError } from '../core/errors.ts';
 import { NODE_SECURITY_CONTEXT, OWNER_ONLY_UMASK } from '../core/node-security.ts';
 import { waitFor, type WaitCtx } from '../core/wait.ts';
 import { checkAgentImage } from './agent-image.ts';
 import type { FaultHook } from '../core/fault.ts';
 import { ApiError, paths, type KubeApi, type Obj } from './kube.ts';
-import type { NodeDirs, NodeFiles } from './nodefs.ts';
+import type { NodeDirs, NodeFiles, NodeSockets } from './nodefs.ts';
+import type { NodeHelper } from './node-helper.ts';
+import { helperConfigMapName, type HelperArch } from '../core/port-sharing.ts';
 
 export { DEFAULT_AGENT_IMAGE } from './agent-image.ts';
 export const AGENT_COMPONENT = 'node-agent';
@@ -22,6 +24,12 @@ interface AgentOp {
   /** How the static pod directory (/m) and the backup directory (/b) are mounted; absent: not at all. */
   manifests?: Access;
   backup?: Access;
+  /**
+   * Runs the node helper (src/node-helper) on a process of the node: its gzip'd binary from a ConfigMap at /h, a
+   * memory-backed scratch directory at /w to unpack it in, the host's PID namespace to see the process, and
+   * CAP_SYS_PTRACE, which pidfd_getfd requires (it takes a copy of another process's descriptor). Nothing else.
+   */
+  helper?: true;
   script: string;
 }
 
@@ -79,6 +87,18 @@ export const AGENT_OPS = {
   // Empties the backup directory, refusing while any original is left in it (it may be a last copy). The directory
   // itself stays (empty, 0700): removing it would take a writable mount of its parent, /etc/kubernetes, pki and
   // kubeconfigs included.
+  // $SHA: the binary's sha256, checked before it runs; $PORT and $EXE: what share-port acts on. The helper's exit
+  // codes 3 (nothing to act on), 4 (kernel lacks it) and 5 (not permitted) tell pivot to restart instead.
+  sharePort: {
+    helper: true,
+    script: [
+      ': "${H:=/h}" "${W:=/w}"',
+      'gunzip -c "$H/node-helper.gz" > "$W/node-helper" || { echo "cannot unpack the node helper" >&2; exit 1; }',
+      'echo "$SHA  $W/node-helper" | sha256sum -c - >/dev/null 2>&1 || { rm -f "$W/node-helper"; echo "the node helper does not match its checksum; nothing was changed" >&2; exit 1; }',
+      'chmod 700 "$W/node-helper"',
+      'exec "$W/node-helper" share-port --port "$PORT" --exe "$F"',
+    ].join('\n'),
+  },
   removeBackups: {
     backup: 'rw',
     script: 'for f in "$B"/*.yaml; do case "$f" in */kube-apiserver.checkpoint.yaml) ;; *) [ -e "$f" ] && { echo "refusing to empty $B: $f is still a backup" >&2; exit 4; } ;; esac; done; rm -rf "$B"/* "$B"/.[!.]* "$B"/..?*',
@@ -115,10 +135,17 @@ export function agentNodeFiles(o: AgentOptions): NodeFiles {
   };
 }
 
-export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, op: Op, env: Record<string, string>): Obj {
+
+export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, op: Op, env: Record<string, string>, helperArch?: string): Obj {
   const spec: AgentOp = AGENT_OPS[op];
-  const volumes: Array<{ name: string; hostPath: { path: string; type: string } }> = [];
+  const volumes: Array<Record<string, unknown>> = [];
   const mounts: Array<{ name: string; mountPath: string; readOnly: boolean }> = [];
+  if (spec.helper) {
+    volumes.push({ name: 'helper', configMap: { name: helperConfigMapName((helperArch ?? 'amd64') as HelperArch), items: [{ key: 'node-helper.gz', path: 'node-helper.gz' }] } });
+    mounts.push({ name: 'helper', mountPath: '/h', readOnly: true });
+    volumes.push({ name: 'work', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } });
+    mounts.push({ name: 'work', mountPath: '/w', readOnly: false });
+  }
   if (spec.manifests) {
     volumes.push({ name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } });
     mounts.push({ name: 'manifests', mountPath: '/m', readOnly: spec.manifests === 'ro' });
@@ -138,6 +165,7 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
       // The host's network, so that the agent depends on no pod network (on a control-plane node the CNI may
       // itself need the components being moved); the script opens no socket.
       hostNetwork: true,
+      ...(spec.helper ? { hostPID: true } : {}),
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 0,
@@ -150,7 +178,7 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
         command: ['sh', '-c', agentScript(op)],
         env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
         volumeMounts: mounts,
-        securityContext: NODE_SECURITY_CONTEXT,
+        securityContext: spec.helper ? { ...NODE_SECURITY_CONTEXT, capabilities: { drop: ['ALL'], add: ['SYS_PTRACE'] } } : NODE_SECURITY_CONTEXT,
         resources: { requests: { cpu: '10m', memory: '16Mi' } },
       }],
       volumes,
@@ -163,13 +191,20 @@ const PULL_FAILURES = ['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', '
 
 type AgentPodStatus = { status?: { phase?: string; containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number; reason?: string } } }> } };
 
-async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, file: string, content?: string, extra: Record<string, string> = {}): Promise<{ output: string | null }> {
+interface RunMore {
+  /** The node's architecture, for an operation that runs the node helper. */
+  helperArch?: string;
+  /** Exit codes returned to the caller (with the log's last line) instead of thrown. */
+  soft?: readonly number[];
+}
+
+async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, file: string, content?: string, extra: Record<string, string> = {}, more: RunMore = {}): Promise<{ output: string | null; exitCode: number }> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) throw new SelfhostError('failed', `refusing an unsafe manifest file name "${file}"`);
   const name = `kubectl-selfhost-agent-${node}`.slice(0, 50).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '') + `-${randomBytes(3).toString('hex')}`;
   const env: Record<string, string> = { ...extra, F: file };
   if (content !== undefined) env['CONTENT'] = Buffer.from(content).toString('base64');
   const tag = `agent/${node}`;
-  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, op, env)).catch((err: unknown) => {
+  await o.kube.create(paths.pods(NAMESPACE), agentPod(name, node, dirs, o.image, op, env, more.helperArch)).catch((err: unknown) => {
     // Pod Security Admission stricter than kubeadm's default on kube-system: no node agent can run there.
     if (err instanceof ApiError && err.status === 403 && /violates PodSecurity/.test(err.message)) {
       throw new SelfhostError('precondition', `Pod Security Admission refuses the node agent pods in kube-system (${err.message.replace(/^.*?violates /, 'violates ').split('\n')[0]!.slice(0, 200)}); nothing was changed: the agents need hostPath mounts of the manifest directories, so kube-system must allow privileged pods (kubectl label namespace kube-system pod-security.kubernetes.io/enforce=privileged --overwrite, as kubeadm leaves it)`, { cause: err });
@@ -198,10 +233,42 @@ async function runAgent(o: AgentOptions, op: Op, node: string, dirs: NodeDirs, f
     // The log is the agent's answer (a file's content): an error page in its place must never pass for one.
     if (log.status !== 200) throw new SelfhostError('failed', `cannot read the log of node agent ${name} on ${node} (HTTP ${log.status}: ${log.body.trim().split('\n')[0]!.slice(0, 200)}); run the command again`);
     if (exitCode === 0 || exitCode === NOT_FOUND) o.fault?.(`agent/${op}/${file}/${node}`, 'after');
-    if (exitCode === 0) return { output: log.body };
-    if (exitCode === NOT_FOUND) return { output: null };
+    if (exitCode === 0) return { output: log.body, exitCode };
+    if (more.soft?.includes(exitCode)) return { output: log.body.trim().split('\n').pop() ?? '', exitCode };
+    if (exitCode === NOT_FOUND) return { output: null, exitCode };
     throw new SelfhostError('failed', `node agent on ${node} failed to ${op} ${file} (exit ${exitCode}): ${log.body.trim().split('\n').pop() ?? ''}`);
   } finally {
     await o.kube.delete(paths.pod(NAMESPACE, name), { gracePeriodSeconds: 0 }).catch(() => false);
   }
+}
+
+/** The node helper's exit codes after which pivot restarts the static pod instead (src/node-helper/main.go). */
+const HELPER_FALLBACK = { 3: 'nothing to act on', 4: 'the kernel lacks it', 5: 'not permitted' } as const;
+
+/**
+ * The real NodeSockets: the node helper in an agent pod. Its binary goes to the node in a ConfigMap of this run
+ * (created for the call, deleted after it whatever happened) and is checked against its sha256 before it runs.
+ */
+export function agentNodeSockets(o: AgentOptions & { helper: NodeHelper }): NodeSockets {
+  return {
+    async sharePort(node, dirs, arch, exe, port) {
+      const b = o.helper.binary(arch);
+      const cm = helperConfigMapName(arch);
+      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': 'node-helper' }, annotations: { [`${API_GROUP}/sha256`]: b.sha256 } }, binaryData: { 'node-helper.gz': b.gz.toString('base64') } };
+      await o.kube.create(paths.configMaps(NAMESPACE), body).catch(async (err: unknown) => {
+        if (!(err instanceof ApiError && err.status === 409)) throw err;
+        await o.kube.replace(paths.configMap(NAMESPACE, cm), body);
+      });
+      try {
+        const r = await runAgent(o, 'sharePort', node, dirs, exe, undefined, { SHA: b.sha256, PORT: String(port) }, { helperArch: arch, soft: [3, 4, 5] });
+        if (r.exitCode === 0) {
+          const shared = JSON.parse(r.output ?? '[]') as Array<{ alreadyShared: boolean }>;
+          return { done: true, already: shared.length > 0 && shared.every((x) => x.alreadyShared) };
+        }
+        return { done: false, why: `${HELPER_FALLBACK[r.exitCode as 3 | 4 | 5]}: ${r.output ?? ''}`.trim() };
+      } finally {
+        await o.kube.delete(paths.configMap(NAMESPACE, cm)).catch(() => false);
+      }
+    },
+  };
 }

@@ -37,7 +37,21 @@ export interface NodeFiles {
   removeBackups(node: string, dirs: NodeDirs): Promise<void>;
 }
 
+/**
+ * A node's processes: what pivot does to a running static pod without restarting it (src/core/port-sharing.ts).
+ * The real one runs the node helper in an agent pod (agent.ts).
+ */
+export interface NodeSockets {
+  /**
+   * Sets SO_REUSEPORT on the listening socket of `port` held by the process named `exe` (as /proc/PID/comm) on
+   * the node. done: false (with why) when the node cannot (no such listener, the kernel or the runtime refuses):
+   * the caller restarts the static pod with the flag instead.
+   */
+  sharePort(node: string, dirs: NodeDirs, arch: HelperArch, exe: string, port: number): Promise<{ done: true; already: boolean } | { done: false; why: string }>;
+}
+
 export type { BackupOwner } from '../core/snapshot.ts';
+import type { HelperArch } from '../core/port-sharing.ts';
 import type { BackupOwner } from '../core/snapshot.ts';
 
 export function nodeDirs(staticPodPath: string): NodeDirs {

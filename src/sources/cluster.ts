@@ -17,7 +17,7 @@ export const CHECKPOINTS_CONFIGMAP = 'kubectl-selfhost-checkpoints';
 export const DEFAULT_STATIC_POD_PATH = '/etc/kubernetes/manifests';
 
 type LivePod = Pod & { metadata: Pod['metadata'] & { name: string; deletionTimestamp?: string }; spec: Pod['spec']; status?: { phase?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ restartCount?: number; image?: string }> } };
-type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }>; images?: Array<{ names?: string[] }> } };
+type LiveNode = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }>; images?: Array<{ names?: string[] }>; nodeInfo?: { kernelVersion?: string; architecture?: string } } };
 type ConfigMapSeen = { metadata: { name: string; annotations?: Record<string, string> }; data?: Record<string, string> };
 export const BACKUP_CONFIGMAP_PREFIX = 'kubectl-selfhost-backup-';
 
@@ -52,6 +52,8 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
       daemonPods: hosted.filter((p) => p.spec.nodeName === n.metadata.name && !isMirrorPod(p)).flatMap(daemonPodSeen),
       checkpoint: checkpointSeen(n.metadata.name, own, checkpointsCm?.data),
       images: (n.status?.images ?? []).flatMap((i) => i.names ?? []),
+      ...(n.status?.nodeInfo?.kernelVersion ? { kernel: n.status.nodeInfo.kernelVersion } : {}),
+      ...(n.status?.nodeInfo?.architecture ? { arch: n.status.nodeInfo.architecture } : {}),
     })),
   );
   const byComponent: Snapshot['daemonSets'] = {};

@@ -26,7 +26,9 @@ export function renderPlan(plan: Plan, c: ChalkInstance, apply: ApplyCommand = b
   for (const cp of plan.components) {
     out.push(c.bold(`${cp.component}: ${cp.action}`) + c.dim(` (${esc(cp.reason)})`));
     if (cp.action === 'pivot' && cp.staticPod && cp.daemonSet) {
-      out.push(`  port sharing: static ${cp.portSharing.static ? 'yes' : c.yellow('no (restart needed first)')}, DaemonSet yes`);
+      const restarts = plan.steps.some((st) => st.action === 'enable-port-sharing' && st.component === cp.component && st.method.how === 'restart');
+      const missing = restarts ? c.yellow('no (restart needed first)') : 'no (set in place, no restart)';
+      out.push(`  port sharing: static ${cp.portSharing.static ? 'yes' : missing}, DaemonSet yes`);
       const where = esc(`${cp.sourceNode}:${cp.staticManifestFile ?? cp.component}`);
       const from = toYaml({ metadata: cp.staticPod.metadata, spec: cp.staticPod.spec });
       const to = toYaml(cp.daemonSet.spec.template);

@@ -17,9 +17,28 @@ const DIRS = nodeDirs('/etc/kubernetes/manifests');
 type PodSpec = { nodeName: string; automountServiceAccountToken: boolean; volumes: Array<{ name: string; hostPath: { path: string; type: string } }>; containers: Array<{ image: string; securityContext: Record<string, unknown>; volumeMounts: Array<{ name: string; mountPath: string; readOnly: boolean }>; command: string[] }> };
 const specOf = (op: keyof typeof AGENT_OPS) => (agentPod('a', 'cp-1', DIRS, 'busybox:x', op, { F: 'kube-apiserver.yaml' }) as Obj & { spec: PodSpec }).spec;
 
+/** The operations on files; sharePort runs the node helper (its own test below). */
+const FILE_OPS = (Object.keys(AGENT_OPS) as Array<keyof typeof AGENT_OPS>).filter((op) => op !== 'sharePort');
+
 describe('node agent pod', () => {
+  it('for sharePort: the host\'s PID namespace and CAP_SYS_PTRACE only, the helper from a ConfigMap, no host path', () => {
+    const s = (agentPod('a', 'cp-1', DIRS, 'busybox:x', 'sharePort', { F: 'kube-apiserver', SHA: 'x', PORT: '6443' }, 'arm64') as Obj & { spec: PodSpec & { hostPID?: boolean; hostNetwork?: boolean } }).spec;
+    assert.equal(s.hostPID, true, 'to see the static pod\'s process');
+    assert.equal(s.hostNetwork, true, 'to be in the network namespace of the port');
+    assert.deepEqual(s.containers[0]!.securityContext, {
+      runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, privileged: false,
+      capabilities: { drop: ['ALL'], add: ['SYS_PTRACE'] }, readOnlyRootFilesystem: true, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.deepEqual(s.volumes, [
+      { name: 'helper', configMap: { name: 'kubectl-selfhost-node-helper-arm64', items: [{ key: 'node-helper.gz', path: 'node-helper.gz' }] } },
+      { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    ] as never);
+    assert.deepEqual(s.containers[0]!.volumeMounts.map((m) => `${m.name}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`), ['helper:/h:ro', 'work:/w:rw']);
+    for (const op of FILE_OPS) assert.equal((specOf(op) as { hostPID?: boolean }).hostPID, undefined, `${op} stays out of the host's PID namespace`);
+  });
+
   it('mounts only the directories its operation touches, read-only where it only reads', () => {
-    const mounts = Object.fromEntries(Object.keys(AGENT_OPS).map((op) => {
+    const mounts = Object.fromEntries(FILE_OPS.map((op) => {
       const s = specOf(op as keyof typeof AGENT_OPS);
       const path = (name: string) => s.volumes.find((v) => v.name === name)!.hostPath.path;
       return [op, s.containers[0]!.volumeMounts.map((m) => `${path(m.name)}:${m.readOnly ? 'ro' : 'rw'}`).join(' ')];
@@ -38,7 +57,7 @@ describe('node agent pod', () => {
   });
 
   it('runs as root without any capability, privilege escalation or writable root filesystem, pinned to its node', () => {
-    for (const op of Object.keys(AGENT_OPS) as Array<keyof typeof AGENT_OPS>) {
+    for (const op of FILE_OPS) {
       const s = specOf(op);
       assert.deepEqual(s.containers[0]!.securityContext, {
         runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, privileged: false,

@@ -16,6 +16,7 @@ import { rollbackSteps } from '../../src/pivot/rollback-steps.ts';
 import { paths } from '../../src/ports/kube.ts';
 import { renderStatus } from '../../src/ui/status-view.ts';
 import { apiGaps, editDaemonSet, fakeCluster, fixture, killAt, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
+import { fakeSockets } from './fakes/sockets.ts';
 
 const DS = paths.daemonSet('kube-system', 'kube-apiserver');
 const at = (calls: string[], call: string) => {
@@ -64,7 +65,7 @@ describe('rollback executor: order', () => {
     // Its step refuses on its own too (a resumed run that finds the static apiserver gone again).
     const plan = buildRollbackPlan(await w.session.readSnapshot(), { components: ['kube-apiserver'], toOriginal: false, exact: false, force: false }, w.clock.now());
     const step = rollbackSteps(plan.steps).find((s) => s.id === 'uncheckpoint/cp-1')!;
-    const ctx = { kube: w.kube, files: w.files, probe: w.probe, clock: w.clock, emit: () => undefined, wait: { clock: w.clock, emit: () => undefined, timeoutMs: 5000 }, agentImage: 'busybox:test' };
+    const ctx = { kube: w.kube, files: w.files, sockets: fakeSockets([]), probe: w.probe, clock: w.clock, emit: () => undefined, wait: { clock: w.clock, emit: () => undefined, timeoutMs: 5000 }, agentImage: 'busybox:test' };
     await assert.rejects(step.run(ctx), (e: unknown) => e instanceof PreconditionError && /not removing the apiserver checkpoint on cp-1: the static apiserver does not serve there/.test(e.message));
     assert.ok(w.files.manifests.has(`cp-1/${CHECKPOINTER_FILE}`));
   });

@@ -4,11 +4,12 @@
 // over both; the same name in another network namespace is left alone. Needs root and Go (skipped without them).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO } from './helpers.ts';
+import { agentScript } from '../../src/ports/agent.ts';
 
 const haveGo = spawnSync('go', ['version']).status === 0;
 const root = process.getuid?.() === 0;
@@ -49,9 +50,10 @@ function secondListenerAndClients(pid: number): { bound: boolean; answers: Recor
 
 describe('the node helper', { skip }, () => {
   let helper = '';
+  let out = '';
   const children: ChildProcess[] = [];
   before(() => {
-    const out = mkdtempSync(join(tmpdir(), 'selfhost-node-helper-'));
+    out = mkdtempSync(join(tmpdir(), 'selfhost-node-helper-'));
     execFileSync('bash', [join(REPO, 'scripts', 'build-node-helper.sh'), out], { stdio: ['ignore', 'pipe', 'inherit'] });
     helper = join(out, 'node-helper');
     execFileSync('sh', ['-c', `gunzip -c "$0/node-helper-linux-amd64.gz" > "$1" && chmod 700 "$1" && cd "$0" && gunzip -c node-helper-linux-amd64.gz | sha256sum | grep -q "$(grep amd64 SHA256SUMS | cut -d' ' -f1)"`, out, helper]);
@@ -98,6 +100,21 @@ describe('the node helper', { skip }, () => {
       assert.equal(r.stderr.trim().split('\n').length, 1);
       assert.equal(r.stdout, '');
     }
+  });
+
+  it('the agent\'s sharePort script unpacks it, refuses it unless its sha256 matches, and passes on its exit code', () => {
+    const h = mkdtempSync(join(tmpdir(), 'selfhost-h-'));
+    const w = mkdtempSync(join(tmpdir(), 'selfhost-w-'));
+    execFileSync('cp', [join(out, 'node-helper-linux-amd64.gz'), join(h, 'node-helper.gz')]);
+    const sha = readFileSync(join(out, 'SHA256SUMS'), 'utf8').split('\n').find((l) => l.endsWith('amd64'))!.split(' ')[0]!;
+    const run = (env: Record<string, string>) => spawnSync('sh', ['-c', agentScript('sharePort')], { encoding: 'utf8', env: { PATH: process.env['PATH']!, H: h, W: w, PORT: '9', F: 'no-such-process', ...env } });
+    const ok = run({ SHA: sha });
+    assert.equal(ok.status, 3, ok.stderr);
+    assert.match(ok.stderr, /no process named no-such-process/);
+    const bad = run({ SHA: '0'.repeat(64) });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /the node helper does not match its checksum; nothing was changed/);
+    assert.equal(existsSync(join(w, 'node-helper')), false, 'a binary that failed its check is not left behind');
   });
 
   it('probe reports what the kernel has', () => {

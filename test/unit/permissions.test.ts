@@ -102,7 +102,7 @@ describe('preflight against the shipped RBAC', () => {
     assert.ok(err instanceof PreconditionError);
     assert.equal(err.message.split('\n').length, 1);
     assert.match(err.message, /^user "selfhost-operator" may not /);
-    assert.match(err.message, /may not get \/metrics; get\/create\/delete pods in kube-system; get pods\/log in kube-system; list events in kube-system; get\/update daemonsets\.apps kube-apiserver,kube-controller-manager,kube-scheduler in kube-system; create daemonsets.apps in kube-system; create configmaps in kube-system; update configmaps kubectl-selfhost-journal,kubectl-selfhost-checkpoints in kube-system; get\/update\/delete leases/);
+    assert.match(err.message, /may not get \/metrics; get\/create\/delete pods in kube-system; get pods\/log in kube-system; list events in kube-system; get\/update daemonsets\.apps kube-apiserver,kube-controller-manager,kube-scheduler in kube-system; create daemonsets.apps in kube-system; create configmaps in kube-system; update configmaps kubectl-selfhost-journal,kubectl-selfhost-checkpoints in kube-system; update\/delete configmaps kubectl-selfhost-node-helper-amd64,kubectl-selfhost-node-helper-arm64 in kube-system; get\/update\/delete leases/);
     assert.match(err.message, /"kubectl selfhost rbac --bind-user selfhost-operator \| kubectl apply -f -"/);
     assert.doesNotMatch(err.message, /list nodes|list pods/, 'only what is missing');
     await assert.rejects(checkAccess(authorizingKube(fakeKube(), readOnly, "Ann O'Neil"), fakeClock(), accessFor(['pivot']), noRechecks), /--bind-user 'Ann O'\\''Neil' \| kubectl apply/);

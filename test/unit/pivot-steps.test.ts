@@ -18,6 +18,7 @@ import { paths, type Obj } from '../../src/ports/kube.ts';
 import { parseStaticPod } from '../../src/sources/manifests-dir.ts';
 import { fakeClock } from './fakes/clock.ts';
 import { fakeKube } from './fakes/kube.ts';
+import { fakeSockets } from './fakes/sockets.ts';
 import { fakeFiles } from './fakes/nodefs.ts';
 import { FIXTURES } from './helpers.ts';
 
@@ -49,7 +50,7 @@ function world(c: Component, dryRun: DryRun = 'none') {
   };
   const clock = fakeClock();
   const wait = { clock, emit: () => undefined, timeoutMs: 10_000, pollMs: 100 };
-  const ctx: OpContext = { kube: dryRun === 'server' ? serverDryRun(kube) : kube, files, probe: { startTimes: async () => [] }, clock, emit: () => undefined, wait, agentImage: 'busybox:test' };
+  const ctx: OpContext = { kube: dryRun === 'server' ? serverDryRun(kube) : kube, files, sockets: fakeSockets(kube.calls), probe: { startTimes: async () => [] }, clock, emit: () => undefined, wait, agentImage: 'busybox:test' };
   const snapshot: Snapshot = {
     source: { kind: 'cluster', context: 't', server: 's' },
     nodes: [{ name: NODE.name, staticPodPath: NODE.staticPodPath, ready: true, staticPods: [{ ...parseStaticPod(text(c), `${c}.yaml`, 'x'), ready: true }], daemonPods: [] }],
@@ -78,6 +79,45 @@ describe('pivot steps against fakes at the ports', () => {
     assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), text('kube-scheduler'), 'the backup is the original, before the port-sharing edit');
     assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), false);
     assert.equal(w.kube.objects.has(w.mirrorPath), false);
+  });
+
+  it('where the node supports it, port sharing is set in place on the running static pod: no manifest write, no restart', async () => {
+    const w = world('kube-apiserver');
+    w.snapshot.nodes[0] = { ...w.snapshot.nodes[0]!, kernel: '6.1.0-18-amd64', arch: 'amd64' };
+    const plan = buildPlan(w.snapshot, { components: ['kube-apiserver'], helperArchs: ['amd64', 'arm64'] }, w.ctx.clock.now());
+    const step = plan.steps.find((x) => x.action === 'enable-port-sharing')!;
+    assert.match(step.description, /set SO_REUSEPORT on the running static kube-apiserver's port 6443 on cp-1 .*no restart/);
+    assert.equal(plan.warnings.some((x) => x.code === 'NoPortSharing'), false, 'no restart to warn about');
+    await runSteps(pivotSteps(plan.steps).filter((x) => x.id.startsWith('port-sharing/')), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.deepEqual(relevant(w.kube.calls), ['node cp-1: read kube-apiserver.yaml', 'node cp-1: share port 6443 of kube-apiserver (amd64)']);
+    assert.equal(w.files.manifests.get('cp-1/kube-apiserver.yaml'), text('kube-apiserver'), 'the manifest is as kubeadm wrote it');
+  });
+
+  it('when the node refuses the in-place way, the step restarts the static pod with the flag instead, and says why', async () => {
+    const w = world('kube-controller-manager');
+    w.snapshot.nodes[0] = { ...w.snapshot.nodes[0]!, kernel: '6.1.0', arch: 'arm64' };
+    w.ctx.sockets = fakeSockets(w.kube.calls, () => ({ done: false, why: 'not permitted: pidfd_getfd: operation not permitted' }));
+    const plan = buildPlan(w.snapshot, { components: ['kube-controller-manager'], helperArchs: ['amd64', 'arm64'] }, w.ctx.clock.now());
+    const outcomes: string[] = [];
+    w.r.emit = ((e: { type: string; skipped?: string }) => { if (e.type === 'step-done' && e.skipped) outcomes.push(e.skipped); }) as never;
+    await runSteps(pivotSteps(plan.steps).filter((x) => x.id.startsWith('port-sharing/')), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.deepEqual(relevant(w.kube.calls), ['node cp-1: read kube-controller-manager.yaml', 'node cp-1: share port 10257 of kube-controller (arm64)', 'node cp-1: write kube-controller-manager.yaml']);
+    assert.match(w.files.manifests.get('cp-1/kube-controller-manager.yaml')!, /--permit-port-sharing=true/);
+    assert.deepEqual(outcomes, ['not in place (not permitted: pidfd_getfd: operation not permitted), so by restart']);
+  });
+
+  it('the plan says why a node gets the restart: an old kernel, an architecture without a helper, a build without one', () => {
+    const w = world('kube-apiserver');
+    for (const [facts, archs, why] of [
+      [{ kernel: '5.4.0-150-generic', arch: 'amd64' }, ['amd64'], /kernel 5\.4 lacks pidfd_getfd/],
+      [{ kernel: '6.1.0', arch: 'ppc64le' }, ['amd64', 'arm64'], /no node helper for ppc64le/],
+      [{ kernel: '6.1.0', arch: 'amd64' }, [], /carries no node helper/],
+    ] as const) {
+      w.snapshot.nodes[0] = { ...w.snapshot.nodes[0]!, ...facts };
+      const plan = buildPlan(w.snapshot, { components: ['kube-apiserver'], helperArchs: archs }, w.ctx.clock.now());
+      assert.match(plan.steps.find((x) => x.action === 'enable-port-sharing')!.description, /the kubelet restarts it \(not in place: /);
+      assert.match(plan.warnings.find((x) => x.code === 'NoPortSharing')!.message, why);
+    }
   });
 
   it('running the same steps again changes nothing (idempotent resume)', async () => {

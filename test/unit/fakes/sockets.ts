@@ -1,0 +1,13 @@
+// A fake of the NodeSockets port: records each call and answers as told (the real one runs the node helper).
+import type { NodeSockets } from '../../../src/ports/nodefs.ts';
+
+export type ShareAnswer = Awaited<ReturnType<NodeSockets['sharePort']>>;
+
+export function fakeSockets(calls: string[], answer: (node: string, exe: string) => ShareAnswer = () => ({ done: true, already: false })): NodeSockets {
+  return {
+    async sharePort(node, _dirs, arch, exe, port) {
+      calls.push(`node ${node}: share port ${port} of ${exe} (${arch})`);
+      return answer(node, exe);
+    },
+  };
+}
