@@ -189,7 +189,7 @@ export const stepNode = (n: NodeSnapshot): StepNode => ({ name: n.name, staticPo
  */
 function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, helperArchs: readonly string[]): PlannedStep[] {
   if (cp.action === 'blocked') return [];
-  if (cp.action === 'skip') return checkpointSteps(cp, nodes, snapshot);
+  if (cp.action === 'skip') return [...clusterCopySteps(cp, nodes, snapshot), ...checkpointSteps(cp, nodes, snapshot)];
   const c = cp.component;
   const info = COMPONENT_INFO[c];
   const port = servingPort(c, cp.staticPod ?? cp.daemonSet!.spec.template);
@@ -246,6 +246,20 @@ function checkpointStep(n: NodeSnapshot, port: number): PlannedStep {
  * Reboot recovery for the apiserver (src/core/checkpoint.ts) on self-hosted nodes whose checkpoint is missing or
  * older than the DaemonSet (edited since): written again from the pod that serves.
  */
+/**
+ * A self-hosted component whose cluster copy of its original is gone (the backup ConfigMap deleted by hand): the
+ * backup step writes it again from the node copy, so that the original is kept twice again.
+ */
+function clusterCopySteps(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
+  if (snapshot.source.kind !== 'cluster' || snapshot.backups === undefined) return [];
+  const c = cp.component;
+  return nodes.filter((n) => modeOf(n, c) === 'self-hosted' && snapshot.backups?.[n.name]?.[c] === undefined).map((n): PlannedStep => ({
+    id: `backup/${c}/${n.name}`, action: 'backup', component: c, node: n.name, target: stepNode(n), file: `${c}.yaml`, writes: 'node',
+    owner: { clusterUid: snapshot.clusterUid ?? '', adopt: true },
+    description: `write the cluster copy of ${c}'s original on ${n.name} again, from the node copy (the cluster copy is missing)`, cost: 'none',
+  }));
+}
+
 function checkpointSteps(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
   if (cp.component !== 'kube-apiserver') return [];
   const generation = snapshot.daemonSets['kube-apiserver']?.metadata['generation'];

@@ -108,3 +108,25 @@ describe('hand-deleted and hand-edited objects (fakes, two nodes)', () => {
     }
   }
 });
+
+describe('the backup ConfigMaps deleted while self-hosted (fakes, two nodes)', () => {
+  it('status names the missing cluster copies with pivot, and pivot writes them again from the node copies', async () => {
+    const w = fakeCluster(2);
+    await runPivot(w.env, opArgs());
+    const before = Object.fromEntries(w.nodes.flatMap((n) => CONTROL_PLANE.map((c) => [`${n.name}/${c}`, clusterCopy(w, n.name, c)])));
+    for (const n of w.nodes) w.kube.objects.delete(paths.configMap('kube-system', `kubectl-selfhost-backup-${n.name}`));
+    const st = await statusOf(w);
+    for (const n of w.nodes) {
+      for (const c of CONTROL_PLANE) {
+        assert.ok(st.problems.some((p) => p.includes(`the cluster copy of ${c}'s original from ${n.name} is missing`) && p.includes('run "kubectl selfhost pivot"')), `${c} on ${n.name}: ${st.problems.join('\n')}`);
+      }
+    }
+    const again = await runPivot(w.env, opArgs());
+    assert.deepEqual(again.plan.steps.filter((s) => s.action === 'backup').map((s) => s.id).sort(), w.nodes.flatMap((n) => CONTROL_PLANE.map((c) => `backup/${c}/${n.name}`)).sort());
+    for (const [key, text] of Object.entries(before)) {
+      const [node, c] = key.split('/') as [string, Component];
+      assert.equal(clusterCopy(w, node, c), text, `the cluster copy of ${c} on ${node} is the original again`);
+    }
+    assert.equal(statusExitCode(await statusOf(w)), 0);
+  });
+});
