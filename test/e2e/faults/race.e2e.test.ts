@@ -49,7 +49,9 @@ async function exactlyOneWrote(name: string, a: Run, b: Run, why: RegExp, winner
     assert.match(loser.err, why);
     assert.doesNotMatch(loser.out, STEP_LINE, 'the other run started no step');
     await assertConverged(winnerMode(w), `after ${name}`);
-    outcome = `run ${w === 0 ? 'A' : 'B'} wrote; the other exited ${loser.code}: ${loser.err.trim().split('\n')[0]!.slice(0, 90)}`;
+    // The line that says why (a run at its prompt has one terminal for both streams: its context line comes first).
+    const said = loser.err.split('\n').find((l) => why.test(l)) ?? loser.err.trim().split('\n')[0]!;
+    outcome = `run ${w === 0 ? 'A' : 'B'} wrote; the other exited ${loser.code}: ${said.trim().slice(0, 160)}`;
   } finally {
     record({ fault: 'race', verb: name, point: 'start', outcome, apiGapS: null, listenerGapS: null, left: outcome === 'failed' ? '(not checked)' : leftovers() });
   }
