@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -14,11 +16,15 @@ const (
 
 // Features is what `probe` reports.
 type Features struct {
-	Kernel string `json:"kernel"`
+	Kernel string
 	// PidfdGetfd: share-port can work here.
-	PidfdGetfd bool `json:"pidfdGetfd"`
+	PidfdGetfd bool
 	// TCPMigrateReq: the sysctl exists (its value is not changed by probe).
-	TCPMigrateReq bool `json:"tcpMigrateReq"`
+	TCPMigrateReq bool
+}
+
+func (f Features) JSON() string {
+	return fmt.Sprintf(`{"kernel":%s,"pidfdGetfd":%t,"tcpMigrateReq":%t}`, strconv.Quote(f.Kernel), f.PidfdGetfd, f.TCPMigrateReq)
 }
 
 func probe() Features {

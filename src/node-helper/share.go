@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,28 +22,44 @@ type sharePortArgs struct {
 }
 
 func parseSharePort(args []string) (sharePortArgs, error) {
-	fs := flag.NewFlagSet("share-port", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	port := fs.Int("port", 0, "")
-	exe := fs.String("exe", "", "")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return sharePortArgs{}, fail(exitUsage, "usage: node-helper share-port --port N --exe NAME")
+	usage := fail(exitUsage, "usage: node-helper share-port --port N --exe NAME")
+	var port, exe string
+	seen := map[string]bool{}
+	for i := 0; i < len(args); i++ {
+		name, value, inline := strings.Cut(args[i], "=")
+		if name != "--port" && name != "--exe" || seen[name] {
+			return sharePortArgs{}, usage
+		}
+		seen[name] = true
+		if !inline {
+			if i+1 >= len(args) {
+				return sharePortArgs{}, usage
+			}
+			i++
+			value = args[i]
+		}
+		if name == "--port" {
+			port = value
+		} else {
+			exe = value
+		}
 	}
-	if *port < 1 || *port > 65535 {
-		return sharePortArgs{}, fail(exitUsage, "--port must be 1-65535, not %d", *port)
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return sharePortArgs{}, fail(exitUsage, "--port must be 1-65535, not %q", port)
 	}
-	if *exe == "" || strings.Contains(*exe, "/") || len(*exe) > 15 {
-		return sharePortArgs{}, fail(exitUsage, "--exe must be a process name as in /proc/PID/comm (at most 15 characters, no slash), not %q", *exe)
+	if exe == "" || strings.Contains(exe, "/") || len(exe) > 15 {
+		return sharePortArgs{}, fail(exitUsage, "--exe must be a process name as in /proc/PID/comm (at most 15 characters, no slash), not %q", exe)
 	}
-	return sharePortArgs{port: *port, exe: *exe}, nil
+	return sharePortArgs{port: p, exe: exe}, nil
 }
 
 // Shared is one listening socket share-port acted on.
 type Shared struct {
-	PID    int    `json:"pid"`
-	FD     int    `json:"fd"`
-	Inode  string `json:"inode"`
-	Before bool   `json:"alreadyShared"`
+	PID    int
+	FD     int
+	Inode  string
+	Before bool
 }
 
 // listeningInodes: the inodes of the TCP sockets listening on port, from a /proc/net/tcp-format table.
@@ -108,7 +123,17 @@ func candidates(root, exe, netns string) ([]int, error) {
 	return pids, nil
 }
 
-func sharePort(a sharePortArgs, root string) ([]Shared, error) {
+type sharedList []Shared
+
+func (l sharedList) JSON() string {
+	parts := make([]string, len(l))
+	for i, s := range l {
+		parts[i] = fmt.Sprintf(`{"pid":%d,"fd":%d,"inode":%s,"alreadyShared":%t}`, s.PID, s.FD, strconv.Quote(s.Inode), s.Before)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func sharePort(a sharePortArgs, root string) (sharedList, error) {
 	netns, err := os.Readlink(filepath.Join(root, "self", "ns", "net"))
 	if err != nil {
 		return nil, fail(exitFailed, "cannot read this process's network namespace: %v", err)

@@ -91,7 +91,9 @@ describe('the node helper', { skip }, () => {
     for (const [args, code, said] of [
       [['share-port', '--port', '9', '--exe', 'node'], 3, /no node process here listens on port 9/],
       [['share-port', '--port', String(PORT), '--exe', 'kube-apiserver'], 3, /no process named kube-apiserver in this network namespace/],
-      [['share-port', '--port', 'x', '--exe', 'node'], 2, /usage/],
+      [['share-port', '--port', 'x', '--exe', 'node'], 2, /--port must be 1-65535, not "x"/],
+      [['share-port', '--port', '9'], 2, /--exe must be a process name/],
+      [['share-port', '--port'], 2, /usage: node-helper share-port --port N --exe NAME/],
       [['bogus'], 2, /unknown command "bogus"/],
     ] as const) {
       const r = inNetns(a.pid!, [helper, ...args]);
