@@ -4,7 +4,7 @@
 // over both; the same name in another network namespace is left alone. Needs root and Go (skipped without them).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -117,6 +117,13 @@ describe('the node helper', { skip }, () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /the node helper does not match its checksum; nothing was changed/);
     assert.equal(existsSync(join(w, 'node-helper')), false, 'a binary that failed its check is not left behind');
+  });
+
+  it('each architecture\'s gzip\'d binary fits in the ConfigMap that carries it to the node (1 MiB of data at most)', () => {
+    for (const arch of ['amd64', 'arm64']) {
+      const size = statSync(join(out, `node-helper-linux-${arch}.gz`)).size;
+      assert.ok(size < 1024 * 1024 - 4096, `${arch}: ${size} bytes`);
+    }
   });
 
   it('probe reports what the kernel has', () => {
