@@ -87,7 +87,14 @@ export async function enablePortSharing(ctx: Ctx, s: S<'enable-port-sharing'>): 
   let fellBack = '';
   if (!already && s.method.how === 'in-place') {
     const r = await ctx.sockets.sharePort(s.node, dirs, s.method.arch, processName(s.component), s.port);
-    if (r.done) return r.already ? 'the running static pod already shared its port' : 'set in place on the running process: no restart';
+    if (r.done) {
+      // Run again after a reboot (the static pod restarted without it): a DaemonSet pod that could not bind the
+      // port meanwhile waits out its crash-loop back-off (up to 5 min); deleted, it starts again at once.
+      const stuck = await daemonPod(ctx.kube, s.component, s.node);
+      if (stuck && !podReady(stuck)) await ctx.kube.delete(paths.pod(NAMESPACE, stuck.metadata.name));
+      const restarted = stuck && !podReady(stuck) ? `; the DaemonSet pod ${stuck.metadata.name}, not ready beside it, was deleted to start again at once` : '';
+      return `${r.already ? 'the running static pod already shared its port' : 'set in place on the running process: no restart'}${restarted}`;
+    }
     fellBack = `; not in place (${r.why}), so by restart`;
   }
   if (!already) await ctx.files.write(s.node, dirs, s.file, toYaml(withPortSharing(pod)));

@@ -93,6 +93,16 @@ describe('pivot steps against fakes at the ports', () => {
     assert.equal(w.files.manifests.get('cp-1/kube-apiserver.yaml'), text('kube-apiserver'), 'the manifest is as kubeadm wrote it');
   });
 
+  it('run again after a reboot, the in-place step also restarts a DaemonSet pod that could not bind beside the static one', async () => {
+    const w = world('kube-apiserver');
+    w.snapshot.nodes[0] = { ...w.snapshot.nodes[0]!, kernel: '6.1.0', arch: 'amd64' };
+    const stuck = paths.pod('kube-system', 'kube-apiserver-xyz12');
+    w.kube.objects.set(stuck, { metadata: { name: 'kube-apiserver-xyz12', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: 'cp-1', containers: [{}] }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } } as Obj);
+    const plan = buildPlan(w.snapshot, { components: ['kube-apiserver'], helperArchs: ['amd64'] }, w.ctx.clock.now());
+    await runSteps(pivotSteps(plan.steps).filter((x) => x.id.startsWith('port-sharing/')), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.deepEqual(relevant(w.kube.calls), ['node cp-1: read kube-apiserver.yaml', 'node cp-1: share port 6443 of kube-apiserver (amd64)', `DELETE ${stuck}`]);
+  });
+
   it('when the node refuses the in-place way, the step restarts the static pod with the flag instead, and says why', async () => {
     const w = world('kube-controller-manager');
     w.snapshot.nodes[0] = { ...w.snapshot.nodes[0]!, kernel: '6.1.0', arch: 'arm64' };
