@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AGENT_OPS, agentNodeFiles, agentPod, agentScript } from '../../src/ports/agent.ts';
+import { AGENT_OPS, agentNodeFiles, agentNodeSockets, agentPod, agentScript } from '../../src/ports/agent.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
 import { nodeDirs } from '../../src/ports/nodefs.ts';
 import { fakeClock } from './fakes/clock.ts';
@@ -209,3 +209,40 @@ for (const shell of shells) {
     });
   });
 }
+
+describe('node sockets through the node helper', () => {
+  const helper = { archs: ['amd64'] as const, binary: () => ({ gz: Buffer.from('gz'), sha256: 'f'.repeat(64) }) };
+  const world = (exitCode: number, log: string) => {
+    const kube = fakeKube();
+    const create = kube.create.bind(kube);
+    const seen: Obj[] = [];
+    kube.create = async (p, body, o) => { seen.push(body); return create(p, body.kind === 'Pod' ? { ...body, status: { phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ state: { terminated: { exitCode } } }] } } : body, o); };
+    kube.raw = async () => ({ status: 200, body: log });
+    const sockets = agentNodeSockets({ kube, wait: { clock: fakeClock(), emit: () => {}, timeoutMs: 10_000 }, image: 'busybox:x', helper });
+    return { kube, sockets, seen };
+  };
+
+  it('hands the helper over in a ConfigMap with its checksum, for the call only, and reads its answer', async () => {
+    const w = world(0, '[{"pid":42,"fd":7,"inode":"1","alreadyShared":false}]\n');
+    assert.deepEqual(await w.sockets.sharePort('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443), { done: true, already: false });
+    const cm = w.seen.find((o) => o.kind === 'ConfigMap') as Obj & { binaryData: Record<string, string>; metadata: { annotations: Record<string, string> } };
+    assert.equal(cm.metadata.name, 'kubectl-selfhost-node-helper-amd64');
+    assert.equal(Buffer.from(cm.binaryData['node-helper.gz']!, 'base64').toString(), 'gz');
+    const pod = w.seen.find((o) => o.kind === 'Pod') as Obj & { spec: { containers: Array<{ env: Array<{ name: string; value: string }> }> } };
+    assert.deepEqual(Object.fromEntries(pod.spec.containers[0]!.env.map((e) => [e.name, e.value])), { SHA: 'f'.repeat(64), PORT: '6443', F: 'kube-apiserver' });
+    assert.ok(w.kube.calls.includes(`DELETE ${paths.configMap('kube-system', 'kubectl-selfhost-node-helper-amd64')}`), 'the ConfigMap goes after the call');
+  });
+
+  it('turns the helper\'s "cannot here" exits into a fallback with its reason, and any other failure into an error', async () => {
+    for (const [code, why] of [[3, /^nothing to act on: node-helper: no kube-apiserver/], [4, /^the kernel lacks it: /], [5, /^not permitted: /]] as const) {
+      const w = world(code, `node-helper: ${code === 3 ? 'no kube-apiserver process here listens on port 6443' : 'x'}\n`);
+      const r = await w.sockets.sharePort('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443);
+      assert.equal(r.done, false);
+      assert.match((r as { why: string }).why, why);
+      assert.ok(w.kube.calls.some((c) => c.startsWith('DELETE') && c.includes('node-helper')), `exit ${code}: the ConfigMap still goes`);
+    }
+    const w = world(1, 'node-helper: the node helper does not match its checksum; nothing was changed\n');
+    await assert.rejects(w.sockets.sharePort('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443), /failed to sharePort kube-apiserver \(exit 1\): .*does not match its checksum/);
+    assert.ok(w.kube.calls.some((c) => c.startsWith('DELETE') && c.includes('node-helper')));
+  });
+});
