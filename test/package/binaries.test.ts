@@ -36,6 +36,7 @@ function assertVersion(out: string, platform: string) {
   assert.match(v.commit, /^[0-9a-f]{7,}$|^unknown$/);
   assert.equal(v.node, nodeVersion);
   assert.equal(v.platform, platform);
+  assert.deepEqual(v.nodeHelper, ['amd64', 'arm64'], 'the node helper is inside the executable');
 }
 
 describe('linux/amd64 executable', { skip: missing(exe('linux', 'amd64')) }, () => {
@@ -46,7 +47,7 @@ describe('linux/amd64 executable', { skip: missing(exe('linux', 'amd64')) }, () 
     const r = run(bin, ['version', '-o', 'json'], { env });
     assert.equal(r.code, 0, r.err);
     assertVersion(r.out, 'linux/x64');
-    assert.match(run(bin, ['version'], { env }).out, new RegExp(`^kubectl-selfhost ${version.replaceAll('.', '\\.')} \\(commit \\w+, node ${nodeVersion}, linux/x64\\)`));
+    assert.match(run(bin, ['version'], { env }).out, new RegExp(`^kubectl-selfhost ${version.replaceAll('.', '\\.')} \\(commit \\w+, node ${nodeVersion}, linux/x64; node helper: amd64, arm64\\)`));
   });
 
   it('plans offline exactly as the bundle does (text and YAML, exit 1 for changes)', () => {

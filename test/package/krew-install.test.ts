@@ -72,9 +72,9 @@ describe('krew install of dist/plugin.yaml', { skip: skip || tools?.missing }, (
   it('kubectl selfhost version (and -o json) prints version, commit and Node version', () => {
     const text = sh('kubectl', ['selfhost', 'version']);
     assert.equal(text.code, 0, text.err);
-    assert.match(text.out, new RegExp(`^kubectl-selfhost ${version.replaceAll('.', '\\.')} \\(commit \\w+, node v\\d+\\.\\d+\\.\\d+, linux/x64\\)\\n$`));
+    assert.match(text.out, new RegExp(`^kubectl-selfhost ${version.replaceAll('.', '\\.')} \\(commit \\w+, node v\\d+\\.\\d+\\.\\d+, linux/x64; node helper: amd64, arm64\\)\\n$`));
     const json = JSON.parse(sh('kubectl', ['selfhost', 'version', '-o', 'json']).out);
-    assert.deepEqual(Object.keys(json), ['version', 'commit', 'node', 'platform']);
+    assert.deepEqual(Object.keys(json), ['version', 'commit', 'node', 'platform', 'nodeHelper']);
     assert.equal(json.version, version);
   });
 
