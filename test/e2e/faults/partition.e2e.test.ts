@@ -114,12 +114,16 @@ describe('the operator partitioned from the API, on the real kubeadm test bed', 
           await assertConverged('self-hosted', 'after both runs');
           const firstEnd = first.endedAt() < healedAt ? 'ended in the partition' : 'stopped after the heal';
           outcome = seconds === 60 ? `second refused; first ${code === 0 ? 'finished' : `${firstEnd} (exit ${code}), pivot again finished`}` : `second finished; first ${firstEnd} (exit ${code}), no step after the heal`;
+        } catch (err) {
+          // Said in the row at once, not only in the reporter's summary at the end of the file.
+          outcome = `failed: ${String((err as Error).message).split('\n')[0]!.slice(0, 300)}`;
+          throw err;
         } finally {
           partitionOff();
           if (first.state() === 'T') first.child.kill('SIGCONT');
           if (first.state() !== 'gone') first.child.kill('SIGKILL');
           const gaps = await sampler.stop();
-          record({ fault: `partition ${seconds}s`, verb: 'pivot', point: p.stopAt, outcome, apiGapS: null, listenerGapS: worstListenerGap(gaps), left: outcome === 'failed' ? '(not checked)' : leftovers() });
+          record({ fault: `partition ${seconds}s`, verb: 'pivot', point: p.stopAt, outcome, apiGapS: null, listenerGapS: worstListenerGap(gaps), left: outcome.startsWith('failed') ? '(not checked)' : leftovers() });
         }
       });
     }
