@@ -42,8 +42,8 @@ export interface Lock {
 }
 
 export class LockLostError extends SelfhostError {
-  constructor(message: string) {
-    super('failed', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('failed', message, options);
   }
 }
 

@@ -17,7 +17,7 @@ import { paths, type KubeApi } from '../ports/kube.ts';
 import type { Session } from '../session.ts';
 import type { OpContext } from './context.ts';
 import { fenced, serverDryRun, type WriteCheck } from './fence.ts';
-import { acquireLock } from './lock.ts';
+import { acquireLock, LockLostError } from './lock.ts';
 import { checkAccess } from './preflight.ts';
 import { accessFor } from '../core/permissions.ts';
 import { journalStore } from './store.ts';
@@ -117,7 +117,17 @@ export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeo
       const left = await deleteLeftoverAgents(kube);
       if (left > 0) emit({ type: 'info', tag: `[${op}]`, message: `deleted ${left} node agent pod(s) left by a run that was killed` });
     }
-    return await body(ctx, guard);
+    try {
+      return await body(ctx, guard);
+    } catch (err) {
+      // A run stopped by what another run did (its agent pod deleted, its objects changed under it) says so: when
+      // the Lease is no longer this run's, that is the cause, and the other run's doing is not this one's error.
+      if (lock && !(err instanceof LockLostError) && !((err as { cause?: unknown }).cause instanceof LockLostError)) {
+        const lost = await lock.assertHeld().then(() => null, (e: unknown) => (e instanceof LockLostError ? e : null));
+        if (lost) throw new LockLostError(`${lost.message}; the step under way had stopped on: ${String((err as Error).message).split('\n')[0]}`, { cause: err });
+      }
+      throw err;
+    }
   } finally {
     await lock?.release();
   }

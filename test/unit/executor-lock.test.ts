@@ -70,6 +70,24 @@ describe('the Lease', () => {
     assert.ok(w.files.manifests.has('cp-1/kube-scheduler.yaml'), 'the hand-over did not start');
   });
 
+  it('a run whose agent pod another run deleted (having taken the expired Lease) says its Lease was taken, not "run again"', async () => {
+    const w = fakeCluster(1);
+    w.kubelet.agentFault = (op) => {
+      if (op !== 'backup') return null;
+      otherHolder(w, 'bob@elsewhere/9'); // the second run took the Lease, and deleted this run's agent pod as a leftover
+      return 'deleted';
+    };
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), (e: unknown) => e instanceof LockLostError
+      && /^Lease kube-system\/kubectl-selfhost was taken by holder bob@elsewhere\/9 .*stopping before the next write.*; the step under way had stopped on: .*was deleted before it finished/.test(e.message)
+      && e.message.split('\n').length === 1);
+  });
+
+  it('an agent pod deleted while the Lease is still this run\'s: the agent\'s own message, to run again', async () => {
+    const w = fakeCluster(1);
+    w.kubelet.agentFault = (op) => (op === 'backup' ? 'deleted' : null);
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), (e: unknown) => !(e instanceof LockLostError) && /was deleted before it finished .*run the command again/.test((e as Error).message));
+  });
+
   it('a run that cannot renew its Lease for too long stops before its next write', async () => {
     const w = fakeCluster(1);
     let mark = -1;
