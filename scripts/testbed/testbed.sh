@@ -701,7 +701,8 @@ EOF
     ip=$(kubectl_ get service kubernetes -o jsonpath='{.spec.clusterIP}')
     kubectl_ exec deploy/bed-smoke -- nslookup kubernetes.default.svc.cluster.local 2>&1 | grep -qx "Address:[[:space:]]*$ip" ||
       die "a pod could not resolve kubernetes.default.svc.cluster.local to $ip through CoreDNS"
-    kubectl_ exec deploy/bed-smoke -- nc -z -w 5 "$ip" 443 ||
+    # busybox nc has no -z: a line sent and the connection closed by the server is a connection made.
+    kubectl_ exec deploy/bed-smoke -- sh -c "echo | nc -w 5 $ip 443 >/dev/null" ||
       die "a pod could not connect to the kubernetes Service at $ip:443 (kube-proxy's rules)"
     say "smoke: a pod resolved kubernetes.default.svc.cluster.local to $ip and connected to it"
   fi
