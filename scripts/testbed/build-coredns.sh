@@ -19,7 +19,9 @@ export GOFLAGS=-mod=mod CGO_ENABLED=0
 go get -tool "github.com/coredns/coredns@$version" >/dev/null 2>&1 || go get -tool "github.com/coredns/coredns@$version"
 commit=$(go mod download -json "github.com/coredns/coredns@$version" | sed -n 's/.*"Hash": "\(.*\)".*/\1/p' | head -n 1)
 [ -n "$commit" ] || commit=$version
+start=$SECONDS
 go build -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${commit:0:8}" -o "$out/coredns" github.com/coredns/coredns
 [[ $("$out/coredns" -version) == *"CoreDNS-${version#v}"* ]] || { echo "build-coredns: the binary does not say it is $version" >&2; exit 1; }
+echo "build-coredns: built CoreDNS $version in $((SECONDS - start))s" >&2
 touch "$out/.complete"
 echo "$out/coredns"
