@@ -16,7 +16,7 @@ import { FIXTURES } from './helpers.ts';
 
 const leasePath = paths.lease('kube-system', LOCK_NAME);
 async function until(ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(ok(), 'the condition never held');
 }
 
@@ -49,11 +49,13 @@ describe('Lease lock', () => {
   });
 
   it('a real zombie holder (exited, its parent never reaps it) is dead', async () => {
-    // sh starts a short child and then becomes `sleep`, which never waits for it: the child stays a zombie.
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // sh starts a short child and then becomes `sleep`, which never waits for it: the child, still running when sh
+    // is replaced (so sh cannot have reaped it), stays a zombie once it exits.
+    const parent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
-      await until(() => readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'));
+      const state = () => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return ''; } };
+      await until(() => state().includes(') Z'));
       assert.equal(localProcess(holderIdentity(pid)), 'dead');
       assert.equal(localProcess(holderIdentity(parent.pid!)), 'alive', 'its parent, sleeping, is alive');
     } finally {
