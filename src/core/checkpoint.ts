@@ -100,7 +100,6 @@ export function checkpointerPod(image: string, dirs: { manifests: string; backup
   };
 }
 
-/** The generation the node's checkpoint was written from, to tell whether the DaemonSet was edited since. */
 /**
  * The apiserver checkpoint serves on this node while the kube-apiserver DaemonSet is gone (deleted by hand): nothing
  * will replace it by waiting; only a rollback of the apiserver brings the static one back.
@@ -109,6 +108,7 @@ export function checkpointOrphaned(ds: DaemonSet | undefined, node: { checkpoint
   return !ds && node.checkpoint?.active === true;
 }
 
+/** The generation the node's checkpoint was written from, to tell whether the DaemonSet was edited since. */
 export function checkpointMatches(ds: DaemonSet | undefined, recordedGeneration: number | undefined): boolean | null {
   const generation = ds?.metadata['generation'];
   if (typeof generation !== 'number' || recordedGeneration === undefined) return null;

@@ -6,11 +6,10 @@ import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.t
 import { checkConvertibleOnNodes } from './convertible.ts';
 import { skippedFileWarnings } from './directory-notes.ts';
 import type { BackupOwner, NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
-import type { SharingMethod } from './port-sharing.ts';
 import { imageVersion } from './static-pod.ts';
 import { EXIT_CODES } from './errors.ts';
 import { servingPort } from './serving-port.ts';
-import { sharingMethod } from './port-sharing.ts';
+import { sharingMethod, type SharingMethod } from './port-sharing.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
 import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
@@ -242,24 +241,28 @@ function checkpointStep(n: NodeSnapshot, port: number): PlannedStep {
   };
 }
 
+/** A component self-hosted on the node whose cluster copy of its original is gone (its ConfigMap deleted by hand). */
+export function clusterCopyMissing(s: Snapshot, n: NodeSnapshot, c: Component): boolean {
+  return s.source.kind === 'cluster' && s.backups !== undefined && modeOf(n, c) === 'self-hosted' && s.backups[n.name]?.[c] === undefined;
+}
+
 /**
- * Reboot recovery for the apiserver (src/core/checkpoint.ts) on self-hosted nodes whose checkpoint is missing or
- * older than the DaemonSet (edited since): written again from the pod that serves.
- */
-/**
- * A self-hosted component whose cluster copy of its original is gone (the backup ConfigMap deleted by hand): the
- * backup step writes it again from the node copy, so that the original is kept twice again.
+ * A self-hosted component whose cluster copy of its original is gone: the backup step writes it again from the node
+ * copy, so that the original is kept twice again.
  */
 function clusterCopySteps(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
-  if (snapshot.source.kind !== 'cluster' || snapshot.backups === undefined) return [];
   const c = cp.component;
-  return nodes.filter((n) => modeOf(n, c) === 'self-hosted' && snapshot.backups?.[n.name]?.[c] === undefined).map((n): PlannedStep => ({
+  return nodes.filter((n) => clusterCopyMissing(snapshot, n, c)).map((n): PlannedStep => ({
     id: `backup/${c}/${n.name}`, action: 'backup', component: c, node: n.name, target: stepNode(n), file: `${c}.yaml`, writes: 'node',
     owner: { clusterUid: snapshot.clusterUid ?? '', adopt: true },
     description: `write the cluster copy of ${c}'s original on ${n.name} again, from the node copy (the cluster copy is missing)`, cost: 'none',
   }));
 }
 
+/**
+ * Reboot recovery for the apiserver (src/core/checkpoint.ts) on self-hosted nodes whose checkpoint is missing or
+ * older than the DaemonSet (edited since): written again from the pod that serves.
+ */
 function checkpointSteps(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot): PlannedStep[] {
   if (cp.component !== 'kube-apiserver') return [];
   const generation = snapshot.daemonSets['kube-apiserver']?.metadata['generation'];

@@ -3,7 +3,7 @@
 import { PIVOT_ORDER, type Component } from './components.ts';
 import { unfinished, type Journal } from './journal.ts';
 import { API_GROUP } from './labels.ts';
-import { findStatic, modeOf, type Mode } from './plan.ts';
+import { clusterCopyMissing, findStatic, modeOf, type Mode } from './plan.ts';
 import type { Snapshot } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
 import { checkpointMatches, checkpointOrphaned } from './checkpoint.ts';
@@ -69,7 +69,7 @@ export function buildStatus(i: StatusInputs): Status {
           ? `${c} runs nowhere on ${n.name} (its DaemonSet deleted?); its original is kept: run "kubectl selfhost rollback --components ${c}" to run it static again`
           : `${c} is missing on ${n.name}, and no original of it is kept: recreate its static manifest on that node ("kubeadm init phase control-plane ${c.replace(/^kube-/, '')}")`);
       }
-      else if (mode === 'self-hosted' && s.source.kind === 'cluster' && s.backups !== undefined && s.backups[n.name]?.[c] === undefined && !(i.backups[n.name] ?? []).includes(c)) {
+      else if (clusterCopyMissing(s, n, c) && !(i.backups[n.name] ?? []).includes(c)) {
         problems.push(`the cluster copy of ${c}'s original from ${n.name} is missing (its ConfigMap kubectl-selfhost-backup-${n.name} deleted?): run "kubectl selfhost pivot" to write it again from the node copy`);
       }
       if (mode !== 'missing' && ready === false) problems.push(`${c} on ${n.name} is not ready; see why with "kubectl -n kube-system describe pod ${hosted?.name ?? `${c}-${n.name}`}"`);

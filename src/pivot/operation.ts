@@ -11,7 +11,7 @@ import { newJournal, unfinished, type Journal, type Operation } from '../core/jo
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import { runSteps, type DryRun, type Step } from '../core/runner.ts';
 import { agentNodeFiles, agentNodeSockets, AGENT_COMPONENT } from '../ports/agent.ts';
-import type { NodeHelper } from '../ports/node-helper.ts';
+import { nodeHelperFrom, type NodeHelper } from '../ports/node-helper.ts';
 import type { Clock } from '../ports/clock.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
 import type { Session } from '../session.ts';
@@ -111,7 +111,7 @@ export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeo
     const ctx: OpContext = {
       kube, probe: session.probe, clock, emit, wait, agentImage: a.agentImage,
       files: agentNodeFiles({ kube, wait, image: a.agentImage, ...(env.fault ? { fault: env.fault } : {}) }),
-      sockets: agentNodeSockets({ kube, wait, image: a.agentImage, helper: env.nodeHelper ?? { archs: [], binary: () => { throw new Error('no node helper in this build'); } }, ...(env.fault ? { fault: env.fault } : {}) }),
+      sockets: agentNodeSockets({ kube, wait, image: a.agentImage, helper: env.nodeHelper ?? nodeHelperFrom(() => null), ...(env.fault ? { fault: env.fault } : {}) }),
     };
     if (lock) {
       const left = await deleteLeftoverAgents(kube);

@@ -90,9 +90,10 @@ export async function enablePortSharing(ctx: Ctx, s: S<'enable-port-sharing'>): 
     if (r.done) {
       // Run again after a reboot (the static pod restarted without it): a DaemonSet pod that could not bind the
       // port meanwhile waits out its crash-loop back-off (up to 5 min); deleted, it starts again at once.
-      const stuck = await daemonPod(ctx.kube, s.component, s.node);
-      if (stuck && !podReady(stuck)) await ctx.kube.delete(paths.pod(NAMESPACE, stuck.metadata.name));
-      const restarted = stuck && !podReady(stuck) ? `; the DaemonSet pod ${stuck.metadata.name}, not ready beside it, was deleted to start again at once` : '';
+      const pod = await daemonPod(ctx.kube, s.component, s.node);
+      const stuck = pod && !podReady(pod) ? pod : null;
+      if (stuck) await ctx.kube.delete(paths.pod(NAMESPACE, stuck.metadata.name));
+      const restarted = stuck ? `; the DaemonSet pod ${stuck.metadata.name}, not ready beside it, was deleted to start again at once` : '';
       return `${r.already ? 'the running static pod already shared its port' : 'set in place on the running process: no restart'}${restarted}`;
     }
     fellBack = `; not in place (${r.why}), so by restart`;

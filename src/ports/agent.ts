@@ -136,12 +136,13 @@ export function agentNodeFiles(o: AgentOptions): NodeFiles {
 }
 
 
-export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, op: Op, env: Record<string, string>, helperArch?: string): Obj {
+export function agentPod(name: string, node: string, dirs: NodeDirs, image: string, op: Op, env: Record<string, string>, helperArch?: HelperArch): Obj {
   const spec: AgentOp = AGENT_OPS[op];
   const volumes: Array<Record<string, unknown>> = [];
   const mounts: Array<{ name: string; mountPath: string; readOnly: boolean }> = [];
   if (spec.helper) {
-    volumes.push({ name: 'helper', configMap: { name: helperConfigMapName((helperArch ?? 'amd64') as HelperArch), items: [{ key: 'node-helper.gz', path: 'node-helper.gz' }] } });
+    if (!helperArch) throw new Error(`the node agent's ${op} runs the node helper: its architecture is needed`);
+    volumes.push({ name: 'helper', configMap: { name: helperConfigMapName(helperArch), items: [{ key: 'node-helper.gz', path: 'node-helper.gz' }] } });
     mounts.push({ name: 'helper', mountPath: '/h', readOnly: true });
     volumes.push({ name: 'work', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } });
     mounts.push({ name: 'work', mountPath: '/w', readOnly: false });
@@ -193,7 +194,7 @@ type AgentPodStatus = { status?: { phase?: string; containerStatuses?: Array<{ s
 
 interface RunMore {
   /** The node's architecture, for an operation that runs the node helper. */
-  helperArch?: string;
+  helperArch?: HelperArch;
   /** Exit codes returned to the caller (with the log's last line) instead of thrown. */
   soft?: readonly number[];
 }
@@ -260,7 +261,7 @@ export function agentNodeSockets(o: AgentOptions & { helper: NodeHelper }): Node
         await o.kube.replace(paths.configMap(NAMESPACE, cm), body);
       });
       try {
-        const r = await runAgent(o, 'sharePort', node, dirs, exe, undefined, { SHA: b.sha256, PORT: String(port) }, { helperArch: arch, soft: [3, 4, 5] });
+        const r = await runAgent(o, 'sharePort', node, dirs, exe, undefined, { SHA: b.sha256, PORT: String(port) }, { helperArch: arch, soft: Object.keys(HELPER_FALLBACK).map(Number) });
         if (r.exitCode === 0) {
           const shared = JSON.parse(r.output ?? '[]') as Array<{ alreadyShared: boolean }>;
           return { done: true, already: shared.length > 0 && shared.every((x) => x.alreadyShared) };
