@@ -13,7 +13,7 @@ const NAME = 'bed-prober';
 const POD_LOGS = '/var/log/pods';
 
 /** One line of the prober: the second ending at t (unix ms). */
-export interface ProberSecond { t: number; sent: number; failed: number; firstOk: number; lastOk: number; gapInside: number; errors?: string[] }
+export interface ProberSecond { t: number; sent: number; failed: number; firstOk: number; lastOk: number; gapInside: number; kinds?: Record<string, number>; errors?: string[] }
 
 /**
  * The figures of the seconds that ended in (from, to]: sent and failed summed, the longest time without a successful
@@ -27,9 +27,11 @@ export function fold(label: string, lines: readonly ProberSecond[], from: number
   let lastSuccess = from;
   let longestGapMs = 0;
   const firstErrors: string[] = [];
+  const kinds: Record<string, number> = {};
   for (const l of inside) {
     sent += l.sent;
     failed += l.failed;
+    for (const [k, n] of Object.entries(l.kinds ?? {})) kinds[k] = (kinds[k] ?? 0) + n;
     for (const e of l.errors ?? []) if (firstErrors.length < 5) firstErrors.push(e);
     if (l.firstOk > 0) {
       longestGapMs = Math.max(longestGapMs, l.firstOk - lastSuccess, l.gapInside);
@@ -37,7 +39,7 @@ export function fold(label: string, lines: readonly ProberSecond[], from: number
     }
   }
   longestGapMs = Math.max(longestGapMs, to - lastSuccess);
-  return { label, sent, failed, longestGapMs, durationMs: to - from, firstErrors };
+  return { label, sent, failed, longestGapMs, durationMs: to - from, firstErrors, kinds };
 }
 
 /** Every line the prober pods have logged on this node (CRI log format: "<time> stdout F <json>"). */

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { request } from 'node:https';
 import { load } from 'js-yaml';
 import { bedHasAddons, ensureInClusterProber, inClusterWindow } from './incluster-prober.ts';
+import { failureKind, formatKinds } from './failure-kind.ts';
 
 export interface ProbeReport {
   label: string;
@@ -14,6 +15,8 @@ export interface ProbeReport {
   longestGapMs: number;
   durationMs: number;
   firstErrors: string[];
+  /** Failures by kind (failure-kind.ts). */
+  kinds: Record<string, number>;
 }
 
 interface KubeconfigFile {
@@ -60,12 +63,15 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
   let lastSuccess = start;
   let longestGapMs = 0;
   const firstErrors: string[] = [];
+  const kinds: Record<string, number> = {};
   const inflight = new Set<Promise<void>>();
 
   const one = (path: string) => new Promise<void>((resolve) => {
     const t0 = Date.now();
     const fail = (why: string) => {
       failed++;
+      const kind = failureKind(why);
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
       if (firstErrors.length < 5) firstErrors.push(`${new Date(t0).toISOString().slice(11, 23)} ${path}: ${why}`);
       resolve();
     };
@@ -98,13 +104,13 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
       clearInterval(timer);
       await Promise.all(inflight);
       longestGapMs = Math.max(longestGapMs, Date.now() - lastSuccess);
-      return { label, sent, failed, longestGapMs, durationMs: Date.now() - start, firstErrors };
+      return { label, sent, failed, longestGapMs, durationMs: Date.now() - start, firstErrors, kinds };
     },
   };
 }
 
 export function formatReport(r: ProbeReport): string {
-  return `${r.label}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)}s (${(r.sent / (r.durationMs / 1000)).toFixed(1)}/s, each on a new connection), ${r.failed} failed, longest gap without a success ${(r.longestGapMs / 1000).toFixed(2)}s${r.firstErrors.length ? `; first failures: ${r.firstErrors.join('; ')}` : ''}`;
+  return `${r.label}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)}s (${(r.sent / (r.durationMs / 1000)).toFixed(1)}/s, each on a new connection), ${r.failed} failed${r.failed ? ` (${formatKinds(r.kinds)})` : ''}, longest gap without a success ${(r.longestGapMs / 1000).toFixed(2)}s${r.firstErrors.length ? `; first failures: ${r.firstErrors.join('; ')}` : ''}`;
 }
 
 let addons: boolean | undefined;

@@ -7,6 +7,11 @@ import { fold, type ProberSecond } from '../../test/e2e/incluster-prober.ts';
 const sec = (t: number, sent: number, failed: number, firstOk = 0, lastOk = 0, gapInside = 0, errors?: string[]): ProberSecond => ({ t, sent, failed, firstOk, lastOk, gapInside, ...(errors ? { errors } : {}) });
 
 describe('folding the in-cluster prober\'s seconds into a window', () => {
+  it('sums the failures by kind over the window', () => {
+    const r = fold('w', [{ ...sec(2000, 25, 3), kinds: { 403: 2, refused: 1 } }, { ...sec(3000, 25, 2), kinds: { refused: 2 } }, { ...sec(9000, 25, 5), kinds: { 500: 5 } }], 1000, 3000);
+    assert.deepEqual(r.kinds, { 403: 2, refused: 3 });
+  });
+
   it('sums what was sent and failed in the window only, and keeps the first errors', () => {
     const r = fold('w', [sec(1000, 25, 0, 960, 990, 40), sec(2000, 25, 2, 1010, 1990, 40, ['a', 'b']), sec(3000, 25, 1, 2010, 2990, 40, ['c']), sec(9000, 25, 25)], 1500, 3000);
     assert.deepEqual({ sent: r.sent, failed: r.failed, errors: r.firstErrors, duration: r.durationMs }, { sent: 50, failed: 3, errors: ['a', 'b', 'c'], duration: 1500 });

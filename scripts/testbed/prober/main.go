@@ -5,9 +5,10 @@
 // as a 403, as for the host prober in test/e2e/prober.ts).
 //
 // It prints one JSON line a second on stdout (so into the pod's log file on the node, readable without the API):
-// {"t":<unix ms at the end of the second>,"sent":n,"failed":n,"firstOk":ms|0,"lastOk":ms|0,"gapInside":ms,"errors":[...]}
+// {"t":<unix ms at the end of the second>,"sent":n,"failed":n,"firstOk":ms|0,"lastOk":ms|0,"gapInside":ms,"kinds":{...},"errors":[...]}
 // where firstOk/lastOk are the first and last successful answers of that second and gapInside the longest time
-// between two successes within it; test/e2e/incluster-prober.ts folds the lines of a time window into the host
+// between two successes within it, kinds the failures counted by kind (test/e2e/failure-kind.ts has the same
+// names); test/e2e/incluster-prober.ts folds the lines of a time window into the host
 // prober's figures (sent, failed, longest gap without a success).
 package main
 
@@ -19,6 +20,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,13 +29,14 @@ import (
 const saDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 type second struct {
-	T         int64    `json:"t"`
-	Sent      int      `json:"sent"`
-	Failed    int      `json:"failed"`
-	FirstOk   int64    `json:"firstOk"`
-	LastOk    int64    `json:"lastOk"`
-	GapInside int64    `json:"gapInside"`
-	Errors    []string `json:"errors,omitempty"`
+	T         int64          `json:"t"`
+	Sent      int            `json:"sent"`
+	Failed    int            `json:"failed"`
+	FirstOk   int64          `json:"firstOk"`
+	LastOk    int64          `json:"lastOk"`
+	GapInside int64          `json:"gapInside"`
+	Kinds     map[string]int `json:"kinds,omitempty"`
+	Errors    []string       `json:"errors,omitempty"`
 }
 
 type recorder struct {
@@ -54,10 +57,14 @@ func (r *recorder) ok(at int64) {
 	}
 }
 
-func (r *recorder) fail(why string) {
+func (r *recorder) fail(kind, why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cur.Failed++
+	if r.cur.Kinds == nil {
+		r.cur.Kinds = map[string]int{}
+	}
+	r.cur.Kinds[kind]++
 	if len(r.cur.Errors) < 3 {
 		r.cur.Errors = append(r.cur.Errors, why)
 	}
@@ -116,7 +123,7 @@ func main() {
 			// The token is read for every request: the kubelet rotates it.
 			token, err := os.ReadFile(saDir + "/token")
 			if err != nil {
-				rec.fail("token: " + err.Error())
+				rec.fail("other", "token: "+err.Error())
 				return
 			}
 			req, _ := http.NewRequest(http.MethodGet, "https://"+host+path, nil)
@@ -124,16 +131,35 @@ func main() {
 			t0 := time.Now()
 			res, err := client.Do(req)
 			if err != nil {
-				rec.fail(fmt.Sprintf("%s %s: %v", t0.UTC().Format("15:04:05.000"), path, err))
+				rec.fail(kindOf(err), fmt.Sprintf("%s %s: %v", t0.UTC().Format("15:04:05.000"), path, err))
 				return
 			}
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			if res.StatusCode != http.StatusOK {
-				rec.fail(fmt.Sprintf("%s %s: HTTP %d", t0.UTC().Format("15:04:05.000"), path, res.StatusCode))
+				rec.fail(strconv.Itoa(res.StatusCode), fmt.Sprintf("%s %s: HTTP %d", t0.UTC().Format("15:04:05.000"), path, res.StatusCode))
 				return
 			}
 			rec.ok(time.Now().UnixMilli())
 		}()
+	}
+}
+
+// kindOf names a failure without an HTTP answer the way test/e2e/failure-kind.ts does for the host prober.
+func kindOf(err error) string {
+	m := err.Error()
+	switch {
+	case strings.Contains(m, "connection refused"):
+		return "refused"
+	case strings.Contains(m, "connection reset"), strings.Contains(m, "EOF"):
+		return "reset"
+	case strings.Contains(m, "network is unreachable"), strings.Contains(m, "no route to host"):
+		return "unreachable"
+	case strings.Contains(m, "Timeout"), strings.Contains(m, "deadline exceeded"), strings.Contains(m, "i/o timeout"):
+		return "timeout"
+	case strings.Contains(m, "no such host"), strings.Contains(m, "server misbehaving"):
+		return "dns"
+	default:
+		return "other"
 	}
 }
