@@ -64,7 +64,7 @@ export const PERMISSIONS: readonly Permission[] = [
   { verb: 'update', ...core('configmaps', { names: records }), usedBy: OPERATE, why: 'the journal after each step, the checkpoint record, a backup copy' },
   { verb: 'delete', ...core('configmaps', { names: records }), usedBy: ['rollback'], why: 'the backup copies and the checkpoint record, at the end of a rollback' },
   { verb: 'update', ...core('configmaps', { names: helperConfigMaps }), usedBy: ['pivot'], why: 'the node helper, in place of one a killed run left' },
-  { verb: 'delete', ...core('configmaps', { names: helperConfigMaps }), usedBy: ['pivot'], why: 'the node helper, once it has run on the node' },
+  { verb: 'delete', ...core('configmaps', { names: helperConfigMaps }), usedBy: OPERATE, why: 'the node helper, once it has run on the node, or one a killed run left (either verb)' },
   { verb: 'get', ...leases(lease), usedBy: OPERATE, why: 'the lock: one run at a time' },
   { verb: 'create', ...leases(), usedBy: OPERATE, why: 'the lock, when no run holds it' },
   { verb: 'update', ...leases(lease), usedBy: OPERATE, why: 'the lock: taking over an expired one, renewing it' },

@@ -10,8 +10,9 @@ import type { FaultHook } from '../core/fault.ts';
 import { newJournal, unfinished, type Journal, type Operation } from '../core/journal.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import { runSteps, type DryRun, type Step } from '../core/runner.ts';
-import { agentNodeFiles, agentNodeSockets, AGENT_COMPONENT } from '../ports/agent.ts';
+import { agentNodeFiles, agentNodeSockets, AGENT_COMPONENT, HELPER_COMPONENT } from '../ports/agent.ts';
 import { nodeHelperFrom, type NodeHelper } from '../ports/node-helper.ts';
+import { HELPER_ARCHS, helperConfigMapName } from '../core/port-sharing.ts';
 import type { Clock } from '../ports/clock.ts';
 import { paths, type KubeApi } from '../ports/kube.ts';
 import type { Session } from '../session.ts';
@@ -68,10 +69,20 @@ export function journalFor(existing: Journal | null, op: Operation, components: 
   return { journal: newJournal(op, `${op}-${now.toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`, components, now), resumed: false };
 }
 
+/** What a killed run leaves in kube-system: its node agent pods, and the node helper's ConfigMap of the call under
+ * way (deleted after each call otherwise). Removed under the Lease, by either verb; returns how many there were. */
 export async function deleteLeftoverAgents(kube: KubeApi): Promise<number> {
-  const pods = await kube.list(paths.pods(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},app.kubernetes.io/component=${AGENT_COMPONENT}` });
-  await Promise.all(pods.map((p) => kube.delete(paths.pod(NAMESPACE, p.metadata.name!), { gracePeriodSeconds: 0 })));
-  return pods.length;
+  const ours = `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}`;
+  const [pods, helpers] = await Promise.all([
+    kube.list(paths.pods(NAMESPACE), { labelSelector: `${ours},app.kubernetes.io/component=${AGENT_COMPONENT}` }),
+    kube.list(paths.configMaps(NAMESPACE), { labelSelector: `${ours},app.kubernetes.io/component=${HELPER_COMPONENT}` }),
+  ]);
+  const helperNames = HELPER_ARCHS.map(helperConfigMapName).filter((n) => helpers.some((c) => c.metadata.name === n));
+  await Promise.all([
+    ...pods.map((p) => kube.delete(paths.pod(NAMESPACE, p.metadata.name!), { gracePeriodSeconds: 0 })),
+    ...helperNames.map((n) => kube.delete(paths.configMap(NAMESPACE, n))),
+  ]);
+  return pods.length + helperNames.length;
 }
 
 /** What changed between the plan the user confirmed and the one made again under the Lease; null when nothing did. */
@@ -115,7 +126,7 @@ export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeo
     };
     if (lock) {
       const left = await deleteLeftoverAgents(kube);
-      if (left > 0) emit({ type: 'info', tag: `[${op}]`, message: `deleted ${left} node agent pod(s) left by a run that was killed` });
+      if (left > 0) emit({ type: 'info', tag: `[${op}]`, message: `deleted ${left} node agent pod(s) and node helper ConfigMap(s) left by a run that was killed` });
     }
     try {
       return await body(ctx, guard);

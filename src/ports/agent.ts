@@ -17,6 +17,8 @@ import { helperConfigMapName, type HelperArch } from '../core/port-sharing.ts';
 
 export { DEFAULT_AGENT_IMAGE } from './agent-image.ts';
 export const AGENT_COMPONENT = 'node-agent';
+/** The label value of the node helper's ConfigMaps (one per call, deleted after it, or by the next run). */
+export const HELPER_COMPONENT = 'node-helper';
 const NOT_FOUND = 3;
 
 type Access = 'ro' | 'rw';
@@ -255,7 +257,7 @@ export function agentNodeSockets(o: AgentOptions & { helper: NodeHelper }): Node
     async sharePort(node, dirs, arch, exe, port) {
       const b = o.helper.binary(arch);
       const cm = helperConfigMapName(arch);
-      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': 'node-helper' }, annotations: { [`${API_GROUP}/sha256`]: b.sha256 } }, binaryData: { 'node-helper.gz': b.gz.toString('base64') } };
+      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': HELPER_COMPONENT }, annotations: { [`${API_GROUP}/sha256`]: b.sha256 } }, binaryData: { 'node-helper.gz': b.gz.toString('base64') } };
       await o.kube.create(paths.configMaps(NAMESPACE), body).catch(async (err: unknown) => {
         if (!(err instanceof ApiError && err.status === 409)) throw err;
         await o.kube.replace(paths.configMap(NAMESPACE, cm), body);

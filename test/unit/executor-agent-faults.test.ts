@@ -8,8 +8,9 @@ import { describe, it } from 'node:test';
 import { SelfhostError } from '../../src/core/errors.ts';
 import { buildStatus, statusExitCode } from '../../src/core/status.ts';
 import { runPivot } from '../../src/pivot/pivot.ts';
+import { runRollback } from '../../src/pivot/rollback.ts';
 import { ApiError, paths } from '../../src/ports/kube.ts';
-import { apiGaps, fakeCluster, MANIFESTS, opArgs, type FakeCluster } from './fakes/cluster.ts';
+import { apiGaps, fakeCluster, MANIFESTS, opArgs, rollbackArgs, type FakeCluster } from './fakes/cluster.ts';
 import type { AgentFault } from './fakes/agent-pods.ts';
 
 const statusOf = async (w: FakeCluster) => buildStatus({ snapshot: await w.session.readSnapshot(), context: 'fake', etcd: { healthy: true, detail: 'ok' }, backups: {} });
@@ -49,6 +50,20 @@ describe('node-agent failures (fakes, two nodes)', () => {
       await failsCleanly(w, expected);
       w.kubelet.agentFault = () => null;
       await thenConverges(w);
+    });
+  }
+
+  for (const verb of ['pivot', 'rollback'] as const) {
+    it(`what a killed run left in kube-system (an agent pod, the node helper's ConfigMap) is deleted by the next ${verb}, which says so`, async () => {
+      const w = fakeCluster(1);
+      if (verb === 'rollback') await runPivot(w.env, opArgs());
+      // The killed run's agent pod, still on record (the kubelet gave up on it: the fake would run it again).
+      w.kube.objects.set(paths.pod('kube-system', 'kubectl-selfhost-agent-cp-1-abcdef'), { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'kubectl-selfhost-agent-cp-1-abcdef', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', 'app.kubernetes.io/component': 'node-agent' } }, spec: { nodeName: 'cp-1', containers: [{ name: 'agent', image: 'busybox:test' }] } });
+      await w.kube.create(paths.configMaps('kube-system'), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubectl-selfhost-node-helper-arm64', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', 'app.kubernetes.io/component': 'node-helper' } } });
+      await (verb === 'pivot' ? runPivot(w.env, opArgs()) : runRollback(w.env, rollbackArgs()));
+      assert.equal(await w.kube.get(paths.configMap('kube-system', 'kubectl-selfhost-node-helper-arm64')), null, 'the helper ConfigMap is gone');
+      assert.deepEqual((await w.kube.list(paths.pods('kube-system'), { labelSelector: 'app.kubernetes.io/component=node-agent' })).map((p) => p.metadata.name), []);
+      assert.ok(w.events.some((e) => e.type === 'info' && /^deleted 2 node agent pod\(s\) and node helper ConfigMap\(s\) left by a run that was killed$/.test(e.message)), JSON.stringify(w.events.filter((e) => e.type === 'info')));
     });
   }
 

@@ -1,6 +1,6 @@
 // Kill anywhere (issue "fault injection on the real bed"): pivot and rollback SIGKILLed by the fault hook
-// (KUBECTL_SELFHOST_FAULT) before and after every step of their plans and after the first node-agent operation on
-// each file, then resumed by the same verb and, in a separate case, by the opposite verb. After the kill and after
+// (KUBECTL_SELFHOST_FAULT) before and after every step of their plans and after every node-agent operation that
+// changes something, then resumed by the same verb and, in a separate case, by the opposite verb. After the kill and after
 // the resume the invariants hold (test/e2e/faults/invariants.ts): no original lost, every component listening,
 // the API prober's gap within the budget, status 0, nothing left behind. One table row per case.
 //
@@ -18,7 +18,9 @@ import { after, before, describe, it } from 'node:test';
 import { BIN, KUBECONFIG, kubectlAsync, MANIFESTS, selfhost, selfhostAsync, status, until } from '../helpers.ts';
 import { startProber, type ProbeReport } from '../prober.ts';
 import { apiGap, assertConverged, assertOriginalsKept, healthyBed, leftovers, printTable, readOriginals, record, worstListenerGap, type Mode, type Originals } from './invariants.ts';
-import { BED, CONTROL_PLANE, NODE, partitionOff, startListenerSampler } from './node.ts';
+import { BED, CONTROL_PLANE, NODE, partitionOff, startListenerSampler, type Component } from './node.ts';
+import { ACTIVE_CHECKPOINT_FILE, CHECKPOINTER_FILE, INACTIVE_CHECKPOINT_FILE } from '../../../src/core/checkpoint.ts';
+import { processName } from '../../../src/core/port-sharing.ts';
 
 type Verb = 'pivot' | 'rollback';
 const FAULT = 'KUBECTL_SELFHOST_FAULT';
@@ -28,25 +30,44 @@ const BUDGET_S = 10;
 
 interface Case { verb: Verb; point: string; when: 'before' | 'after'; resume: 'same' | 'opposite'; reboot?: boolean }
 
-/** The pivot plan of the bed as it is now (static, as kubeadm made it): its step ids and the files they touch. */
-function pivotPlan(): { steps: Array<{ id: string; file?: string; node: string | null }>; nodes: string[] } {
+interface PlanStep { id: string; file?: string; node: string | null; component?: Component; method?: { how: 'in-place' | 'restart' } }
+
+/** The pivot plan of the bed as it is now (static, as kubeadm made it): its steps and nodes. */
+function pivotPlan(): { steps: PlanStep[]; nodes: string[] } {
   const r = spawnSync(BIN, ['plan', '-o', 'json'], { env: { ...process.env, KUBECONFIG, NO_COLOR: '1' }, encoding: 'utf8' });
   if (r.status !== 1 && r.status !== 0) throw new Error(`plan -o json failed (${r.status}): ${r.stderr}`);
-  const plan = JSON.parse(r.stdout) as { steps: Array<{ id: string; file?: string; node: string | null }>; nodes: Array<{ name: string }> };
+  const plan = JSON.parse(r.stdout) as { steps: PlanStep[]; nodes: Array<{ name: string }> };
   return { steps: plan.steps, nodes: plan.nodes.map((n) => n.name) };
 }
 
-/** Every point of both verbs: each step's boundaries, and after the first agent operation on each file it touches. */
+/**
+ * The node-agent operations that change something, per kind of step, as the steps run them (src/pivot/pivot-steps.ts,
+ * rollback-steps.ts; the fault hook's point is agent/<operation>/<file>/<node>). Reads are left out: a kill after a
+ * read leaves what a kill before the step's next operation leaves.
+ */
+function agentPoints(verb: Verb, step: PlanStep | { id: string }): string[] {
+  const [kind, a, b] = step.id.split('/');
+  const node = b ?? a;
+  switch (`${verb} ${kind}`) {
+    case 'pivot backup': return [`agent/backup/${a}.yaml/${b}`];
+    // In place, the node helper shares the listening socket; by restart, the manifest gets --permit-port-sharing.
+    case 'pivot port-sharing': return (step as PlanStep).method?.how === 'in-place' ? [`agent/sharePort/${processName(a as Component)}/${b}`] : [`agent/write/${a}.yaml/${b}`];
+    case 'pivot checkpoint': return [`agent/writeBackup/${INACTIVE_CHECKPOINT_FILE}/${b}`, `agent/write/${CHECKPOINTER_FILE}/${b}`];
+    case 'pivot handover': return [`agent/remove/${a}.yaml/${b}`];
+    case 'rollback restore': return [`agent/write/${a}.yaml/${b}`];
+    case 'rollback uncheckpoint': return [CHECKPOINTER_FILE, ACTIVE_CHECKPOINT_FILE].map((f) => `agent/removeOwned/${f}/${a}`).concat(`agent/removeBackup/${INACTIVE_CHECKPOINT_FILE}/${a}`);
+    case 'rollback cleanup': return CONTROL_PLANE.map((c) => `agent/removeBackup/${c}.yaml/${node}`).concat(`agent/removeBackups/selfhost-backup/${node}`);
+    default: return [];
+  }
+}
+
+/** Every point of both verbs: each step's boundaries, and after each node-agent operation that changes something. */
 function points(): Array<{ verb: Verb; point: string; when: 'before' | 'after' }> {
   const { steps, nodes } = pivotPlan();
-  const pivot = steps.flatMap((s) => [
-    { verb: 'pivot' as const, point: s.id, when: 'before' as const },
-    { verb: 'pivot' as const, point: s.id, when: 'after' as const },
-  ]);
-  const files = [...new Set(steps.filter((s) => s.node && s.file).map((s) => `${s.file}/${s.node}`))];
-  const pivotAgent = files.flatMap((f) => [
-    { verb: 'pivot' as const, point: `agent/write/${f}`, when: 'after' as const },
-    { verb: 'pivot' as const, point: `agent/remove/${f}`, when: 'after' as const },
+  const around = (verb: Verb, ids: Array<PlanStep | { id: string }>) => ids.flatMap((s) => [
+    { verb, point: s.id, when: 'before' as const },
+    { verb, point: s.id, when: 'after' as const },
+    ...agentPoints(verb, s).map((point) => ({ verb, point, when: 'after' as const })),
   ]);
   // Rollback's steps (src/core/rollback-plan.ts), in its order: per component, the apiserver first, restore on
   // every node (the apiserver's checkpoint removed right after its node is proven), then the DaemonSet deleted;
@@ -54,13 +75,8 @@ function points(): Array<{ verb: Verb; point: string; when: 'before' | 'after' }
   const rollbackIds = [...CONTROL_PLANE].reverse().flatMap((c) => [
     ...nodes.flatMap((n) => [`restore/${c}/${n}`, ...(c === 'kube-apiserver' ? [`uncheckpoint/${n}`] : [])]),
     `delete-daemonset/${c}`,
-  ]).concat(nodes.map((n) => `cleanup/${n}`));
-  const rollback = rollbackIds.flatMap((id) => [
-    { verb: 'rollback' as const, point: id, when: 'before' as const },
-    { verb: 'rollback' as const, point: id, when: 'after' as const },
-  ]);
-  const rollbackAgent = nodes.flatMap((n) => CONTROL_PLANE.map((c) => ({ verb: 'rollback' as const, point: `agent/write/${c}.yaml/${n}`, when: 'after' as const })));
-  return [...pivot, ...pivotAgent, ...rollback, ...rollbackAgent];
+  ]).concat(nodes.map((n) => `cleanup/${n}`)).map((id) => ({ id }));
+  return [...around('pivot', steps), ...around('rollback', rollbackIds)];
 }
 
 /** One point per kind ("pivot handover", "rollback agent/write"...): the kube-apiserver's, else the first; after. */
@@ -102,8 +118,8 @@ async function startFrom(c: Case): Promise<{ originals: Originals; restarts: boo
     assert.equal(r.code, 0, `reset to static: ${r.out}${r.err}`);
     await assertConverged('static', 'after the reset');
   }
-  if (c.point.startsWith('port-sharing/') || (c.verb === 'pivot' && c.point.startsWith('agent/write/'))) {
-    // The point (the port-sharing step, or its agent's write) exists only while a static pod lacks
+  if (c.point.startsWith('port-sharing/') || (c.verb === 'pivot' && /^agent\/(sharePort\/|write\/kube-[a-z-]+\.yaml\/)/.test(c.point))) {
+    // The point (the port-sharing step, or its agent's operation) exists only while a static pod lacks
     // --permit-port-sharing: put kubeadm's files back, as a shell on the node would, and wait for the restarted
     // control plane.
     const now = readOriginals();
@@ -111,9 +127,10 @@ async function startFrom(c: Case): Promise<{ originals: Originals; restarts: boo
     await until('the control plane kubeadm made to be healthy again', 600_000, () => status().code === 0 && selfhost(['plan', '-o', 'json']).out.includes('port-sharing/'));
   }
   const originals = readOriginals();
-  // The static pods lack --permit-port-sharing (the fresh bed, or the files put back above): this case's pivot
-  // restarts them once, an outage on a single node that the budget does not cover.
-  const restarts = c.verb === 'pivot' && selfhost(['plan', '-o', 'json']).out.includes('"port-sharing/');
+  // The static pods lack --permit-port-sharing (the fresh bed, or the files put back above) and the node cannot share
+  // their sockets in place: this case's pivot restarts them once, an outage on a single node that the budget does
+  // not cover.
+  const restarts = c.verb === 'pivot' && pivotPlan().steps.some((s) => s.id.startsWith('port-sharing/') && s.method?.how !== 'in-place');
   if (c.verb === 'rollback') {
     const r = selfhost(['pivot', '--yes']);
     assert.equal(r.code, 0, `pivot to start the rollback case: ${r.out}${r.err}`);
@@ -133,6 +150,8 @@ describe('kill anywhere, on the real kubeadm test bed', { concurrency: 1 }, () =
     console.log(`# final rollback: exit ${r.code}`);
   });
 
+  // LIST_CASES=1 prints the cases chosen (with --test-skip-pattern=. nothing runs).
+  if (process.env['LIST_CASES']) console.log(cases().map((c) => `${c.verb} ${c.point}:${c.when} ${c.resume}`).join('\n'));
   for (const c of cases()) {
     it(`${c.verb} killed ${c.when} ${c.point}, then ${c.resume === 'same' ? c.verb : opposite(c.verb)}`, () => killAndResume(c));
   }
