@@ -10,6 +10,11 @@
 //	    port beside them without restarting them (the kubelet's restart to add --permit-port-sharing is what it
 //	    saves). It needs the host's PID namespace (to see the process) and CAP_SYS_PTRACE (pidfd_getfd is a ptrace
 //	    attach); it changes nothing else, and nothing of it outlives the target's socket.
+//	node-helper steer --port N --exe NAME --to old|new|none [--probe 127.X.Y.Z]
+//	    attaches to the SO_REUSEPORT group of port N (through a copy of a socket of a process named NAME) a classic
+//	    BPF program that gives new connections from other hosts to the old listener or to the new one, and those to
+//	    the probe address to the new one (steer.go); none detaches it. Same privileges as share-port; the program
+//	    lives as long as the group or until detached, and every run of the tool detaches it at the end.
 //
 // Output: one JSON object on stdout. Errors: one line on stderr and an exit code: 2 usage, 3 nothing to act on,
 // 4 the kernel lacks the feature (the caller falls back), 5 not permitted, 1 anything else.
@@ -59,7 +64,7 @@ func main() {
 	var out jsonValue
 	var err error
 	if len(os.Args) < 2 {
-		err = fail(exitUsage, "usage: node-helper probe | share-port --port N --exe NAME")
+		err = fail(exitUsage, "usage: node-helper probe | share-port --port N --exe NAME | steer --port N --exe NAME --to old|new|none")
 	} else {
 		switch os.Args[1] {
 		case "probe":
@@ -69,8 +74,13 @@ func main() {
 			if a, err = parseSharePort(os.Args[2:]); err == nil {
 				out, err = sharePort(a, procRoot)
 			}
+		case "steer":
+			var a steerArgs
+			if a, err = parseSteer(os.Args[2:]); err == nil {
+				out, err = steer(a, procRoot)
+			}
 		default:
-			err = fail(exitUsage, "unknown command %q: use probe or share-port", os.Args[1])
+			err = fail(exitUsage, "unknown command %q: use probe, share-port or steer", os.Args[1])
 		}
 	}
 	if err != nil {

@@ -133,19 +133,28 @@ func (l sharedList) JSON() string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-func sharePort(a sharePortArgs, root string) (sharedList, error) {
+// listener is one listening socket of a process: its pid, the descriptor that holds it, and its inode.
+type listener struct {
+	pid   int
+	fd    int
+	inode string
+}
+
+// listenersOf: the sockets listening on port held by the processes named exe in this helper's network namespace
+// (the node's), in pid order. Exit 3 when there is no such process.
+func listenersOf(root, exe string, port int) ([]listener, error) {
 	netns, err := os.Readlink(filepath.Join(root, "self", "ns", "net"))
 	if err != nil {
 		return nil, fail(exitFailed, "cannot read this process's network namespace: %v", err)
 	}
-	pids, err := candidates(root, a.exe, netns)
+	pids, err := candidates(root, exe, netns)
 	if err != nil {
 		return nil, fail(exitFailed, "cannot list processes: %v", err)
 	}
 	if len(pids) == 0 {
-		return nil, fail(exitNothing, "no process named %s in this network namespace (is the agent pod hostPID and hostNetwork?)", a.exe)
+		return nil, fail(exitNothing, "no process named %s in this network namespace (is the agent pod hostPID and hostNetwork?)", exe)
 	}
-	var done []Shared
+	var out []listener
 	for _, pid := range pids {
 		inodes := map[string]bool{}
 		for _, t := range []string{"tcp", "tcp6"} {
@@ -153,7 +162,7 @@ func sharePort(a sharePortArgs, root string) (sharedList, error) {
 			if err != nil {
 				continue
 			}
-			for k := range listeningInodes(f, a.port) {
+			for k := range listeningInodes(f, port) {
 				inodes[k] = true
 			}
 			f.Close()
@@ -163,11 +172,7 @@ func sharePort(a sharePortArgs, root string) (sharedList, error) {
 		}
 		fds, err := os.ReadDir(filepath.Join(root, strconv.Itoa(pid), "fd"))
 		if err != nil {
-			return done, classify(fmt.Sprintf("reading the descriptors of %s (pid %d)", a.exe, pid), err)
-		}
-		pidfd, err := pidfdOpen(pid)
-		if err != nil {
-			return done, classify("pidfd_open", err)
+			return nil, classify(fmt.Sprintf("reading the descriptors of %s (pid %d)", exe, pid), err)
 		}
 		for _, d := range fds {
 			link, err := os.Readlink(filepath.Join(root, strconv.Itoa(pid), "fd", d.Name()))
@@ -176,14 +181,39 @@ func sharePort(a sharePortArgs, root string) (sharedList, error) {
 				continue
 			}
 			fd, _ := strconv.Atoi(d.Name())
-			before, err := shareOne(pidfd, fd)
-			if err != nil {
-				syscall.Close(pidfd)
-				return done, err
-			}
-			done = append(done, Shared{PID: pid, FD: fd, Inode: ino, Before: before})
+			out = append(out, listener{pid: pid, fd: fd, inode: ino})
 		}
-		syscall.Close(pidfd)
+	}
+	return out, nil
+}
+
+// withCopy runs f on a copy of the listener's socket, taken with pidfd_getfd, and closes the copy.
+func withCopy(l listener, f func(fd int) error) error {
+	pidfd, err := pidfdOpen(l.pid)
+	if err != nil {
+		return classify("pidfd_open", err)
+	}
+	defer syscall.Close(pidfd)
+	r, _, e := syscall.Syscall(sysPidfdGetfd, uintptr(pidfd), uintptr(l.fd), 0)
+	if e != 0 {
+		return classify("pidfd_getfd", e)
+	}
+	defer syscall.Close(int(r))
+	return f(int(r))
+}
+
+func sharePort(a sharePortArgs, root string) (sharedList, error) {
+	ls, err := listenersOf(root, a.exe, a.port)
+	if err != nil {
+		return nil, err
+	}
+	var done []Shared
+	for _, l := range ls {
+		var before bool
+		if err := withCopy(l, func(fd int) (err error) { before, err = shareOne(fd); return err }); err != nil {
+			return done, err
+		}
+		done = append(done, Shared{PID: l.pid, FD: l.fd, Inode: l.inode, Before: before})
 	}
 	if len(done) == 0 {
 		return nil, fail(exitNothing, "no %s process here listens on port %d", a.exe, a.port)
@@ -199,15 +229,9 @@ func pidfdOpen(pid int) (int, error) {
 	return int(r), nil
 }
 
-// shareOne takes a copy of the target's descriptor, sets SO_REUSEPORT on the socket they share (a socket option
-// belongs to the socket, not to the descriptor) and closes the copy. It reports whether the option was set already.
-func shareOne(pidfd, targetFD int) (bool, error) {
-	r, _, e := syscall.Syscall(sysPidfdGetfd, uintptr(pidfd), uintptr(targetFD), 0)
-	if e != 0 {
-		return false, classify("pidfd_getfd", e)
-	}
-	fd := int(r)
-	defer syscall.Close(fd)
+// shareOne sets SO_REUSEPORT on the socket behind fd (a copy of the target's descriptor: a socket option belongs to
+// the socket, not to the descriptor). It reports whether the option was set already.
+func shareOne(fd int) (bool, error) {
 	before, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soReuseport)
 	if err != nil {
 		return false, classify("getsockopt SO_REUSEPORT", err)

@@ -27,7 +27,7 @@ function listenerInNewNetns(reply: string): Promise<ChildProcess> {
 }
 
 /** Runs a command in the network namespace of pid. */
-const inNetns = (pid: number, cmd: string[], input?: string) => spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...cmd], { encoding: 'utf8', input });
+const inNetns = (pid: number, cmd: string[], input?: string) => spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...cmd], { encoding: 'utf8', input, timeout: 60_000 });
 
 /** In pid's namespace: bind PORT with SO_REUSEPORT, then make 200 connections and count who answered. */
 function secondListenerAndClients(pid: number): { bound: boolean; answers: Record<string, number>; err: string } {
@@ -46,6 +46,46 @@ function secondListenerAndClients(pid: number): { bound: boolean; answers: Recor
     });`;
   const r = inNetns(pid, [process.execPath, '-e', code]);
   return { err: r.stderr, ...JSON.parse(r.stdout) };
+}
+
+/**
+ * A network namespace of this test with two listeners on every address of PORT (A, then B, both SO_REUSEPORT, as
+ * the static pod and the DaemonSet pod after the first pivot), loopback up, and 192.0.2.1 and 2001:db8::1 on lo for
+ * clients that are not loopback (TEST-NET addresses, inside the namespace only).
+ */
+async function twoListenersInNewNetns(): Promise<{ ns: ChildProcess; a: ChildProcess; b: ChildProcess }> {
+  const ns = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && ip addr add 192.0.2.1/32 dev lo && ip addr add 2001:db8::1/128 dev lo && echo up && exec sleep 600'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    ns.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('up')) resolve(); });
+    ns.once('exit', (c) => reject(new Error(`namespace exited ${c}`)));
+  });
+  const listen = (who: string) => {
+    const code = `require('net').createServer((s) => s.end(${JSON.stringify(who)})).listen({ port: ${PORT}, host: '::', reusePort: true }, () => console.log('listening'))`;
+    const child = spawn('nsenter', [`--net=/proc/${ns.pid}/ns/net`, '--', process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    return new Promise<ChildProcess>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(child); });
+      child.once('exit', (c) => reject(new Error(`listener ${who} exited ${c}`)));
+    });
+  };
+  const a = await listen('A');
+  const b = await listen('B');
+  return { ns, a, b };
+}
+
+/** In pid's namespace: n connections to host, one after the other, each answered by A or B (or failing: its code). */
+function clients(pid: number, host: string, n: number): Record<string, number> {
+  const code = `
+    const net = require('net');
+    (async () => {
+      const answers = {};
+      for (let i = 0; i < ${n}; i++) {
+        const who = await new Promise((r) => { let b = ''; net.connect(${PORT}, ${JSON.stringify(host)}).on('data', (d) => b += d).on('end', () => r(b)).on('error', (e) => r(e.code)); });
+        answers[who] = (answers[who] ?? 0) + 1;
+      }
+      console.log(JSON.stringify(answers));
+    })();`;
+  const r = inNetns(pid, [process.execPath, '-e', code]);
+  return JSON.parse(r.stdout) as Record<string, number>;
 }
 
 describe('the node helper', { skip }, () => {
@@ -85,6 +125,89 @@ describe('the node helper', { skip }, () => {
     assert.deepEqual(secondListenerAndClients(other.pid!), { bound: false, err: 'EADDRINUSE' }, 'the same name in another network namespace was left alone');
   });
 
+  it('steer gives connections from elsewhere to the old listener or the new one, the probe address to the new one, and leaves loopback to the hash', async () => {
+    const { ns, a, b } = await twoListenersInNewNetns();
+    children.push(ns, a, b);
+    const steer = (to: string) => {
+      const r = inNetns(ns.pid!, [helper, 'steer', '--port', String(PORT), '--exe', 'node', '--to', to]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { to: string; listenerPids: number[]; wasAttached: boolean };
+    };
+    const spread = (x: Record<string, number>) => (x['A'] ?? 0) > 0 && (x['B'] ?? 0) > 0;
+    assert.ok(spread(clients(ns.pid!, '192.0.2.1', 60)), 'without a program, the hash spreads them');
+
+    assert.deepEqual(steer('old'), { to: 'old', listenerPids: [a.pid, b.pid].sort((x, y) => x! - y!), wasAttached: false });
+    assert.deepEqual(clients(ns.pid!, '192.0.2.1', 60), { A: 60 }, 'IPv4 from elsewhere: the old one');
+    assert.deepEqual(clients(ns.pid!, '2001:db8::1', 60), { A: 60 }, 'IPv6 from elsewhere: the old one');
+    assert.deepEqual(clients(ns.pid!, '127.100.0.1', 30), { B: 30 }, 'the probe address: the new one');
+    assert.ok(spread(clients(ns.pid!, '127.0.0.1', 60)), 'IPv4 loopback: the hash (each process\'s calls to itself)');
+    assert.ok(spread(clients(ns.pid!, '::1', 60)), 'IPv6 loopback: the hash');
+
+    assert.equal(steer('new').wasAttached, true);
+    assert.deepEqual(clients(ns.pid!, '192.0.2.1', 60), { B: 60 }, 'from elsewhere: the new one');
+    assert.deepEqual(clients(ns.pid!, '127.100.0.1', 30), { B: 30 });
+
+    // The hand-over: the old one stops, the group keeps the new one alone, the program's index 1 falls to the hash.
+    a.kill('SIGKILL');
+    await new Promise((r) => a.once('exit', r));
+    assert.deepEqual(clients(ns.pid!, '192.0.2.1', 30), { B: 30 }, 'the new one alone after the old one has gone');
+    assert.equal(steer('none').wasAttached, true, 'detached');
+    assert.equal(steer('none').wasAttached, false, 'nothing left to detach');
+  });
+
+  /**
+   * A hand-over under load: clients from elsewhere, eight at a time, new connections one after the other (2 ms apart),
+   * until told to stop; once they run, the old listener is told to go (steered: the program switched to the new one,
+   * then 0.3 s to finish what it has), hangs (SIGSTOP, as a process shutting down) for 0.5 s and is killed; the
+   * clients go on 0.5 s more. What each connection got. No fixed durations on the clients' side: a loaded machine
+   * only makes the steps slower.
+   */
+  async function handOverUnderLoad(steered: boolean): Promise<Record<string, number>> {
+    const load = `
+      const net = require('net');
+      const answers = {}; let stop = false; let running = 8;
+      process.stdin.on('end', () => { stop = true; }).resume();
+      const count = (k) => { answers[k] = (answers[k] ?? 0) + 1; if (k === 'A' && answers[k] === 1) console.log('running'); };
+      const one = () => {
+        if (stop) { if (--running === 0) console.log(JSON.stringify(answers)); return; }
+        let b = '';
+        const s = net.connect(${PORT}, '192.0.2.1');
+        s.setTimeout(10000, () => s.destroy(new Error('timeout')));
+        const next = () => setTimeout(one, 2);
+        s.on('data', (d) => b += d).on('end', () => { count(b || 'empty'); next(); }).on('error', (e) => { count(e.code ?? e.message); next(); });
+      };
+      for (let i = 0; i < 8; i++) one();`;
+    const { ns, a, b } = await twoListenersInNewNetns();
+    children.push(ns, a, b);
+    const run = (to: string) => assert.equal(inNetns(ns.pid!, [helper, 'steer', '--port', String(PORT), '--exe', 'node', '--to', to]).status, 0);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    if (steered) run('old');
+    const loader = spawn('nsenter', [`--net=/proc/${ns.pid}/ns/net`, '--', process.execPath, '-e', load], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => loader.once('exit', r));
+    let out = '';
+    const running = new Promise<void>((resolve) => loader.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('running')) resolve(); }));
+    await running;
+    if (steered) {
+      run('new');
+      await sleep(300);
+    }
+    a.kill('SIGSTOP');
+    await sleep(500);
+    a.kill('SIGKILL');
+    await sleep(500);
+    loader.stdin!.end();
+    await exited;
+    if (steered) run('none');
+    return JSON.parse(out.split('\n').filter(Boolean).pop()!) as Record<string, number>;
+  }
+
+  it('steered, the old listener stops (even hanging first) without a connection lost; left to the hash, what was queued to it is reset', async () => {
+    const hashed = await handOverUnderLoad(false);
+    assert.ok((hashed['ECONNRESET'] ?? 0) > 0, `the hash: connections queued to the hanging listener are reset when it goes: ${JSON.stringify(hashed)}`);
+    const steered = await handOverUnderLoad(true);
+    assert.deepEqual(Object.keys(steered).sort(), ['A', 'B'], `steered: every connection answered, by A before the switch and B after: ${JSON.stringify(steered)}`);
+  });
+
   it('says in one line and an exit code when there is nothing to act on, or the arguments are wrong', async () => {
     const a = await listenerInNewNetns('A');
     children.push(a);
@@ -95,6 +218,10 @@ describe('the node helper', { skip }, () => {
       [['share-port', '--port', '9'], 2, /--exe must be a process name/],
       [['share-port', '--port'], 2, /usage: node-helper share-port --port N --exe NAME/],
       [['bogus'], 2, /unknown command "bogus"/],
+      [['steer', '--port', String(PORT), '--exe', 'node', '--to', 'old'], 3, /the node socket on port 7443 does not have SO_REUSEPORT: nothing to steer/],
+      [['steer', '--port', String(PORT), '--exe', 'node', '--to', 'sideways'], 2, /--to must be old, new or none, not "sideways"/],
+      [['steer', '--port', String(PORT), '--exe', 'node', '--to', 'new', '--probe', '10.0.0.1'], 2, /--probe must be an IPv4 loopback address outside 127.0.0.0\/16/],
+      [['steer', '--port', '9', '--exe', 'node', '--to', 'none'], 3, /no node process here listens on port 9/],
     ] as const) {
       const r = inNetns(a.pid!, [helper, ...args]);
       assert.equal(r.status, code, `${args.join(' ')}: ${r.stderr}`);

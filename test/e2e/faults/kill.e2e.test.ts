@@ -15,12 +15,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, KUBECONFIG, kubectlAsync, MANIFESTS, selfhost, selfhostAsync, status, until } from '../helpers.ts';
+import { BIN, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, selfhost, selfhostAsync, status, until } from '../helpers.ts';
 import { startProber, type ProbeReport } from '../prober.ts';
 import { apiGap, assertConverged, assertOriginalsKept, healthyBed, leftovers, printTable, readOriginals, record, worstListenerGap, type Mode, type Originals } from './invariants.ts';
 import { BED, CONTROL_PLANE, NODE, partitionOff, startListenerSampler, type Component } from './node.ts';
 import { ACTIVE_CHECKPOINT_FILE, CHECKPOINTER_FILE, INACTIVE_CHECKPOINT_FILE } from '../../../src/core/checkpoint.ts';
-import { processName } from '../../../src/core/port-sharing.ts';
+import { HELPER_ARCHS, processName, sharingMethod } from '../../../src/core/port-sharing.ts';
 
 type Verb = 'pivot' | 'rollback';
 const FAULT = 'KUBECTL_SELFHOST_FAULT';
@@ -61,9 +61,26 @@ function agentPoints(verb: Verb, step: PlanStep | { id: string }): string[] {
   }
 }
 
+/**
+ * The plan's steps, with the port-sharing step of each component where the plan has none because an earlier
+ * rollback left --permit-port-sharing in the static manifests: the case puts kubeadm's files back first (startFrom),
+ * and its pivot then decides the method as below, from the node's kernel and architecture.
+ */
+function withPortSharing(steps: PlanStep[]): PlanStep[] {
+  if (steps.some((s) => s.id.startsWith('port-sharing/'))) return steps;
+  const info = (n: string) => JSON.parse(kubectl(['get', 'node', n, '-o', 'jsonpath={.status.nodeInfo}'])) as { kernelVersion: string; architecture: string };
+  return steps.flatMap((s) => {
+    if (!s.id.startsWith('backup/') || !s.node) return [s];
+    const i = info(s.node);
+    const method = sharingMethod({ kernel: i.kernelVersion, arch: i.architecture }, HELPER_ARCHS);
+    return [s, { ...s, id: s.id.replace(/^backup\//, 'port-sharing/'), method: { how: method.how } }];
+  });
+}
+
 /** Every point of both verbs: each step's boundaries, and after each node-agent operation that changes something. */
 function points(): Array<{ verb: Verb; point: string; when: 'before' | 'after' }> {
-  const { steps, nodes } = pivotPlan();
+  const { steps: planned, nodes } = pivotPlan();
+  const steps = withPortSharing(planned);
   const around = (verb: Verb, ids: Array<PlanStep | { id: string }>) => ids.flatMap((s) => [
     { verb, point: s.id, when: 'before' as const },
     { verb, point: s.id, when: 'after' as const },
