@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { BACKUPS, BIN, Fatal, KUBECONFIG, kubectl, MANIFESTS, selfhost, tryKubectl, until } from '../helpers.ts';
 import { startProber } from '../prober.ts';
 import { apiGap, assertConverged, healthyBed, leftovers, printTable, readOriginals, record, worstListenerGap, type Originals } from './invariants.ts';
-import { clusterCopy, nodeCopy, processState, startListenerSampler, type Component } from './node.ts';
+import { clusterCopy, NODE, nodeCopy, processState, startListenerSampler, type Component } from './node.ts';
 import { spawn } from 'node:child_process';
 
 const noCrash = (r: { code: number; err: string }, what: string) => {
@@ -37,7 +37,14 @@ function noOriginalLost(originals: Originals, what: string, components: Componen
 }
 const readStatic = (c: Component): string | null => { try { return readFileSync(join(MANIFESTS, `${c}.yaml`), 'utf8'); } catch { return null; } };
 
-interface Case { name: string; component: Component | null; edit(): Promise<void> | void; rollbackOne?: Component }
+interface Case {
+  name: string;
+  component: Component | null;
+  edit(): Promise<void> | void;
+  rollbackOne?: Component;
+  /** What status must say right after the edit (one of its problems), and that the next pivot leaves it healthy. */
+  statusSays?: RegExp;
+}
 
 const deleteDs = (c: Component) => () => void kubectl(['-n', 'kube-system', 'delete', 'daemonset', c, '--wait=true']);
 const CASES: Case[] = [
@@ -49,7 +56,14 @@ const CASES: Case[] = [
   }, rollbackOne: 'kube-apiserver' },
   { name: 'the journal deleted', component: null, edit: () => void kubectl(['-n', 'kube-system', 'delete', 'configmap', 'kubectl-selfhost-journal']) },
   { name: 'junk in the journal', component: null, edit: () => void kubectl(['-n', 'kube-system', 'patch', 'configmap', 'kubectl-selfhost-journal', '--type=merge', '-p', JSON.stringify({ data: { 'journal.json': '{"apiVersion": "x", junk' } })]) },
-  { name: 'the backup ConfigMap deleted', component: null, edit: () => void kubectl(['-n', 'kube-system', 'delete', 'configmap', '-l', 'app.kubernetes.io/managed-by=kubectl-selfhost,app.kubernetes.io/component=backup']) },
+  {
+    name: 'the backup ConfigMap deleted', component: null, edit: () => {
+      // By name: the node's cluster copies live in one ConfigMap (src/pivot/store.ts), which must be there to delete.
+      const out = kubectl(['-n', 'kube-system', 'delete', 'configmap', `kubectl-selfhost-backup-${NODE}`]);
+      assert.match(out, /deleted/, out);
+    },
+    statusSays: new RegExp(`the cluster copy of kube-apiserver's original from ${NODE} is missing .*run "kubectl selfhost pivot"`),
+  },
   { name: 'the node backup directory deleted', component: null, edit: () => rmSync(BACKUPS, { recursive: true, force: true }) },
   { name: 'the scheduler\'s original copied back by hand beside its DaemonSet', component: 'kube-scheduler', edit: async () => {
     writeFileSync(join(MANIFESTS, 'kube-scheduler.yaml'), nodeCopy('kube-scheduler')!, { mode: 0o600 });
@@ -83,6 +97,13 @@ describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', {
         const s = statusNamesFixes(`after ${c.name}`);
         const pv = selfhost(['pivot', '--yes']);
         noCrash(pv, 'pivot');
+        if (c.statusSays) {
+          assert.equal(s.code, 1, `status after ${c.name} reports it`);
+          assert.ok(s.problems.some((p) => c.statusSays!.test(p)), `status after ${c.name}: ${s.problems.join('; ')}`);
+          assert.equal(pv.code, 0, `pivot after ${c.name}: ${pv.out.slice(-1500)}${pv.err}`);
+          const again = statusNamesFixes(`after pivot, after ${c.name}`);
+          assert.deepEqual([again.code, again.problems], [0, []], 'pivot wrote the cluster copies again');
+        }
         noOriginalLost(originals, `after pivot (exit ${pv.code})`, ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver']);
         let one = null as null | { code: number };
         if (c.rollbackOne) {
