@@ -4,6 +4,7 @@
 //   daemonset/kube-scheduler:before:exit        (exit 86 before the step starts)
 //   agent/remove/kube-scheduler.yaml/cp-1:after  (right after that node-agent operation; kill is the default)
 //   handover/kube-apiserver/cp-1:before:stop     (SIGSTOP there: the test cuts the network, then sends SIGCONT)
+//   lease/renew:before:stop                      (before a renewal of the run's Lease, every 10 s or before a write)
 // A '*' in the point matches any run of characters. Unset, the hook does nothing.
 export type FaultWhen = 'before' | 'after';
 export type FaultHow = 'kill' | 'exit' | 'stop';
@@ -31,10 +32,16 @@ export function matchesPoint(pattern: string, point: string): boolean {
   return re.test(point);
 }
 
-/** The hook for a spec; `end` does the ending (the real one kills or exits the process). */
+/**
+ * The hook for a spec; `end` does the ending (the real one kills or exits the process). It fires once: a point met
+ * again (a Lease renewal every 10 s, a stop the test has already continued) passes.
+ */
 export function faultHook(spec: FaultSpec | null, end: (how: FaultHow, point: string) => void): FaultHook {
   if (!spec) return () => undefined;
+  let fired = false;
   return (point, when) => {
-    if (when === spec.when && matchesPoint(spec.point, point)) end(spec.how, `${point}:${when}`);
+    if (fired || when !== spec.when || !matchesPoint(spec.point, point)) return;
+    fired = true;
+    end(spec.how, `${point}:${when}`);
   };
 }

@@ -17,6 +17,7 @@ import { PreconditionError, SelfhostError } from '../core/errors.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import type { Clock } from '../ports/clock.ts';
 import { ApiError, paths, type KubeApi, type Obj } from '../ports/kube.ts';
+import type { FaultHook } from '../core/fault.ts';
 
 export const LOCK_NAME = 'kubectl-selfhost';
 export const LEASE_DURATION_S = 60;
@@ -87,7 +88,7 @@ function heldError(l: Lease | null): PreconditionError {
   return new PreconditionError(`another run holds Lease kube-system/${LOCK_NAME} (${heldBy(l)}); wait for it to finish, or, if that run is gone, wait ${LEASE_DURATION_S}s for the Lease to expire`);
 }
 
-export async function acquireLock(kube: KubeApi, clock: Clock, operation: string, signal?: (pid: number) => void): Promise<Lock> {
+export async function acquireLock(kube: KubeApi, clock: Clock, operation: string, signal?: (pid: number) => void, fault?: FaultHook): Promise<Lock> {
   const me = holderIdentity();
   const path = paths.lease(NAMESPACE, LOCK_NAME);
   const at = clock.now();
@@ -123,6 +124,8 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
     return cur;
   };
   const renew = async () => {
+    // The fault suite stops a run here (a partition during a renewal); inert unless KUBECTL_SELFHOST_FAULT is set.
+    fault?.('lease/renew', 'before');
     const started = clock.now().getTime();
     const cur = await current();
     if (!cur) return;

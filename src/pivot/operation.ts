@@ -114,7 +114,7 @@ export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeo
   const { session, clock, emit } = env;
   // The per-node objects (each node's backup ConfigMap), now that the nodes are known.
   await checkAccess(session.kube, clock, accessFor([op], nodes));
-  const lock = a.dryRun === 'none' ? await acquireLock(session.kube, clock, op) : null;
+  const lock = a.dryRun === 'none' ? await acquireLock(session.kube, clock, op, undefined, env.fault) : null;
   try {
     const guard: WriteCheck = lock ? () => lock.assertHeld() : async () => undefined;
     const kube = a.dryRun === 'server' ? serverDryRun(session.kube) : fenced(session.kube, guard);

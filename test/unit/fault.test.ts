@@ -28,6 +28,14 @@ describe('fault hook', () => {
     assert.deepEqual(ended, ['exit handover/kube-scheduler/cp-1:before']);
     assert.equal(matchesPoint('a.b', 'axb'), false, 'only * is special');
   });
+
+  it('fires once: a stop the test has continued does not stop the run again at the same point (a Lease renewal)', () => {
+    const ended: string[] = [];
+    const hook = faultHook(parseFault('lease/renew:before:stop'), (how, p) => void ended.push(`${how} ${p}`));
+    hook('lease/renew', 'before');
+    hook('lease/renew', 'before');
+    assert.deepEqual(ended, ['stop lease/renew:before']);
+  });
 });
 
 describe('the fault hook in a real process', () => {

@@ -83,6 +83,20 @@ describe('Lease lock', () => {
     await assert.rejects(acquireLock(kube, clock, 'pivot'), (e: unknown) => e instanceof PreconditionError && /holder carol@other\/7/.test(e.message));
   });
 
+  it('passes the fault hook\'s point lease/renew before each renewal, and only then', async () => {
+    const kube = fakeKube();
+    const clock = fakeClock();
+    const points: string[] = [];
+    const lock = await acquireLock(kube, clock, 'pivot', undefined, (p, when) => void points.push(`${p}:${when}`));
+    assert.deepEqual(points, [], 'taking the Lease is no renewal');
+    await lock.assertHeld();
+    assert.deepEqual(points, [], 'a recent renewal is read, not renewed');
+    clock.t += (LEASE_DURATION_S - 10) * 1000;
+    await lock.assertHeld();
+    assert.deepEqual(points, ['lease/renew:before']);
+    await lock.release();
+  });
+
   it('stops the run\'s writes once its Lease was taken, or could not be renewed for long enough', async () => {
     const kube = fakeKube();
     const clock = fakeClock();

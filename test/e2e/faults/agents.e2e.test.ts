@@ -2,14 +2,15 @@
 // pull (a registry on the node's own loopback, where nothing listens), a full disk under the backup directory (a
 // 64 KiB tmpfs mounted there, filled), and Pod Security Admission "baseline" enforced on kube-system. Each fails
 // before any destructive step with one clear line, leaves the static pod directory as kubeadm made it (files and
-// 0600 modes) and nothing half-written, and pivot converges once the cause is gone. (An agent pod deleted while it
-// runs is covered against the fakes, test/unit/executor-agent-faults.test.ts: on the bed it cannot be timed.)
+// 0600 modes) and nothing half-written, and pivot converges once the cause is gone. An agent pod deleted before it
+// finished: timed by pausing the node's containerd (SIGSTOP, a process the bed started), so the pod waits to start
+// while the test deletes it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BACKUPS, kubectl, MANIFESTS, selfhost } from '../helpers.ts';
+import { agentPods, BACKUPS, kubectl, MANIFESTS, selfhost, selfhostAsync, until } from '../helpers.ts';
 import { assertConverged, healthyBed, leftovers, printTable, record } from './invariants.ts';
 import { halfWritten } from './node.ts';
 
@@ -89,4 +90,33 @@ describe('node-agent failures, on the real kubeadm test bed', { concurrency: 1 }
       }
     });
   }
+
+  it('an agent pod deleted before it finished (the node\'s containerd paused meanwhile): one line, nothing changed; pivot converges', async () => {
+    await fromStatic();
+    const before = staticDir();
+    // The bed's containerd (scripts/testbed/testbed.sh writes its pid): paused, the kubelet cannot start the pod.
+    const containerd = Number(readFileSync('/run/selfhost-bed/containerd.pid', 'utf8').trim());
+    let outcome = 'failed';
+    const run = selfhostAsync(['pivot', '--yes', '--timeout', '3m']);
+    try {
+      process.kill(containerd, 'SIGSTOP');
+      const pod = await until('the first node agent pod', 120_000, () => agentPods()[0] ?? null);
+      kubectl(['-n', 'kube-system', 'delete', pod, '--grace-period=0', '--force', '--wait=false']);
+      process.kill(containerd, 'SIGCONT');
+      const r = await run;
+      assert.ok(r.code > 1, `pivot fails (exit ${r.code}): ${r.out.slice(-1500)}${r.err}`);
+      assert.equal(r.err.trim().split('\n').length, 1, `one line: ${r.err}`);
+      assert.match(r.err, /node agent pod \S+ on selfhost-cp was deleted before it finished \(\w+ \S+\); run the command again/);
+      assert.deepEqual(staticDir(), before, 'the static pod directory as it was, files and modes');
+      assert.deepEqual(halfWritten(), [], 'nothing half-written');
+      const again = selfhost(['pivot', '--yes']);
+      assert.equal(again.code, 0, again.out + again.err);
+      await assertConverged('self-hosted', 'after the deleted agent');
+      outcome = `pivot exit ${r.code}: ${r.err.trim().slice(7, 120)}; pivot again converged`;
+    } finally {
+      try { process.kill(containerd, 'SIGCONT'); } catch { /* running */ }
+      await run.catch(() => undefined);
+      record({ fault: 'node agent', verb: 'pivot', point: 'an agent pod deleted before it finished', outcome, apiGapS: null, listenerGapS: null, left: outcome === 'failed' ? '(not checked)' : leftovers() });
+    }
+  });
 });

@@ -25,6 +25,8 @@ const POINTS: Point[] = [
   { name: 'an agent wait (scheduler backup)', stopAt: `backup/kube-scheduler/${NODE}:before`, partitionAfterMs: 1500 },
   { name: 'the apiserver hand-over', stopAt: `handover/kube-apiserver/${NODE}:before`, partitionAfterMs: 0 },
   { name: 'a journal save (scheduler hand-over done on the node)', stopAt: `agent/remove/kube-scheduler.yaml/${NODE}:after`, partitionAfterMs: 0 },
+  // The first renewal of the run's Lease, 10 s after it was taken (mid-pivot): the renewal itself meets the cut.
+  { name: 'a Lease renewal', stopAt: 'lease/renew:before', partitionAfterMs: 0 },
 ];
 
 /** A background pivot with timestamped output, stopped by the fault hook at `stopAt`. */
