@@ -28,20 +28,28 @@ subset=(
 )
 [ -n "${E2E_FILES:-}" ] && subset=()
 failed=()
+# What each failed file said about its failures (node's spec reporter ends with them), printed again last: CI
+# shows the end of the output, and a long suite's reasons would otherwise scroll out of it.
+reasons=$(mktemp)
+trap 'rm -f "$reasons"; cleanup' EXIT
+why() { sed -n '/failing tests:/,$p' "$2" | head -n 60 | sed "s|^|$1: |" >>"$reasons" || true; }
 for f in "${files[@]}"; do
-  node --test --test-concurrency=1 --test-reporter=spec "$f" || failed+=("$f")
+  log=$(mktemp)
+  node --test --test-concurrency=1 --test-reporter=spec "$f" | tee "$log" || { failed+=("$f"); why "$f" "$log"; }
+  rm -f "$log"
 done
 for s in "${subset[@]}"; do
   f=${s%%|*}
   log=$(mktemp)
   # The kill case by its point and resume verb, whatever kinds of step the bed's plan has by then.
   FAULT_POINTS='^pivot handover/kube-apiserver/[^ ]+:after$' FAULT_RESUME=opposite \
-    node --test --test-concurrency=1 --test-reporter=spec --test-name-pattern="${s#*|}" "$f" | tee "$log" || failed+=("$f")
+    node --test --test-concurrency=1 --test-reporter=spec --test-name-pattern="${s#*|}" "$f" | tee "$log" || { failed+=("$f"); why "$f" "$log"; }
   # A pattern that no longer matches a case name would pass with nothing run.
   grep -Eq '^ℹ pass [1-9]' "$log" || { echo "e2e: no case of $f matched ${s#*|}" >&2; failed+=("$f"); }
   rm -f "$log"
 done
 if [ ${#failed[@]} -gt 0 ]; then
+  cat "$reasons" >&2
   echo "e2e: failed: ${failed[*]}" >&2
   exit 1
 fi
