@@ -85,6 +85,20 @@ export async function deleteLeftoverAgents(kube: KubeApi): Promise<number> {
   return pods.length + helperNames.length;
 }
 
+/**
+ * The end of a run that wrote: an agent pod or helper ConfigMap whose deletion failed while the apiserver restarted
+ * (each is deleted after its call, and an error then is not the run's) is deleted now, still under the Lease. What
+ * cannot be deleted even now is a warning with the command that deletes it; the run itself is done.
+ */
+async function sweepAgents(kube: KubeApi, emit: OpEnv['emit'], op: Operation): Promise<void> {
+  try {
+    const left = await deleteLeftoverAgents(kube);
+    if (left > 0) emit({ type: 'info', tag: `[${op}]`, message: `deleted ${left} node agent pod(s) and node helper ConfigMap(s) that could not be deleted when their call ended` });
+  } catch (err) {
+    emit({ type: 'warn', tag: `[${op}]`, message: `could not delete this run's node agent pods and node helper ConfigMaps (${String((err as Error).message).split('\n')[0]}): run "kubectl -n ${NAMESPACE} delete pods,configmaps -l '${MANAGED_BY_KEY}=${MANAGED_BY_VALUE},app.kubernetes.io/component in (${AGENT_COMPONENT},${HELPER_COMPONENT})'"` });
+  }
+}
+
 /** What changed between the plan the user confirmed and the one made again under the Lease; null when nothing did. */
 export function planChange<P extends { generatedAt: string; steps: Array<{ id: string }> }>(confirmed: P, now: P): string | null {
   const ids = (p: P) => p.steps.map((s) => s.id);
@@ -129,7 +143,9 @@ export async function underLock<T>(env: OpEnv, a: Pick<OpArgs, 'dryRun' | 'timeo
       if (left > 0) emit({ type: 'info', tag: `[${op}]`, message: `deleted ${left} node agent pod(s) and node helper ConfigMap(s) left by a run that was killed` });
     }
     try {
-      return await body(ctx, guard);
+      const result = await body(ctx, guard);
+      if (lock) await sweepAgents(kube, emit, op);
+      return result;
     } catch (err) {
       // A run stopped by what another run did (its agent pod deleted, its objects changed under it) says so: when
       // the Lease is no longer this run's, that is the cause, and the other run's doing is not this one's error.

@@ -67,6 +67,41 @@ describe('node-agent failures (fakes, two nodes)', () => {
     });
   }
 
+  for (const verb of ['pivot', 'rollback'] as const) {
+    it(`an agent pod whose deletion failed during the ${verb} (the apiserver restarting) is deleted at the end of the run, which says so`, async () => {
+      const w = fakeCluster(1);
+      if (verb === 'rollback') await runPivot(w.env, opArgs());
+      const del = w.kube.delete;
+      let refused = 0;
+      w.kube.delete = async (p, o) => {
+        if (refused < 2 && p.startsWith(paths.pods('kube-system')) && p.includes('/kubectl-selfhost-agent-')) {
+          refused++;
+          throw new ApiError(403, 'forbidden: User "kubernetes-admin" cannot delete resource "pods"', 'Forbidden');
+        }
+        return del(p, o);
+      };
+      await (verb === 'pivot' ? runPivot(w.env, opArgs()) : runRollback(w.env, rollbackArgs()));
+      assert.equal(refused, 2, 'two deletions failed during the run');
+      assert.deepEqual((await w.kube.list(paths.pods('kube-system'), { labelSelector: 'app.kubernetes.io/component=node-agent' })).map((p) => p.metadata.name), []);
+      assert.ok(w.events.some((e) => e.type === 'info' && /^deleted 2 node agent pod\(s\) and node helper ConfigMap\(s\) that could not be deleted when their call ended$/.test(e.message)), JSON.stringify(w.events.filter((e) => e.type === 'info')));
+    });
+  }
+
+  it('an agent pod that cannot be deleted even at the end: the run succeeds and warns with the command that deletes it', async () => {
+    const w = fakeCluster(1);
+    const del = w.kube.delete;
+    w.kube.delete = async (p, o) => {
+      if (p.startsWith(paths.pods('kube-system')) && p.includes('/kubectl-selfhost-agent-')) throw new ApiError(403, 'forbidden', 'Forbidden');
+      return del(p, o);
+    };
+    await runPivot(w.env, opArgs());
+    const warn = w.events.find((e): e is Extract<typeof e, { type: 'warn' }> => e.type === 'warn' && e.message.startsWith("could not delete this run's node agent pods"));
+    assert.ok(warn, JSON.stringify(w.events.filter((e) => e.type === 'warn')));
+    assert.match(warn.message, /run "kubectl -n kube-system delete pods,configmaps -l 'app\.kubernetes\.io\/managed-by=kubectl-selfhost,app\.kubernetes\.io\/component in \(node-agent,node-helper\)'"$/);
+    const st = await statusOf(w);
+    assert.equal(statusExitCode(st), 0, st.problems.join('\n'));
+  });
+
   it('Pod Security Admission "baseline" on kube-system refuses the agent pods: one line with the server\'s reason, nothing changed', async () => {
     const w = fakeCluster(2);
     const create = w.kube.create;
