@@ -3,6 +3,7 @@
 // the code sends that is not here is a bug: add its row, then `npm test` says how to regenerate deploy/rbac.yaml.
 import { HELPER_ARCHS, helperConfigMapName } from './port-sharing.ts';
 import { COMPONENTS } from './components.ts';
+import { GUARD_NAME } from './endpoint-guard.ts';
 import { NAMESPACE } from './labels.ts';
 import { LOCK_NAME } from '../pivot/lock.ts';
 import { backupConfigMapName } from '../pivot/store.ts';
@@ -37,6 +38,9 @@ const lease: Names = { fixed: [LOCK_NAME] };
 const helperConfigMaps: Names = { fixed: HELPER_ARCHS.map(helperConfigMapName) };
 const daemonSets: Names = { fixed: COMPONENTS };
 const ds = (names?: Names) => ({ group: 'apps', resource: 'daemonsets', namespaced: true, ...(names ? { names } : {}) });
+const guardNames: Names = { fixed: [GUARD_NAME] };
+const guard = (names?: Names) => ({ group: 'admissionregistration.k8s.io', resource: 'validatingadmissionpolicies', namespaced: false, ...(names ? { names } : {}) });
+const guardBinding = (names?: Names) => ({ group: 'admissionregistration.k8s.io', resource: 'validatingadmissionpolicybindings', namespaced: false, ...(names ? { names } : {}) });
 const leases = (names?: Names) => ({ group: 'coordination.k8s.io', resource: 'leases', namespaced: true, ...(names ? { names } : {}) });
 
 // RBAC cannot restrict create (nor list) to object names: those rows have none.
@@ -65,6 +69,14 @@ export const PERMISSIONS: readonly Permission[] = [
   { verb: 'delete', ...core('configmaps', { names: records }), usedBy: ['rollback'], why: 'the backup copies and the checkpoint record, at the end of a rollback' },
   { verb: 'update', ...core('configmaps', { names: helperConfigMaps }), usedBy: ['pivot'], why: 'the node helper, in place of one a killed run left' },
   { verb: 'delete', ...core('configmaps', { names: helperConfigMaps }), usedBy: OPERATE, why: 'the node helper, once it has run on the node, or one a killed run left (either verb)' },
+  { verb: 'create', ...guard(), usedBy: OPERATE, why: 'the endpoint guard: while apiservers are handed over, the kubernetes Service keeps their addresses (src/core/endpoint-guard.ts); it can refuse only updates of default/kubernetes' },
+  { verb: 'create', ...guardBinding(), usedBy: OPERATE, why: "the endpoint guard's binding" },
+  { verb: 'get', ...guard(guardNames), usedBy: OPERATE, why: 'the endpoint guard: one left by a killed run, replaced or removed' },
+  { verb: 'get', ...guardBinding(guardNames), usedBy: OPERATE, why: "the endpoint guard's binding: one left by a killed run" },
+  { verb: 'update', ...guard(guardNames), usedBy: OPERATE, why: 'the endpoint guard, in place of one a killed run left' },
+  { verb: 'update', ...guardBinding(guardNames), usedBy: OPERATE, why: "the endpoint guard's binding, in place of one a killed run left" },
+  { verb: 'delete', ...guard(guardNames), usedBy: OPERATE, why: 'the endpoint guard, after the last apiserver hand-over' },
+  { verb: 'delete', ...guardBinding(guardNames), usedBy: OPERATE, why: "the endpoint guard's binding, after the last apiserver hand-over" },
   { verb: 'get', ...leases(lease), usedBy: OPERATE, why: 'the lock: one run at a time' },
   { verb: 'create', ...leases(), usedBy: OPERATE, why: 'the lock, when no run holds it' },
   { verb: 'update', ...leases(lease), usedBy: OPERATE, why: 'the lock: taking over an expired one, renewing it' },

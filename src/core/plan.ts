@@ -11,6 +11,10 @@ import { EXIT_CODES } from './errors.ts';
 import { servingPort } from './serving-port.ts';
 import { sharingMethod, type SharingMethod } from './port-sharing.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
+import { GUARD_HOLD_MS } from './endpoint-guard.ts';
+import { mainContainer, readFlag } from './container.ts';
+import { unfinished } from './journal.ts';
+import { isIP } from 'node:net';
 import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
 
@@ -56,6 +60,7 @@ export type PlannedStep = StepBase & (
   | { action: 'enable-port-sharing'; node: string; target: StepNode; file: string; port: number; method: SharingMethod }
   | { action: 'apply-daemonset'; node: null; daemonSet: DaemonSet }
   | { action: 'handover'; node: string; target: StepNode; file: string; port: number }
+  | { action: 'guard-endpoints'; node: null; addresses: string[]; on: boolean }
   | { action: 'checkpoint'; node: string; target: StepNode; port: number }
 );
 
@@ -126,6 +131,8 @@ export function buildPlan(snapshot: Snapshot, options: PlanOptions, now: Date): 
     planComponent(c, nodes, snapshot, warnings, options.helperArchs ?? []),
   );
   const steps = components.flatMap((cp) => stepsFor(cp, nodes, snapshot, options.helperArchs ?? []));
+  // A killed run may have left the endpoint guard in force: removed at the end.
+  if (options.components.includes('kube-apiserver') && unfinished(snapshot.journal) && !steps.some((s) => s.id === 'unguard/kube-apiserver')) steps.push(guardStep([], false));
   return {
     apiVersion: PLAN_API_VERSION,
     kind: 'Plan',
@@ -213,6 +220,8 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, 
       };
     }));
   }
+  // The kubernetes Service keeps the handed-over addresses throughout (src/core/endpoint-guard.ts).
+  if (c === 'kube-apiserver') steps.push(guardStep(apiserverAddresses(on.map(({ n }) => n)), true));
   const verb = cp.daemonSetExists === 'absent' ? 'create' : cp.daemonSetExists === 'same' ? 'keep (unchanged)' : 'update';
   steps.push({
     id: `daemonset/${c}`, action: 'apply-daemonset', component: c, node: null, daemonSet: cp.daemonSet!, writes: 'api',
@@ -230,7 +239,38 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, 
       cost: info.handoverCost,
     });
   }
+  if (c === 'kube-apiserver') steps.push(guardStep(apiserverAddresses(on.map(({ n }) => n)), false));
   return steps;
+}
+
+/** The addresses the apiservers of these nodes advertise: the static pod's --advertise-address, the node's own. */
+export function apiserverAddresses(nodes: readonly NodeSnapshot[]): string[] {
+  const found = new Set<string>();
+  for (const n of nodes) {
+    const st = findStatic(n, 'kube-apiserver');
+    const flag = st ? readFlag(mainContainer(st.pod, 'kube-apiserver'), '--advertise-address') : undefined;
+    if (flag !== undefined && isIP(flag) !== 0) found.add(flag);
+    if (n.address !== undefined && isIP(n.address) !== 0) found.add(n.address);
+  }
+  return [...found].sort();
+}
+
+/**
+ * The endpoint guard (src/core/endpoint-guard.ts) on, before the apiserver's DaemonSet pods start, or off, once
+ * the last hand-over is done (and after a killed run, which may have left it).
+ */
+export function guardStep(addresses: string[], on: boolean): Extract<PlannedStep, { action: 'guard-endpoints' }> {
+  return on
+    ? {
+      id: 'guard/kube-apiserver', action: 'guard-endpoints', component: 'kube-apiserver', node: null, addresses, on, writes: 'api',
+      description: `keep ${addresses.join(', ') || 'the handed-over addresses'} in the endpoints of the kubernetes Service while the apiservers are handed over (a ValidatingAdmissionPolicy refusing their removal; in force before the first hand-over)`,
+      cost: `none; without ValidatingAdmissionPolicy (Kubernetes < 1.30) clients inside the cluster lose the kubernetes Service for up to 10 s at each apiserver hand-over`,
+    }
+    : {
+      id: 'unguard/kube-apiserver', action: 'guard-endpoints', component: 'kube-apiserver', node: null, addresses, on, writes: 'api',
+      description: `remove the endpoint guard, ${GUARD_HOLD_MS / 1000} s after the last apiserver hand-over (the remaining apiserver renews the address's lease by then)`,
+      cost: 'none',
+    };
 }
 
 function checkpointStep(n: NodeSnapshot, port: number): PlannedStep {

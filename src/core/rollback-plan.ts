@@ -16,7 +16,8 @@ import { PIVOT_ORDER, type Component } from './components.ts';
 import { DEFAULT_SECURE_PORT, servingPort } from './serving-port.ts';
 import type { Pod } from './k8s-types.ts';
 import { API_GROUP } from './labels.ts';
-import { findStatic, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
+import { apiserverAddresses, findStatic, guardStep, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
+import { unfinished } from './journal.ts';
 import type { Writes } from './runner.ts';
 import type { NodeSnapshot, Snapshot, SnapshotSource } from './snapshot.ts';
 import { toStaticPod } from './transform/to-static.ts';
@@ -65,6 +66,7 @@ interface StepBase {
 
 export type RollbackStep = StepBase & (
   | { action: 'restore'; component: Component; node: string; target: StepNode; file: string; port: number; from: RestoreSource; manifest: string | null }
+  | { action: 'guard-endpoints'; component: 'kube-apiserver'; node: null; addresses: string[]; on: boolean }
   | { action: 'uncheckpoint'; component: 'kube-apiserver'; node: string; target: StepNode; port: number }
   | { action: 'delete-daemonset'; component: Component; node: null; targets: StepNode[]; port: number }
   | { action: 'exact'; component: Component; node: string; target: StepNode; file: string; port: number; manifest: string | null }
@@ -155,6 +157,9 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
   const port = portOf(c, s, cp);
   const file = (n: NodeSnapshot) => findStatic(n, c)?.file ?? `${c}.yaml`;
   const steps: RollbackStep[] = [];
+  // The kubernetes Service keeps the handed-back addresses throughout (src/core/endpoint-guard.ts).
+  const addresses = apiserverAddresses(nodes.filter((n) => cp.nodes.some((p) => p.node === n.name)));
+  if (c === 'kube-apiserver') steps.push(rollbackGuard(addresses, true));
   for (const p of cp.nodes) {
     const n = nodes.find((x) => x.name === p.node)!;
     steps.push({
@@ -176,7 +181,13 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
         description: `on ${n.name}: put back the byte-identical original ${c} manifest (the kubelet restarts it)` });
     }
   }
+  if (c === 'kube-apiserver') steps.push(rollbackGuard(addresses, false));
   return steps;
+}
+
+function rollbackGuard(addresses: string[], on: boolean): RollbackStep {
+  const { id, description } = guardStep(addresses, on);
+  return { id, action: 'guard-endpoints', component: 'kube-apiserver', node: null, addresses, on, writes: 'api', description };
 }
 
 /** Where the component serves: the port its DaemonSet, else what rollback writes, else its original names. */
@@ -202,6 +213,8 @@ export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): R
   const order = [...PIVOT_ORDER].reverse().filter((c) => o.components.includes(c));
   const components = order.map((c) => planComponent(c, nodes, s, o));
   const steps = components.flatMap((cp) => stepsFor(cp, nodes, s, o));
+  // A killed run may have left the endpoint guard in force: removed, even where nothing is handed back.
+  if (unfinished(s.journal) && o.components.includes('kube-apiserver') && !steps.some((st) => st.id === 'unguard/kube-apiserver')) steps.push(rollbackGuard([], false));
   const touched = components.some((cp) => cp.action === 'rollback') || nodes.some((n) => Object.keys(s.backups?.[n.name] ?? {}).some((c) => o.components.includes(c as Component)));
   if (touched && components.every((cp) => cp.action !== 'blocked')) {
     for (const n of nodes) {

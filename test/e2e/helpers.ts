@@ -124,6 +124,11 @@ export function agentPods(): string[] {
   return kubectl(['-n', 'kube-system', 'get', 'pods', '-l', 'app.kubernetes.io/component=node-agent', '-o', 'name']).split('\n').filter(Boolean);
 }
 
+/** The endpoint guard (src/core/endpoint-guard.ts): in place only while apiservers are handed over. */
+export function endpointGuards(): string[] {
+  return kubectl(['get', 'validatingadmissionpolicies,validatingadmissionpolicybindings', '-l', 'app.kubernetes.io/managed-by=kubectl-selfhost', '-o', 'name']).split('\n').filter(Boolean);
+}
+
 /** The node helper's ConfigMaps (created for one call of the helper, deleted after it, or by the next run). */
 export function helperConfigMaps(): string[] {
   return kubectl(['-n', 'kube-system', 'get', 'configmaps', '-l', 'app.kubernetes.io/component=node-helper', '-o', 'name']).split('\n').filter(Boolean);

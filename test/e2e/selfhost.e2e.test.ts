@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { dump, loadAll } from 'js-yaml';
 import { probed as probeDuring } from './prober.ts';
 import {
-  agentPods, backupsLeft, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
+  agentPods, backupsLeft, endpointGuards, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
   restoreStaticControlPlane, staticManifests, status, tryKubectl, until, Fatal,
 } from './helpers.ts';
 
@@ -27,6 +27,7 @@ function assertStaticControlPlane(): void {
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
   assert.deepEqual(ourDaemonSets(), []);
   assert.deepEqual(agentPods(), []);
+  assert.deepEqual(endpointGuards(), [], 'the endpoint guard is gone');
   assert.deepEqual(backupsLeft(), [], 'nothing of the tool left on the node');
   assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-checkpoints']), null);
 }
@@ -38,6 +39,7 @@ function assertSelfHosted(): void {
   assert.deepEqual(modes(s.doc), { 'kube-scheduler': 'self-hosted', 'kube-controller-manager': 'self-hosted', 'kube-apiserver': 'self-hosted', etcd: 'static' });
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kubectl-selfhost-checkpointer.yaml'], 'no static control-plane manifests left; the checkpointer for reboot recovery');
   assert.deepEqual(agentPods(), []);
+  assert.deepEqual(endpointGuards(), [], 'the endpoint guard is gone');
 }
 
 /** Starts a pivot and SIGKILLs it once the journal shows the apiserver's hand-over under way. */

@@ -184,7 +184,10 @@ describe('dry runs, end to end', () => {
     const before = state(w);
     await runPivot(w.env, opArgs({ dryRun: 'server' }));
     const writes = writesIn(w.kube.calls);
-    assert.deepEqual(writes, ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'].map((c) => `CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`));
+    const ds = (c: string) => `CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`;
+    // The endpoint guard sent with dryRun too (the server validates its expressions), not waited for, not removed.
+    const guard = ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'].map((r) => `CREATE /apis/admissionregistration.k8s.io/v1/${r}/kubectl-selfhost-keep-apiserver-endpoints (dry-run)`);
+    assert.deepEqual(writes, [ds('kube-scheduler'), ds('kube-controller-manager'), ...guard, ds('kube-apiserver')]);
     assert.equal(w.kube.calls.some((c) => c.includes('/leases') || c.startsWith('node ')), false);
     assert.equal(state(w), before);
   });
@@ -198,7 +201,8 @@ describe('dry runs, end to end', () => {
     assert.deepEqual(writesIn(w.kube.calls), []);
     assert.equal(w.kube.calls.some((c) => c.startsWith('node ')), false);
     await runRollback(w.env, rollbackArgs({ dryRun: 'server' }));
-    assert.deepEqual(writesIn(w.kube.calls), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`));
+    const guard = ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'].map((r) => `CREATE /apis/admissionregistration.k8s.io/v1/${r}/kubectl-selfhost-keep-apiserver-endpoints (dry-run)`);
+    assert.deepEqual(writesIn(w.kube.calls), [...guard, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`)]);
     assert.equal(w.kube.calls.some((c) => c.includes('/leases') || c.startsWith('node ')), false);
     assert.equal(state(w), before);
   });

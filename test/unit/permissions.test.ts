@@ -68,7 +68,11 @@ describe('the shipped RBAC', () => {
   it('a ClusterRole for nodes, URLs and reviews; a Role in kube-system for the rest, limited to names where it can', () => {
     const [clusterRole, role] = rbacObjects({ readOnly: false, subjects: [] }) as Array<{ kind: string; metadata: { namespace?: string }; rules: Array<Record<string, string[]>> }>;
     assert.equal(clusterRole!.kind, 'ClusterRole');
-    assert.deepEqual(clusterRole!.rules.map((r) => r['resources']?.[0] ?? r['nonResourceURLs']!.join(',')), ['nodes', 'nodes/proxy', '/readyz/etcd,/metrics', 'selfsubjectaccessreviews', 'namespaces']);
+    assert.deepEqual(clusterRole!.rules.map((r) => r['resources']?.[0] ?? r['nonResourceURLs']!.join(',')), ['nodes', 'nodes/proxy', '/readyz/etcd,/metrics', 'selfsubjectaccessreviews', 'namespaces', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings']);
+    // The endpoint guard: created by name, and touched afterwards by that name only.
+    for (const resource of ['validatingadmissionpolicies', 'validatingadmissionpolicybindings']) {
+      assert.deepEqual(clusterRole!.rules.find((r) => r['resources']?.[0] === resource && r['resourceNames']), { apiGroups: ['admissionregistration.k8s.io'], resources: [resource], resourceNames: ['kubectl-selfhost-keep-apiserver-endpoints'], verbs: ['get', 'update', 'delete'] });
+    }
     assert.equal(role!.kind, 'Role');
     assert.equal(role!.metadata.namespace, 'kube-system');
     assert.deepEqual(role!.rules.find((r) => r['resources']?.[0] === 'leases' && r['resourceNames']), { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['kubectl-selfhost'], verbs: ['get', 'update', 'delete'] });
@@ -102,7 +106,7 @@ describe('preflight against the shipped RBAC', () => {
     assert.ok(err instanceof PreconditionError);
     assert.equal(err.message.split('\n').length, 1);
     assert.match(err.message, /^user "selfhost-operator" may not /);
-    assert.match(err.message, /may not get \/metrics; get\/create\/delete pods in kube-system; get pods\/log in kube-system; list events in kube-system; get\/update daemonsets\.apps kube-apiserver,kube-controller-manager,kube-scheduler in kube-system; create daemonsets.apps in kube-system; create configmaps in kube-system; update configmaps kubectl-selfhost-journal,kubectl-selfhost-checkpoints in kube-system; update\/delete configmaps kubectl-selfhost-node-helper-amd64,kubectl-selfhost-node-helper-arm64 in kube-system; get\/update\/delete leases/);
+    assert.match(err.message, /may not get \/metrics; get\/create\/delete pods in kube-system; get pods\/log in kube-system; list events in kube-system; get\/update daemonsets\.apps kube-apiserver,kube-controller-manager,kube-scheduler in kube-system; create daemonsets.apps in kube-system; create configmaps in kube-system; update configmaps kubectl-selfhost-journal,kubectl-selfhost-checkpoints in kube-system; update\/delete configmaps kubectl-selfhost-node-helper-amd64,kubectl-selfhost-node-helper-arm64 in kube-system; create validatingadmissionpolicies\.admissionregistration\.k8s\.io; create validatingadmissionpolicybindings\.admissionregistration\.k8s\.io; get\/update\/delete validatingadmissionpolicies\.admissionregistration\.k8s\.io kubectl-selfhost-keep-apiserver-endpoints; get\/update\/delete validatingadmissionpolicybindings\.admissionregistration\.k8s\.io kubectl-selfhost-keep-apiserver-endpoints; get\/update\/delete leases/);
     assert.match(err.message, /"kubectl selfhost rbac --bind-user selfhost-operator \| kubectl apply -f -"/);
     assert.doesNotMatch(err.message, /list nodes|list pods/, 'only what is missing');
     await assert.rejects(checkAccess(authorizingKube(fakeKube(), readOnly, "Ann O'Neil"), fakeClock(), accessFor(['pivot']), noRechecks), /--bind-user 'Ann O'\\''Neil' \| kubectl apply/);

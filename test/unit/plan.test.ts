@@ -25,7 +25,7 @@ describe('buildPlan', () => {
   it('orders components scheduler, controller-manager, apiserver and steps backup -> port sharing -> DaemonSet -> hand-over', () => {
     const plan = buildPlan(readManifestsDir(dir), { components: [...PIVOT_ORDER] }, NOW);
     assert.deepEqual(plan.components.map((c) => c.component), ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver']);
-    assert.deepEqual(plan.steps.filter((s) => s.component === 'kube-apiserver').map((s) => s.action), ['backup', 'enable-port-sharing', 'apply-daemonset', 'checkpoint', 'handover']);
+    assert.deepEqual(plan.steps.filter((s) => s.component === 'kube-apiserver').map((s) => s.action), ['backup', 'enable-port-sharing', 'guard-endpoints', 'apply-daemonset', 'checkpoint', 'handover', 'guard-endpoints']);
     assert.equal(planExitCode(plan), 1);
   });
 

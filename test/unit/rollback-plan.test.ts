@@ -49,11 +49,22 @@ describe('buildRollbackPlan', () => {
   it('apiserver first; its checkpoint removed only after its static pod is restored; DaemonSets deleted after; cleanup last', () => {
     const ids = buildRollbackPlan(pivoted(), all, NOW).steps.map((s) => s.id);
     assert.deepEqual(ids, [
-      'restore/kube-apiserver/cp-1', 'uncheckpoint/cp-1', 'delete-daemonset/kube-apiserver',
+      'guard/kube-apiserver', 'restore/kube-apiserver/cp-1', 'uncheckpoint/cp-1', 'delete-daemonset/kube-apiserver', 'unguard/kube-apiserver',
       'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager',
       'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler',
       'cleanup/cp-1',
     ]);
+  });
+
+  it('the endpoint guard: around the apiserver hand-back, for its addresses; after a killed run, removed even with nothing to hand back', () => {
+    const plan = buildRollbackPlan(pivoted(), all, NOW);
+    const guard = plan.steps.find((st) => st.id === 'guard/kube-apiserver') as { addresses: string[] };
+    assert.deepEqual(guard.addresses, ['10.0.0.7']);
+    const staticNow: Snapshot = { ...pivoted(), nodes: [{ ...pivoted().nodes[0]!, staticPods: COMPONENTS.map((c) => readStaticPod(dir, `${c}.yaml`)), daemonPods: [], checkpoint: undefined }], daemonSets: {}, backups: {} };
+    const journal = { apiVersion: 'kubectl-selfhost.dev/v1alpha1', kind: 'Journal', operation: 'pivot', runId: 'r', startedAt: NOW.toISOString(), updatedAt: NOW.toISOString(), state: 'in-progress', components: ['kube-apiserver'], done: [] } as unknown as Snapshot['journal'];
+    assert.deepEqual(buildRollbackPlan({ ...staticNow, journal }, all, NOW).steps.map((st) => st.id), ['unguard/kube-apiserver'], 'a killed run may have left it');
+    assert.deepEqual(buildRollbackPlan({ ...staticNow, journal: { ...journal!, state: 'completed' } }, all, NOW).steps.map((st) => st.id), [], 'a finished run left none');
+    assert.deepEqual(buildRollbackPlan({ ...staticNow, journal }, { ...all, components: ['kube-scheduler'] }, NOW).steps.map((st) => st.id), [], 'only where the apiserver is among the components');
   });
 
   it('every static pod comes back from its DaemonSet template as the original, but for the port-sharing flag', () => {

@@ -6,7 +6,7 @@
 //  - converged: status exits 0 in the expected mode, and nothing of a run is left: no agent pod, no node helper
 //    ConfigMap, no dotfile or `.tmp` in the node's directories, no Lease, no unfinished journal.
 import assert from 'node:assert/strict';
-import { agentPods, helperConfigMaps, modes, ourDaemonSets, selfhost, status, tryKubectl, until } from '../helpers.ts';
+import { agentPods, endpointGuards, helperConfigMaps, modes, ourDaemonSets, selfhost, status, tryKubectl, until } from '../helpers.ts';
 import { type ProbeReport } from '../prober.ts';
 import { clusterCopy, CONTROL_PLANE, halfWritten, lease, nodeCopy, staticFile, type Component } from './node.ts';
 
@@ -54,6 +54,7 @@ export async function assertConverged(mode: Mode, where: string): Promise<void> 
   for (const c of CONTROL_PLANE) assert.equal(m[c], mode, `${where}: ${c} is ${mode} (${JSON.stringify(m)})`);
   assert.deepEqual(agentPods(), [], `${where}: no node agent pod left`);
   assert.deepEqual(helperConfigMaps(), [], `${where}: no node helper ConfigMap left`);
+  assert.deepEqual(endpointGuards(), [], `${where}: no endpoint guard left`);
   assert.deepEqual(halfWritten(), [], `${where}: nothing half-written in the node's directories`);
   assert.equal(lease(), null, `${where}: no Lease left`);
   assert.ok(s.doc.journal === null || s.doc.journal.state === 'completed', `${where}: no unfinished journal (${JSON.stringify(s.doc.journal)})`);
@@ -89,7 +90,7 @@ export function apiGap(p: ProbeReport | null): number | null {
 
 /** What a converged case left that it should not have (the row's last column); '' means nothing. */
 export function leftovers(): string {
-  const left = [...agentPods(), ...helperConfigMaps(), ...halfWritten(), ...(lease() ? ['Lease kubectl-selfhost'] : [])];
+  const left = [...agentPods(), ...helperConfigMaps(), ...endpointGuards(), ...halfWritten(), ...(lease() ? ['Lease kubectl-selfhost'] : [])];
   return left.length ? left.join(', ') : 'nothing';
 }
 

@@ -2,6 +2,7 @@
 // assertions, label-selector matching for lists, and hooks to script failures or raw answers. onWrite lets a
 // fake controller (fakes/kubelet.ts) react to what was persisted, the way a watch would.
 import { ApiError, type KubeApi, type ListOptions, type Obj } from '../../../src/ports/kube.ts';
+import { GUARD_CHECK, GUARD_MARK, GUARD_NAME, guardPaths } from '../../../src/core/endpoint-guard.ts';
 
 export interface FakeKube extends KubeApi {
   objects: Map<string, Obj>;
@@ -46,6 +47,10 @@ export function fakeKube(): FakeKube {
       calls.push(`CREATE ${path}/${body.metadata.name}${o?.dryRun ? ' (dry-run)' : ''}`);
       const k = key(path, body.metadata.name!);
       if (objects.has(k)) throw new ApiError(409, `${k} already exists`, 'AlreadyExists');
+      // The endpoint guard's own check, as the API's admission answers it while the guard's policy and binding exist.
+      if (k === `/api/v1/namespaces/kube-system/configmaps/${GUARD_CHECK}` && objects.has(guardPaths.policy(GUARD_NAME)) && objects.has(guardPaths.binding(GUARD_NAME))) {
+        throw new ApiError(403, `configmaps "${GUARD_CHECK}" is forbidden: ValidatingAdmissionPolicy '${GUARD_NAME}' with binding '${GUARD_NAME}' denied request: ${GUARD_MARK} default/kubernetes: the guard is in force`, 'Forbidden');
+      }
       if (!o?.dryRun) {
         objects.set(k, structuredClone(body));
         await f.onWrite?.('create', k);

@@ -1,0 +1,72 @@
+// The endpoint guard's two steps, pivot's and rollback's (src/core/endpoint-guard.ts says why):
+//  guard:   1. create (or replace) the ValidatingAdmissionPolicy and its binding; no such API: go on without it;
+//           2. a dry-run create of the check ConfigMap, until the answering apiserver refuses it (in force there);
+//              not in force within GUARD_IN_FORCE_MS: removed again, the hand-over goes on without it.
+//  unguard: 1. none in place: nothing to do;
+//           2. wait GUARD_HOLD_MS (the apiserver that stays renews the address's lease within one interval);
+//           3. delete the binding, then the policy.
+import { GUARD_CHECK, GUARD_HOLD_MS, GUARD_MARK, GUARD_NAME, guardObjects, guardPaths, type GuardObject } from '../core/endpoint-guard.ts';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
+import { ApiError, paths, type KubeApi, type Obj } from '../ports/kube.ts';
+import type { OpContext } from './context.ts';
+
+/** How long the guard may take to be in force in the apiserver that answers (its policy informer). */
+export const GUARD_IN_FORCE_MS = 20_000;
+
+type Ctx = Pick<OpContext, 'kube' | 'clock'>;
+
+/** check false (--dry-run=server): the objects sent with dryRun=All only, which validates their expressions. */
+export async function guardEndpoints(ctx: Ctx, addresses: readonly string[], check = true): Promise<string | void> {
+  if (addresses.length === 0) return 'not guarded: no apiserver address is known (the nodes report no InternalIP)';
+  const { policy, binding } = guardObjects(addresses);
+  try {
+    await upsert(ctx.kube, guardPaths.policies(), guardPaths.policy(GUARD_NAME), policy);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return 'not guarded: this cluster serves no ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30+); clients inside the cluster may lose the kubernetes Service for up to 10 s per hand-over';
+    throw err;
+  }
+  await upsert(ctx.kube, guardPaths.bindings(), guardPaths.binding(GUARD_NAME), binding);
+  if (!check) return;
+  const probe = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: GUARD_CHECK, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE } } };
+  const until = ctx.clock.now().getTime() + GUARD_IN_FORCE_MS;
+  for (;;) {
+    const refused = await ctx.kube.create(paths.configMaps(NAMESPACE), probe, { dryRun: true }).then(
+      () => false,
+      (err: unknown) => {
+        if (err instanceof ApiError && err.message.includes(GUARD_MARK)) return true;
+        throw err;
+      },
+    );
+    if (refused) return;
+    if (ctx.clock.now().getTime() >= until) break;
+    await ctx.clock.sleep(500);
+  }
+  await removeGuard(ctx.kube);
+  return `not guarded: the policy was not in force after ${GUARD_IN_FORCE_MS / 1000} s (is the ValidatingAdmissionPolicy admission plugin disabled?); removed again`;
+}
+
+/** hold false (--dry-run=server): no wait before the deletes. */
+export async function unguardEndpoints(ctx: Ctx, hold = true): Promise<string | void> {
+  const policy = await ctx.kube.get(guardPaths.policy(GUARD_NAME)).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  });
+  const binding = policy ? null : await ctx.kube.get(guardPaths.binding(GUARD_NAME)).catch(() => null);
+  if (!policy && !binding) return 'no endpoint guard was in place';
+  if (hold) await ctx.clock.sleep(GUARD_HOLD_MS);
+  await removeGuard(ctx.kube);
+}
+
+async function removeGuard(kube: KubeApi): Promise<void> {
+  await kube.delete(guardPaths.binding(GUARD_NAME));
+  await kube.delete(guardPaths.policy(GUARD_NAME));
+}
+
+async function upsert(kube: KubeApi, collection: string, path: string, body: GuardObject): Promise<void> {
+  await kube.create(collection, body as unknown as Obj).catch(async (err: unknown) => {
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+    // A guard left by a killed run, or this run's before it was recorded: replaced (these need its resourceVersion).
+    const existing = await kube.get(path);
+    await kube.replace(path, { ...body, metadata: { ...body.metadata, resourceVersion: existing?.metadata['resourceVersion'] } } as unknown as Obj);
+  });
+}
