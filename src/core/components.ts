@@ -32,7 +32,7 @@ export const COMPONENT_INFO: Record<Component, ComponentInfo> = {
   'kube-apiserver': {
     port: 6443,
     restartCost: `${API_OUTAGE}: this node's apiserver is down while the kubelet restarts it (40 s without an answer on the single-node test bed; README "Measured on the test bed"); with one control-plane node that is the whole API`,
-    handoverCost: 'no outage at the node\'s address: both apiservers serve the port; about 1 % of requests fail with 403/500, the longest gap under 0.5 s; clients in the cluster, through the kubernetes Service, saw gaps of up to 10 s (README "Measured on the test bed")',
+    handoverCost: 'no outage at the node\'s address: both apiservers serve the port; about 1 % of requests fail with 403/500, the longest gap under 0.5 s; clients in the cluster, through the kubernetes Service (its address kept by the endpoint guard), the same, with gaps of up to 2 s (README "Measured on the test bed")',
     servesApi: true,
   },
   'kube-controller-manager': {
