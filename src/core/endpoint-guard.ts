@@ -13,7 +13,8 @@
 // 1.30+) that refuses any update of default/kubernetes's Endpoints that leaves out an address being handed over.
 // The apiservers' own removals then fail (they log it and go on); the address stays, the process behind it changes.
 // A dry-run create of one ConfigMap name the policy also refuses tells that the policy is in force in the apiserver
-// that answers. Where the API has no such policies the hand-over goes as without it, and the plan says so.
+// that answers. Its refusals are 422 Invalid, not 403: the tool's own requests take a 403 for a starting apiserver's
+// RBAC and send it again for 16 s. Where the API has no such policies the hand-over goes as without it, and the plan says so.
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from './labels.ts';
 
 export const GUARD_NAME = 'kubectl-selfhost-keep-apiserver-endpoints';
@@ -56,8 +57,8 @@ export function guardObjects(addresses: readonly string[]): { policy: GuardObjec
         expression: `(${isEndpoints} && request.namespace == 'default' && request.name == 'kubernetes') || (request.resource.resource == 'configmaps' && request.namespace == ${cel(NAMESPACE)} && has(object.metadata.name) && object.metadata.name == ${cel(GUARD_CHECK)})`,
       }],
       validations: [
-        { expression: `!(${isEndpoints}) || ${list}.all(ip, has(object.subsets) && object.subsets.exists(s, has(s.addresses) && s.addresses.exists(a, a.ip == ip)))`, message: `${GUARD_MARK} the apiserver addresses ${addresses.join(', ')} in default/kubernetes while their apiservers are handed over`, reason: 'Forbidden' },
-        { expression: `${isEndpoints}`, message: `${GUARD_MARK} default/kubernetes: the guard is in force`, reason: 'Forbidden' },
+        { expression: `!(${isEndpoints}) || ${list}.all(ip, has(object.subsets) && object.subsets.exists(s, has(s.addresses) && s.addresses.exists(a, a.ip == ip)))`, message: `${GUARD_MARK} the apiserver addresses ${addresses.join(', ')} in default/kubernetes while their apiservers are handed over`, reason: 'Invalid' },
+        { expression: `${isEndpoints}`, message: `${GUARD_MARK} default/kubernetes: the guard is in force`, reason: 'Invalid' },
       ],
     },
   };

@@ -20,6 +20,8 @@ describe('the endpoint guard', () => {
     assert.match(spec.validations[0]!.expression, /\['10\.0\.0\.7', '10\.0\.0\.8'\]\.all\(ip, /);
     assert.deepEqual(spec.matchConstraints.resourceRules.map((r) => `${r.operations.join()} ${r.resources.join()} ${r.resourceNames?.join() ?? '*'}`), ['UPDATE endpoints kubernetes', 'CREATE configmaps *']);
     assert.deepEqual(binding.spec, { policyName: GUARD_NAME, validationActions: ['Deny'] });
+    // 422, never 403: the tool's requests take a 403 for a starting apiserver's RBAC and send it again for 16 s.
+    assert.deepEqual((spec.validations as Array<{ reason: string }>).map((v) => v.reason), ['Invalid', 'Invalid']);
   });
 
   it('is in force once the answering apiserver refuses its check: policy, then binding, then the dry-run check', async () => {

@@ -49,7 +49,7 @@ export function fakeKube(): FakeKube {
       if (objects.has(k)) throw new ApiError(409, `${k} already exists`, 'AlreadyExists');
       // The endpoint guard's own check, as the API's admission answers it while the guard's policy and binding exist.
       if (k === `/api/v1/namespaces/kube-system/configmaps/${GUARD_CHECK}` && objects.has(guardPaths.policy(GUARD_NAME)) && objects.has(guardPaths.binding(GUARD_NAME))) {
-        throw new ApiError(403, `configmaps "${GUARD_CHECK}" is forbidden: ValidatingAdmissionPolicy '${GUARD_NAME}' with binding '${GUARD_NAME}' denied request: ${GUARD_MARK} default/kubernetes: the guard is in force`, 'Forbidden');
+        throw new ApiError(422, `configmaps "${GUARD_CHECK}" is invalid: : ValidatingAdmissionPolicy '${GUARD_NAME}' with binding '${GUARD_NAME}' denied request: ${GUARD_MARK} default/kubernetes: the guard is in force`, 'Invalid');
       }
       if (!o?.dryRun) {
         objects.set(k, structuredClone(body));
