@@ -64,14 +64,19 @@ export async function servingStartTimes(probe: ApiProbe, node: NodeRef, samples 
 
 export const describeTimes = (times: number[]) => (times.length ? `processes started at ${times.map((t) => new Date(t * 1000).toISOString().slice(11, 19)).join(', ')}` : 'no /metrics answer');
 
-export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean): Promise<Observation> {
+/**
+ * exclude: start times of processes that answered before this pod's process could have started (they are never
+ * its own): a static pod whose manifest was removed keeps answering while it shuts down, and one written back
+ * meanwhile shows that old container in its mirror pod until the kubelet has started the new one.
+ */
+export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean, exclude: readonly number[] = []): Promise<Observation> {
   const p = await pod();
   const started = startedAt(p);
   if (!podReady(p) || started === undefined) return { done: false, seen: describePod(p) };
   if (!node.address) return { done: true, seen: `${describePod(p)}; the node has no InternalIP, so readiness is the only proof` };
   const times = await servingStartTimes(probe, node);
   // process_start_time_seconds and the container's startedAt differ by the process start-up: allow 5 s.
-  const mine = times.filter((t) => t >= started - 5);
+  const mine = times.filter((t) => t >= started - 5 && !exclude.some((e) => Math.abs(e - t) <= 1));
   const done = only ? mine.length > 0 && mine.length === times.length : mine.length > 0;
   return { done, seen: `${describePod(p)}; ${describeTimes(times)}` };
 }

@@ -19,7 +19,7 @@ import { paths } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
-import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, type LivePod } from './observe.ts';
+import { daemonPod, describePod, lastEvents, mirrorPod, observeApiserverServes, observeServes, servingStartTimes, type LivePod } from './observe.ts';
 import { deleteClusterBackup, readClusterBackup, recordCheckpoint } from './store.ts';
 
 type Ctx = OpContext;
@@ -65,8 +65,12 @@ export async function restore(ctx: Ctx, s: S<'restore'>): Promise<string | void>
   const current = await ctx.files.read(s.node, dirs, s.file);
   // A static pod that already runs what would be written (a run killed mid-hand-over) is not restarted for nothing.
   const inPlace = current !== null && (current === text || sameSpec(current, text));
+  // The apiserver processes that answer before the write (the DaemonSet pod's; an old static one still shutting
+  // down, after a pivot killed once it had removed the manifest) are not the restored one: the DaemonSet is
+  // deleted next, so the restored process must be proven to be a new one.
+  const before = !inPlace && COMPONENT_INFO[s.component].servesApi ? await servingStartTimes(ctx.probe, observed(s), 24) : [];
   if (!inPlace) await ctx.files.write(s.node, dirs, s.file, text);
-  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(inPlace ? current : text)[0] as Pod, s.component), false);
+  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(inPlace ? current : text)[0] as Pod, s.component), false, before);
   return inPlace ? 'the static manifest in place runs the same spec already' : undefined;
 }
 
@@ -80,13 +84,13 @@ function sameSpec(a: string, b: string): boolean {
   }
 }
 
-async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean): Promise<void> {
+async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean, exclude: readonly number[] = []): Promise<void> {
   const mirror = () => mirrorPod(ctx.kube, c, node.name);
   await waitFor(ctx.wait, tagOf('rollback', c), `the static ${c} on ${node.name} to serve${only ? ' alone' : ''}`, async () => {
     const m = await mirror();
     if (wantCommand !== null && m && commandOf(m as never, c) !== wantCommand) return { done: false, seen: `${describePod(m)} (the previous manifest still runs)` };
     if (!m) return { done: false, seen: 'no mirror pod yet' };
-    return observeServes(c, ctx.probe, node, async () => m, only);
+    return COMPONENT_INFO[c].servesApi ? observeApiserverServes(ctx.probe, node, async () => m, only, exclude) : observeServes(c, ctx.probe, node, async () => m, only);
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
 }
 

@@ -188,6 +188,34 @@ function pivoted(w: ReturnType<typeof world>): Snapshot {
 }
 
 describe('rollback steps against fakes at the ports', () => {
+  it('restore: a static apiserver still shutting down (a pivot killed once it had removed the manifest) is not taken for the restored one', async () => {
+    const w = world('kube-apiserver');
+    w.files.manifests.delete('cp-1/kube-apiserver.yaml'); // removed by the killed pivot; its process still answers
+    const at = (iso: string) => Date.parse(iso) / 1000;
+    const [OLD, DS, NEW] = [at('2026-01-02T01:00:00Z'), at('2026-01-02T02:00:00Z'), at('2026-01-02T03:00:00Z')];
+    const mirrorPath = paths.pod('kube-system', 'kube-apiserver-cp-1');
+    const running = (iso: string) => ({ ...ready, containerStatuses: [{ restartCount: 0, state: { running: { startedAt: iso } } }] });
+    let polls = 0;
+    let started = false;
+    w.ctx.probe = {
+      startTimes: async () => {
+        // Written back, the kubelet mirrors the old container (ready, shutting down) for a while, then starts the new one.
+        const m = w.kube.objects.get(mirrorPath);
+        if (m && !started && ++polls > 3) {
+          started = true;
+          w.kube.objects.set(mirrorPath, { ...m, status: running('2026-01-02T03:00:00Z') });
+        }
+        if (m && !started) w.kube.objects.set(mirrorPath, { ...m, status: running('2026-01-02T01:00:00Z') });
+        return started ? [DS, NEW] : [OLD, DS];
+      },
+    };
+    const s = { id: 'restore/kube-apiserver/cp-1', action: 'restore' as const, component: 'kube-apiserver' as const, node: 'cp-1', target: { ...NODE, address: '10.0.0.7' }, file: 'kube-apiserver.yaml', port: 6443, from: 'original' as const, manifest: text('kube-apiserver'), writes: 'node' as const, description: 'restore' };
+    const step = rollbackSteps([s])[0]!;
+    await step.run(w.ctx);
+    assert.equal(started, true, 'the restore waited for a process that was not answering before the write');
+    assert.ok(polls > 3);
+  });
+
   it('restores from what the DaemonSet runs now (an edit made through the API survives), then removes the DaemonSet and the backups', async () => {
     const w = world('kube-scheduler');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
