@@ -13,6 +13,15 @@ export interface Observation {
   seen: string;
 }
 
+/** A wait that ran out of time; seen is what its probe saw last. */
+export class WaitTimeoutError extends SelfhostError {
+  readonly seen: string;
+  constructor(message: string, seen: string) {
+    super('failed', message);
+    this.seen = seen;
+  }
+}
+
 export interface WaitCtx {
   clock: Clock;
   emit: Emit;
@@ -51,7 +60,7 @@ export async function waitFor(ctx: WaitCtx, tag: string, what: string, probe: ()
       ctx.emit({ type: 'wait-end', tag, what, elapsedMs, ok: false, seen });
       let more = '';
       if (detail) more = await detail().catch(() => '');
-      throw new SelfhostError('failed', `gave up after ${Math.round(elapsedMs / 1000)}s waiting for ${what}; last seen: ${seen}${more ? `; ${more}` : ''} (raise --timeout if it is only slow)`);
+      throw new WaitTimeoutError(`gave up after ${Math.round(elapsedMs / 1000)}s waiting for ${what}; last seen: ${seen}${more ? `; ${more}` : ''} (raise --timeout if it is only slow)`, seen);
     }
     ctx.emit({ type: 'wait-tick', tag, what, elapsedMs, limitMs: ctx.timeoutMs, seen });
     await ctx.clock.sleep(poll);

@@ -13,6 +13,8 @@ export interface ProbeReport {
   sent: number;
   failed: number;
   longestGapMs: number;
+  /** When the longest gap ended (ISO time; the end of the run when it was still open); the node prober's only. */
+  longestGapEnd?: string;
   durationMs: number;
   firstErrors: string[];
   /** Failures by kind (failure-kind.ts). */
@@ -62,6 +64,7 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
   let failed = 0;
   let lastSuccess = start;
   let longestGapMs = 0;
+  let longestGapEnd = start;
   const firstErrors: string[] = [];
   const kinds: Record<string, number> = {};
   const inflight = new Set<Promise<void>>();
@@ -80,7 +83,7 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
       res.on('end', () => {
         if (res.statusCode === 200) {
           const now = Date.now();
-          longestGapMs = Math.max(longestGapMs, now - lastSuccess);
+          if (now - lastSuccess > longestGapMs) [longestGapMs, longestGapEnd] = [now - lastSuccess, now];
           lastSuccess = Math.max(lastSuccess, now);
           resolve();
         } else fail(`HTTP ${res.statusCode}`);
@@ -103,8 +106,9 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
     async stop() {
       clearInterval(timer);
       await Promise.all(inflight);
-      longestGapMs = Math.max(longestGapMs, Date.now() - lastSuccess);
-      return { label, sent, failed, longestGapMs, durationMs: Date.now() - start, firstErrors, kinds };
+      const end = Date.now();
+      if (end - lastSuccess > longestGapMs) [longestGapMs, longestGapEnd] = [end - lastSuccess, end];
+      return { label, sent, failed, longestGapMs, longestGapEnd: new Date(longestGapEnd).toISOString(), durationMs: Date.now() - start, firstErrors, kinds };
     },
   };
 }

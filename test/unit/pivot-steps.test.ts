@@ -216,6 +216,35 @@ describe('rollback steps against fakes at the ports', () => {
     assert.ok(polls > 3);
   });
 
+  it('delete-daemonset: a static apiserver whose mirror pod looks ready passes only on its own process, not on the DaemonSet pod\'s beside it', async () => {
+    const w = world('kube-apiserver');
+    const at = (iso: string) => Date.parse(iso) / 1000;
+    const [OLD, DS, NEW] = [at('2026-01-02T01:00:00Z'), at('2026-01-02T02:00:00Z'), at('2026-01-02T03:00:00Z')];
+    const running = (iso: string) => ({ ...ready, containerStatuses: [{ restartCount: 0, state: { running: { startedAt: iso } } }] });
+    const dsPath = paths.daemonSet('kube-system', 'kube-apiserver');
+    w.kube.objects.set(dsPath, { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'kube-apiserver', namespace: 'kube-system' } } as Obj);
+    w.kube.put(paths.pods('kube-system'), { metadata: { name: 'kube-apiserver-abcde', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: NODE.name, containers: [{}] }, status: running('2026-01-02T02:00:00Z') } as Obj);
+    // The static apiserver restored earlier stopped: its mirror pod still shows it ready (started at OLD), and only
+    // the DaemonSet pod answers, until the kubelet has started it again.
+    w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: running('2026-01-02T01:00:00Z') });
+    let polls = 0;
+    let deletedAt = -1;
+    w.ctx.probe = { startTimes: async () => (deletedAt >= 0 ? [NEW] : ++polls > 3 ? [DS, NEW] : [DS]) };
+    const origDelete = w.kube.delete;
+    w.kube.delete = async (path, o) => {
+      if (path === dsPath) {
+        deletedAt = polls;
+        w.kube.objects.delete(paths.pod('kube-system', 'kube-apiserver-abcde'));
+        w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: running('2026-01-02T03:00:00Z') });
+      }
+      return origDelete(path, o);
+    };
+    assert.ok(OLD < DS);
+    const s = { id: 'delete-daemonset/kube-apiserver', action: 'delete-daemonset' as const, component: 'kube-apiserver' as const, node: null, targets: [{ ...NODE, address: '10.0.0.7' }], port: 6443, writes: 'api' as const, description: 'delete' };
+    await rollbackSteps([s])[0]!.run(w.ctx);
+    assert.equal(deletedAt, 4, 'the DaemonSet was deleted once the static pod\'s own process answered, not before');
+  });
+
   it('restores from what the DaemonSet runs now (an edit made through the API survives), then removes the DaemonSet and the backups', async () => {
     const w = world('kube-scheduler');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());

@@ -151,3 +151,24 @@ export function lease(): { holder: string; renewTime: string } | null {
   const [holder = '', renewTime = ''] = raw.split(' ');
   return { holder, renewTime };
 }
+
+/**
+ * Every apiserver container the node has logged (static, DaemonSet, checkpoint), one line each: its first and last
+ * log time and its last line. For a failure's message: when each process ran tells which one left a gap.
+ */
+export function apiserverLives(): string {
+  const root = '/var/log/pods';
+  if (!existsSync(root)) return 'no pod logs';
+  const lives: string[] = [];
+  for (const dir of readdirSync(root).filter((d) => d.startsWith('kube-system_kube-apiserver-') || d.startsWith('kube-system_kubectl-selfhost-checkpoint-kube-apiserver'))) {
+    const container = join(root, dir, 'kube-apiserver');
+    if (!existsSync(container)) continue;
+    for (const f of readdirSync(container).filter((x) => x.endsWith('.log'))) {
+      const lines = readFileSync(join(container, f), 'utf8').split('\n').filter(Boolean);
+      if (lines.length === 0) continue;
+      const time = (l: string) => l.split(' ')[0]!.slice(11, 23);
+      lives.push(`${dir.split('_')[1]}/${f}: ${time(lines[0]!)}..${time(lines.at(-1)!)} last: ${lines.at(-1)!.split(' ').slice(3).join(' ').slice(0, 160)}`);
+    }
+  }
+  return lives.sort((a, b) => a.split(': ')[1]!.localeCompare(b.split(': ')[1]!)).join(' ⏎ ') || 'no apiserver logs';
+}
