@@ -64,27 +64,32 @@ export async function servingStartTimes(probe: ApiProbe, node: NodeRef, samples 
 
 export const describeTimes = (times: number[]) => (times.length ? `processes started at ${times.map((t) => new Date(t * 1000).toISOString().slice(11, 19)).join(', ')}` : 'no /metrics answer');
 
-/** Windows [from, to] of start times (seconds) that belong to other processes than the pod's own. */
-export type NotOwn = ReadonlyArray<readonly [number, number]>;
-
-/** Start times sampled before a write, each with a second either side (servingStartTimes rounds them). */
-export const answeredBefore = (times: readonly number[]): NotOwn => times.map((t) => [t - 1, t + 1] as const);
+/**
+ * Processes on the same port that are never the pod's own. before: start times that answered before its manifest
+ * was written (a static pod whose manifest was removed keeps answering while it shuts down, and one written back
+ * meanwhile shows that old container in its mirror pod until the kubelet has started the new one). beside: the
+ * container start times of other pods serving the port (the DaemonSet pod's): a process start time nearer to one
+ * of them than to the pod's own container start is theirs.
+ */
+export interface Others {
+  before?: readonly number[];
+  beside?: readonly number[];
+}
 
 /**
  * Whether the apiserver of pod() serves on the node with its own process: a start time no earlier than its
- * container's (less 5 s of start-up) and in no window of notOwn. notOwn holds the start times of processes that are
- * never its own: those that answered before its manifest was written (a static pod whose manifest was removed keeps
- * answering while it shuts down, and one written back meanwhile shows that old container in its mirror pod until
- * the kubelet has started the new one), and the DaemonSet pod's beside it.
+ * container's (less 5 s of start-up) that is none of the others'.
  */
-export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean, notOwn: NotOwn = []): Promise<Observation> {
+export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean, others: Others = {}): Promise<Observation> {
   const p = await pod();
   const started = startedAt(p);
   if (!podReady(p) || started === undefined) return { done: false, seen: describePod(p) };
   if (!node.address) return { done: true, seen: `${describePod(p)}; the node has no InternalIP, so readiness is the only proof` };
   const times = await servingStartTimes(probe, node);
-  // process_start_time_seconds and the container's startedAt differ by the process start-up: allow 5 s.
-  const mine = times.filter((t) => t >= started - 5 && !notOwn.some(([from, to]) => t >= from && t <= to));
+  // process_start_time_seconds and the container's startedAt differ by the process start-up: allow 5 s. The
+  // times are rounded to the second: one within a second of a time seen before the write is that process.
+  const theirs = (t: number) => (others.before ?? []).some((b) => Math.abs(b - t) <= 1) || (others.beside ?? []).some((b) => Math.abs(t - b) <= Math.abs(t - started));
+  const mine = times.filter((t) => t >= started - 5 && !theirs(t));
   const done = only ? mine.length > 0 && mine.length === times.length : mine.length > 0;
   return { done, seen: `${describePod(p)}; ${describeTimes(times)}` };
 }
@@ -93,6 +98,6 @@ export async function observeApiserverServes(probe: ApiProbe, node: NodeRef, pod
  * Whether component c serves on a node through the pod that pod() returns: for the apiserver, its own process
  * answers (alone, if only); for the others, the pod is ready.
  */
-export async function observeServes(c: Component, probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean, notOwn: NotOwn = []): Promise<Observation> {
-  return COMPONENT_INFO[c].servesApi ? observeApiserverServes(probe, node, pod, only, notOwn) : readiness(await pod());
+export async function observeServes(c: Component, probe: ApiProbe, node: NodeRef, pod: () => Promise<LivePod | null>, only: boolean, others: Others = {}): Promise<Observation> {
+  return COMPONENT_INFO[c].servesApi ? observeApiserverServes(probe, node, pod, only, others) : readiness(await pod());
 }

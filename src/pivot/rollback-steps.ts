@@ -19,7 +19,7 @@ import { paths } from '../ports/kube.ts';
 import { nodeDirs } from '../ports/nodefs.ts';
 import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
-import { answeredBefore, daemonPod, describePod, lastEvents, mirrorPod, observeServes, servingStartTimes, startedAt, type LivePod, type NotOwn } from './observe.ts';
+import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, servingStartTimes, startedAt, type LivePod, type Others } from './observe.ts';
 import { deleteClusterBackup, readClusterBackup, recordCheckpoint } from './store.ts';
 
 type Ctx = OpContext;
@@ -68,9 +68,9 @@ export async function restore(ctx: Ctx, s: S<'restore'>): Promise<string | void>
   // The apiserver processes that answer before the write (the DaemonSet pod's; an old static one still shutting
   // down, after a pivot killed once it had removed the manifest) are not the restored one: the DaemonSet is
   // deleted next, so the restored process must be proven to be a new one.
-  const before = !inPlace && COMPONENT_INFO[s.component].servesApi ? answeredBefore(await servingStartTimes(ctx.probe, observed(s), 24)) : [];
+  const before = !inPlace && COMPONENT_INFO[s.component].servesApi ? await servingStartTimes(ctx.probe, observed(s), 24) : [];
   if (!inPlace) await ctx.files.write(s.node, dirs, s.file, text);
-  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(inPlace ? current : text)[0] as Pod, s.component), false, before);
+  await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(inPlace ? current : text)[0] as Pod, s.component), false, { before });
   return inPlace ? 'the static manifest in place runs the same spec already' : undefined;
 }
 
@@ -84,13 +84,13 @@ function sameSpec(a: string, b: string): boolean {
   }
 }
 
-async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean, notOwn: NotOwn = []): Promise<void> {
+async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean, others: Others = {}): Promise<void> {
   const mirror = () => mirrorPod(ctx.kube, c, node.name);
   await waitFor(ctx.wait, tagOf('rollback', c), `the static ${c} on ${node.name} to serve${only ? ' alone' : ''}`, async () => {
     const m = await mirror();
     if (wantCommand !== null && m && commandOf(m as never, c) !== wantCommand) return { done: false, seen: `${describePod(m)} (the previous manifest still runs)` };
     if (!m) return { done: false, seen: 'no mirror pod yet' };
-    return observeServes(c, ctx.probe, node, async () => m, only, notOwn);
+    return observeServes(c, ctx.probe, node, async () => m, only, others);
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
 }
 
@@ -124,9 +124,6 @@ async function checkpointGone(ctx: Pick<Ctx, 'kube'>, node: string): Promise<boo
   return left.every((p) => p === null);
 }
 
-/** How far the DaemonSet pod's process start time may lie from its container's startedAt (seconds). */
-const DS_START_SLACK_S = 3;
-
 /** Deletes the DaemonSet only when no node would be left without the component, then waits for the static pods alone. */
 export async function deleteDaemonSet(ctx: Ctx, s: S<'delete-daemonset'>): Promise<string | void> {
   const c = s.component;
@@ -136,8 +133,7 @@ export async function deleteDaemonSet(ctx: Ctx, s: S<'delete-daemonset'>): Promi
     // (its mirror pod may still show it ready) must not pass on the DaemonSet pod's answers. One the kubelet is
     // starting again is waited for.
     const ds = startedAt(await daemonPod(ctx.kube, c, n.name));
-    const notOwn: NotOwn = ds === undefined ? [] : [[ds - DS_START_SLACK_S, ds + DS_START_SLACK_S]];
-    await waitUntilStaticServes(ctx, c, n, null, false, notOwn).catch((err: unknown) => {
+    await waitUntilStaticServes(ctx, c, n, null, false, { beside: ds === undefined ? [] : [ds] }).catch((err: unknown) => {
       if (!(err instanceof WaitTimeoutError)) throw err;
       throw new PreconditionError(`not deleting DaemonSet kube-system/${c}: the static ${c} does not serve on ${n.name} (${err.seen}), and the DaemonSet pod may be its last instance there; run "kubectl selfhost rollback" again once it serves`);
     });

@@ -224,12 +224,20 @@ describe('rollback steps against fakes at the ports', () => {
     const dsPath = paths.daemonSet('kube-system', 'kube-apiserver');
     w.kube.objects.set(dsPath, { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'kube-apiserver', namespace: 'kube-system' } } as Obj);
     w.kube.put(paths.pods('kube-system'), { metadata: { name: 'kube-apiserver-abcde', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: NODE.name, containers: [{}] }, status: running('2026-01-02T02:00:00Z') } as Obj);
-    // The static apiserver restored earlier stopped: its mirror pod still shows it ready (started at OLD), and only
-    // the DaemonSet pod answers, until the kubelet has started it again.
+    // The static apiserver restored earlier stopped: its mirror pod still shows it ready (started at OLD, before the
+    // DaemonSet pod), and only the DaemonSet pod answers, until the kubelet has started it again.
     w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: running('2026-01-02T01:00:00Z') });
     let polls = 0;
     let deletedAt = -1;
-    w.ctx.probe = { startTimes: async () => (deletedAt >= 0 ? [NEW] : ++polls > 3 ? [DS, NEW] : [DS]) };
+    // From the fourth poll the kubelet has started it again: its process answers, and its mirror pod shows it.
+    w.ctx.probe = {
+      startTimes: async () => {
+        if (deletedAt >= 0) return [NEW];
+        if (++polls <= 3) return [DS];
+        w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: running('2026-01-02T03:00:00Z') });
+        return [DS, NEW];
+      },
+    };
     const origDelete = w.kube.delete;
     w.kube.delete = async (path, o) => {
       if (path === dsPath) {
@@ -242,7 +250,30 @@ describe('rollback steps against fakes at the ports', () => {
     assert.ok(OLD < DS);
     const s = { id: 'delete-daemonset/kube-apiserver', action: 'delete-daemonset' as const, component: 'kube-apiserver' as const, node: null, targets: [{ ...NODE, address: '10.0.0.7' }], port: 6443, writes: 'api' as const, description: 'delete' };
     await rollbackSteps([s])[0]!.run(w.ctx);
-    assert.equal(deletedAt, 4, 'the DaemonSet was deleted once the static pod\'s own process answered, not before');
+    assert.ok(deletedAt > 3, `the DaemonSet was deleted once the static pod's own process answered, not before (at poll ${deletedAt})`);
+  });
+
+  it('delete-daemonset: a static apiserver started seconds before the DaemonSet pod (both back after a reboot) is told apart by the nearer container start', async () => {
+    const w = world('kube-apiserver');
+    const at = (iso: string) => Date.parse(iso) / 1000;
+    const [STATIC, DS] = [at('2026-01-02T02:36:46Z'), at('2026-01-02T02:36:49Z')];
+    const running = (iso: string) => ({ ...ready, containerStatuses: [{ restartCount: 1, state: { running: { startedAt: iso } } }] });
+    const dsPath = paths.daemonSet('kube-system', 'kube-apiserver');
+    const dsPod = paths.pod('kube-system', 'kube-apiserver-abcde');
+    w.kube.objects.set(dsPath, { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'kube-apiserver', namespace: 'kube-system' } } as Obj);
+    w.kube.put(paths.pods('kube-system'), { metadata: { name: 'kube-apiserver-abcde', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: NODE.name, containers: [{}] }, status: running('2026-01-02T02:36:49Z') } as Obj);
+    w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: running('2026-01-02T02:36:46Z') });
+    w.ctx.probe = { startTimes: async () => (w.kube.objects.has(dsPod) ? [STATIC, DS] : [STATIC]) };
+    const origDelete = w.kube.delete;
+    w.kube.delete = async (path, o) => {
+      if (path === dsPath) w.kube.objects.delete(dsPod);
+      return origDelete(path, o);
+    };
+    const t0 = w.ctx.clock.now().getTime();
+    const s = { id: 'delete-daemonset/kube-apiserver', action: 'delete-daemonset' as const, component: 'kube-apiserver' as const, node: null, targets: [{ ...NODE, address: '10.0.0.7' }], port: 6443, writes: 'api' as const, description: 'delete' };
+    await rollbackSteps([s])[0]!.run(w.ctx);
+    assert.equal(w.kube.objects.has(dsPath), false);
+    assert.equal(w.ctx.clock.now().getTime(), t0, 'deleted at the first look: the process started at 02:36:46 is the static pod\'s');
   });
 
   it('restores from what the DaemonSet runs now (an edit made through the API survives), then removes the DaemonSet and the backups', async () => {
