@@ -133,8 +133,13 @@ export async function acquireLock(kube: KubeApi, clock: Clock, operation: string
       await kube.replace(path, { ...cur, spec: { ...cur.spec, renewTime: micro(new Date(started)) } });
       heldSince = started;
     } catch (err) {
-      if (err instanceof ApiError && err.status === 409) lost = `Lease kube-system/${LOCK_NAME} was taken by another run while this run held it`;
-      else throw err;
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+      // 409: the Lease changed since it was read, by another run or by this one: the timer's renewal and one on the
+      // spot (assertHeld) at once, after an outage that held the timer's back in its retries, and the other one's
+      // write came first. The Lease as it is now decides; still this run's, its renewal time is this run's clock.
+      const now = await current();
+      const renewed = Date.parse(now?.spec.renewTime ?? '');
+      if (now && Number.isFinite(renewed) && renewed > heldSince) heldSince = renewed;
     }
   };
   // A failed renewal is retried at the next tick; assertHeld stops the run's writes once the last one is too old.

@@ -6,7 +6,7 @@ import { PreconditionError } from '../../src/core/errors.ts';
 import { LockLostError, LOCK_NAME } from '../../src/pivot/lock.ts';
 import { runPivot } from '../../src/pivot/pivot.ts';
 import { runRollback } from '../../src/pivot/rollback.ts';
-import { DeadlineError, paths, type Obj, type WriteOptions } from '../../src/ports/kube.ts';
+import { ApiError, DeadlineError, paths, type Obj, type WriteOptions } from '../../src/ports/kube.ts';
 import { fakeCluster, fixture, opArgs, rollbackArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
 
 const LEASE = paths.lease('kube-system', LOCK_NAME);
@@ -146,6 +146,43 @@ describe('the Lease', () => {
     };
     assert.equal((await runPivot(w.env, opArgs(SCHEDULER))).journal?.state, 'completed');
     assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), false);
+  });
+
+  it('a renewal refused with 409 because this run\'s other renewal came first is not taken for another run taking the Lease', async () => {
+    const w = fakeCluster(1);
+    const { replace } = w.kube;
+    let conflicts = 0;
+    w.env.fault = (point, when) => {
+      if (`${point}:${when}` !== 'daemonset/kube-scheduler:after') return;
+      // Two renewals of this run at once (the timer's, held back by an outage, and one on the spot): the other one
+      // writes first, so this one's resourceVersion is old and it gets a conflict, while the Lease is still this run's.
+      w.kube.replace = async (p, b, o) => {
+        if (p !== LEASE || conflicts > 0) return replace(p, b, o);
+        conflicts++;
+        await replace(p, b, o);
+        throw new ApiError(409, `Operation cannot be fulfilled on leases.coordination.k8s.io "${LOCK_NAME}": the object has been modified`, 'Conflict');
+      };
+      w.clock.sleep(45_000);
+    };
+    assert.equal((await runPivot(w.env, opArgs(SCHEDULER))).journal?.state, 'completed');
+    assert.equal(conflicts, 1);
+    assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), false, 'the hand-over went on');
+  });
+
+  it('a renewal refused with 409 because another run holds the Lease now: the run stops, naming it', async () => {
+    const w = fakeCluster(1);
+    const { replace } = w.kube;
+    w.env.fault = (point, when) => {
+      if (`${point}:${when}` !== 'daemonset/kube-scheduler:after') return;
+      w.kube.replace = async (p, b, o) => {
+        if (p !== LEASE) return replace(p, b, o);
+        otherHolder(w, 'bob@elsewhere/7');
+        throw new ApiError(409, 'the object has been modified', 'Conflict');
+      };
+      w.clock.sleep(45_000);
+    };
+    await assert.rejects(runPivot(w.env, opArgs(SCHEDULER)), (e: unknown) => (e as Error).cause instanceof LockLostError && /taken by .*bob@elsewhere\/7/.test((e as Error).message));
+    assert.ok(w.files.manifests.has('cp-1/kube-scheduler.yaml'), 'the hand-over did not start');
   });
 });
 
