@@ -47,11 +47,9 @@ export async function guardEndpoints(ctx: Ctx, addresses: readonly string[], che
 
 /** hold false (--dry-run=server): no wait before the deletes. */
 export async function unguardEndpoints(ctx: Ctx, hold = true): Promise<string | void> {
-  const policy = await ctx.kube.get(guardPaths.policy(GUARD_NAME)).catch((err: unknown) => {
-    if (err instanceof ApiError && err.status === 404) return null;
-    throw err;
-  });
-  const binding = policy ? null : await ctx.kube.get(guardPaths.binding(GUARD_NAME)).catch(() => null);
+  // get is null on 404; any other failure is thrown: a guard that could not be read is not "none in place".
+  const policy = await ctx.kube.get(guardPaths.policy(GUARD_NAME));
+  const binding = policy ? null : await ctx.kube.get(guardPaths.binding(GUARD_NAME));
   if (!policy && !binding) return 'no endpoint guard was in place';
   if (hold) await ctx.clock.sleep(GUARD_HOLD_MS);
   await removeGuard(ctx.kube);

@@ -64,6 +64,18 @@ describe('the endpoint guard', () => {
     assert.equal(w.kube.calls.some((c) => c.includes('guard-check')), false);
   });
 
+  it('a binding that cannot be read is not taken for "none in place": the failure is thrown and nothing is deleted', async () => {
+    const w = world();
+    await guardEndpoints(w, ['10.0.0.7']);
+    w.kube.objects.delete(guardPaths.policy(GUARD_NAME));
+    const get = w.kube.get;
+    w.kube.get = async (p) => (p === guardPaths.binding(GUARD_NAME) ? Promise.reject(new ApiError(500, 'etcdserver: request timed out', 'InternalError')) : get(p));
+    w.kube.calls.length = 0;
+    await assert.rejects(unguardEndpoints(w), /request timed out/);
+    assert.deepEqual(w.kube.calls.filter((c) => c.startsWith('DELETE')), []);
+    assert.ok(w.kube.objects.has(guardPaths.binding(GUARD_NAME)));
+  });
+
   it(`is removed ${GUARD_HOLD_MS / 1000} s after the last hand-over, binding first; with none in place, nothing is waited for`, async () => {
     const w = world();
     assert.equal(await unguardEndpoints(w), 'no endpoint guard was in place');
