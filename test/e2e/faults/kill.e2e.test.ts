@@ -234,9 +234,11 @@ async function killAndResume(c: Case): Promise<void> {
   }
   // A reboot is an outage of the single node, and so is the one-time restart that adds --permit-port-sharing.
   if (!restarts && !c.reboot) {
-    // The resumed run's own account of its waits goes with a failure: CI shows nothing else of it.
-    const told = `; listener gaps ${JSON.stringify(gaps)}; apiserver processes: ${apiserverLives()}; what ${verb} printed (its end): ${resumed.slice(-4000).replace(/\n/g, ' ⏎ ')}`;
-    assert.ok(probe.longestGapMs / 1000 <= BUDGET_S, `longest API gap ${(probe.longestGapMs / 1000).toFixed(2)}s is within ${BUDGET_S}s (it ended ${probe.longestGapEnd})${told}`);
-    assert.ok(worstListenerGap(gaps as never) <= BUDGET_S, `every component kept a listener but for ${BUDGET_S}s at most${told}`);
+    // The resumed run's own account of its waits goes with a failure (CI shows nothing else of it); it reads every
+    // apiserver container's log on the node, so it is built only for a failure.
+    const told = () => `; listener gaps ${JSON.stringify(gaps)}; apiserver processes: ${apiserverLives()}; what ${verb} printed (its end): ${resumed.slice(-4000).replace(/\n/g, ' ⏎ ')}`;
+    const apiGapS = probe.longestGapMs / 1000;
+    if (apiGapS > BUDGET_S) assert.fail(`longest API gap ${apiGapS.toFixed(2)}s is within ${BUDGET_S}s (it ended ${probe.longestGapEnd})${told()}`);
+    if (worstListenerGap(gaps as never) > BUDGET_S) assert.fail(`every component kept a listener but for ${BUDGET_S}s at most${told()}`);
   }
 }
