@@ -131,8 +131,8 @@ export function buildPlan(snapshot: Snapshot, options: PlanOptions, now: Date): 
     planComponent(c, nodes, snapshot, warnings, options.helperArchs ?? []),
   );
   const steps = components.flatMap((cp) => stepsFor(cp, nodes, snapshot, options.helperArchs ?? []));
-  // A killed run may have left the endpoint guard in force: removed at the end.
-  if (options.components.includes('kube-apiserver') && unfinished(snapshot.journal) && !steps.some((s) => s.id === 'unguard/kube-apiserver')) steps.push(guardStep([], false));
+  // A killed run may have left the endpoint guard in force (its journal unfinished, or seen in place): removed at the end.
+  if (options.components.includes('kube-apiserver') && (unfinished(snapshot.journal) || snapshot.endpointGuard === true) && !steps.some((s) => s.id === 'unguard/kube-apiserver')) steps.push(guardStep([], false));
   return {
     apiVersion: PLAN_API_VERSION,
     kind: 'Plan',

@@ -213,8 +213,9 @@ export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): R
   const order = [...PIVOT_ORDER].reverse().filter((c) => o.components.includes(c));
   const components = order.map((c) => planComponent(c, nodes, s, o));
   const steps = components.flatMap((cp) => stepsFor(cp, nodes, s, o));
-  // A killed run may have left the endpoint guard in force: removed, even where nothing is handed back.
-  if (unfinished(s.journal) && o.components.includes('kube-apiserver') && !steps.some((st) => st.id === 'unguard/kube-apiserver')) steps.push(rollbackGuard([], false));
+  // A killed run may have left the endpoint guard in force (its journal unfinished, or seen in place): removed, even
+  // where nothing is handed back.
+  if ((unfinished(s.journal) || s.endpointGuard === true) && o.components.includes('kube-apiserver') && !steps.some((st) => st.id === 'unguard/kube-apiserver')) steps.push(rollbackGuard([], false));
   const touched = components.some((cp) => cp.action === 'rollback') || nodes.some((n) => Object.keys(s.backups?.[n.name] ?? {}).some((c) => o.components.includes(c as Component)));
   if (touched && components.every((cp) => cp.action !== 'blocked')) {
     for (const n of nodes) {

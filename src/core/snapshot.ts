@@ -78,6 +78,11 @@ export interface Snapshot {
   journalProblem?: string;
   /** Cluster copies of the pivot-time originals: node -> component -> manifest text (live only). */
   backups?: Record<string, Partial<Record<Component, string>>>;
+  /**
+   * The endpoint guard (its ValidatingAdmissionPolicy or binding, src/core/endpoint-guard.ts) exists (live only;
+   * undefined where it could not be read). Outside a run it was left by one that stopped.
+   */
+  endpointGuard?: boolean;
   /** The UID of kube-system, which names this cluster in the backups' records (live only). */
   clusterUid?: string;
 }

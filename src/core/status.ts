@@ -2,6 +2,7 @@
 // document; the table and `-o json|yaml` both render it.
 import { PIVOT_ORDER, type Component } from './components.ts';
 import { unfinished, type Journal } from './journal.ts';
+import { GUARD_NAME } from './endpoint-guard.ts';
 import { API_GROUP } from './labels.ts';
 import { clusterCopyMissing, findStatic, modeOf, type Mode } from './plan.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -117,6 +118,7 @@ export function buildStatus(i: StatusInputs): Status {
   const j = s.journal;
   const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));
   const mixed = PIVOT_ORDER.some((c) => [...modes].filter((m) => m.startsWith(`${c}:`)).length > 1) || [...modes].some((m) => m.endsWith(':both'));
+  if (s.endpointGuard === true && !unfinished(j)) problems.push(`the endpoint guard (ValidatingAdmissionPolicy ${GUARD_NAME}) was left in place by a run that stopped: while it is there, an apiserver that stops cannot take its address out of the kubernetes Service; run "kubectl selfhost rollback" or "kubectl selfhost pivot" to remove it`);
   if (unfinished(j)) pending.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it${j.operation === 'pivot' ? ', or "kubectl selfhost rollback"' : ', or "kubectl selfhost pivot" to go back to self-hosted'}`);
   const degraded = problems.length > 0;
   return {

@@ -10,7 +10,8 @@ import type { CheckpointSeen, DaemonPodSeen, NodeSnapshot, Snapshot, StaticPodSe
 import { CHECKPOINT_ROLE_LABEL } from '../core/checkpoint.ts';
 import { podReady } from '../core/pod-state.ts';
 import { isMirrorPod, recognise } from '../core/static-pod.ts';
-import { paths, type KubeApi } from '../ports/kube.ts';
+import { GUARD_NAME, guardPaths } from '../core/endpoint-guard.ts';
+import { ApiError, paths, type KubeApi } from '../ports/kube.ts';
 
 export const JOURNAL_CONFIGMAP = 'kubectl-selfhost-journal';
 export const CHECKPOINTS_CONFIGMAP = 'kubectl-selfhost-checkpoints';
@@ -22,12 +23,13 @@ type ConfigMapSeen = { metadata: { name: string; annotations?: Record<string, st
 export const BACKUP_CONFIGMAP_PREFIX = 'kubectl-selfhost-backup-';
 
 export async function readCluster(kube: KubeApi, source: { context: string; server: string }): Promise<Snapshot> {
-  const [nodes, pods, daemonSets, ownConfigMaps, namespace] = await Promise.all([
+  const [nodes, pods, daemonSets, ownConfigMaps, namespace, endpointGuard] = await Promise.all([
     kube.list<LiveNode>(paths.nodes(), { labelSelector: CONTROL_PLANE_ROLE }),
     kube.list<LivePod>(paths.pods(NAMESPACE)),
     kube.list<DaemonSet>(paths.daemonSets(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}` }),
     kube.list<ConfigMapSeen>(paths.configMaps(NAMESPACE), { labelSelector: `${MANAGED_BY_KEY}=${MANAGED_BY_VALUE}` }),
     kube.get<{ metadata: { uid?: string } }>(paths.namespace(NAMESPACE)),
+    guardInPlace(kube),
   ]);
   const cm = (name: string) => ownConfigMaps.find((c) => c.metadata.name === name) ?? null;
   const journalCm = cm(JOURNAL_CONFIGMAP);
@@ -64,7 +66,21 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
     ...(journal.problem ? { journalProblem: journal.problem } : {}),
     backups: backupsFrom(ownConfigMaps),
     ...(namespace?.metadata.uid ? { clusterUid: namespace.metadata.uid } : {}),
+    ...(endpointGuard !== undefined ? { endpointGuard } : {}),
   };
+}
+
+/**
+ * Whether the endpoint guard's policy or binding exists (a killed run removes the binding first, so either may be
+ * left). Undefined where this user may not read them (a role made before status read them): not a reason to fail.
+ */
+async function guardInPlace(kube: KubeApi): Promise<boolean | undefined> {
+  try {
+    return (await kube.get(guardPaths.policy(GUARD_NAME))) !== null || (await kube.get(guardPaths.binding(GUARD_NAME))) !== null;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return undefined;
+    throw err;
+  }
 }
 
 /** The kubelet's real static pod path from its /configz, kubeadm's default when configz is not readable. */

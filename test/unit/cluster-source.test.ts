@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ClusterError } from '../../src/core/errors.ts';
-import { paths } from '../../src/ports/kube.ts';
+import { guardObjects, guardPaths } from '../../src/core/endpoint-guard.ts';
+import { ApiError, paths } from '../../src/ports/kube.ts';
 import { parseCheckpointRecord, readCluster } from '../../src/sources/cluster.ts';
 import { readStaticPod } from '../../src/sources/manifests-dir.ts';
 import { fakeKube } from './fakes/kube.ts';
@@ -32,6 +33,28 @@ describe('readCluster', () => {
     assert.deepEqual(snap.nodes[0]!.staticPods.map((s) => s.recognition.kind).sort(), ['component', 'component', 'component', 'etcd']);
     assert.equal(snap.nodes[0]!.staticPods[0]!.restarts, 2);
     assert.equal(snap.journal, null);
+  });
+
+  it('sees an endpoint guard left in place (its policy, or its binding alone), none, or none readable (403: unknown)', async () => {
+    const seen = async (put: (kube: ReturnType<typeof fakeKube>) => void) => {
+      const kube = fakeKube();
+      kube.put(paths.nodes(), node('cp-1'));
+      kube.put(paths.pods('kube-system'), mirror('kube-apiserver', 'cp-1'));
+      put(kube);
+      return (await readCluster(kube, where)).endpointGuard;
+    };
+    const { policy, binding } = guardObjects(['10.0.0.7']);
+    assert.equal(await seen(() => {}), false);
+    assert.equal(await seen((k) => k.put(guardPaths.policies(), policy as never)), true);
+    assert.equal(await seen((k) => k.put(guardPaths.bindings(), binding as never)), true);
+    assert.equal(await seen((k) => {
+      const get = k.get;
+      k.get = async (p) => (p.includes('validatingadmissionpolic') ? Promise.reject(new ApiError(403, 'forbidden', 'Forbidden')) : get(p));
+    }), undefined);
+    await assert.rejects(seen((k) => {
+      const get = k.get;
+      k.get = async (p) => (p.includes('validatingadmissionpolic') ? Promise.reject(new ApiError(500, 'etcdserver: request timed out', 'InternalError')) : get(p));
+    }), /request timed out/);
   });
 
   it('falls back to kubeadm\'s static pod path when configz is not readable', async () => {

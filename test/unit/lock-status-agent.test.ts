@@ -164,6 +164,20 @@ describe('status', () => {
     assert.ok(bad.problems.some((p) => p.includes('etcd is not healthy')));
   });
 
+  it('an endpoint guard during a run is that run\'s: not a problem (the run under way is what is said); none, or not readable: nothing said', () => {
+    const s = base();
+    s.endpointGuard = true;
+    s.journal = { apiVersion: 'kubectl-selfhost.dev/v1alpha1', kind: 'Journal', operation: 'pivot', runId: 'r', startedAt: '', updatedAt: '', state: 'in-progress', components: ['kube-apiserver'], done: [] } as never;
+    const st = buildStatus({ snapshot: s, context: 'c', etcd: healthyEtcd, backups: {} });
+    assert.deepEqual(st.problems.filter((p) => p.includes('endpoint guard')), []);
+    assert.ok(st.problems.some((p) => p.startsWith('the pivot run r is in-progress')));
+    for (const guard of [false, undefined]) {
+      const t = base();
+      t.endpointGuard = guard;
+      assert.equal(buildStatus({ snapshot: t, context: 'c', etcd: healthyEtcd, backups: {} }).summary, 'healthy');
+    }
+  });
+
   it('names the fix for an unreadable journal and for a component that runs nowhere but whose original is kept', () => {
     const s = base();
     s.nodes[0]!.staticPods = s.nodes[0]!.staticPods.filter((p) => p.pod.metadata.labels?.['component'] !== 'kube-scheduler');
@@ -198,6 +212,8 @@ describe('every problem status reports names the command that shows or fixes it'
       s.nodes[0]!.daemonPods.push({ component: 'kube-scheduler', name: 'kube-scheduler-7x2', ready: true, restarts: 0 });
       s.daemonSets = { 'kube-scheduler': { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { generation: 3 }, spec: {}, status: { observedGeneration: 2 } } as never };
     }, /generation 3 not yet observed \(2\).*"kubectl -n kube-system rollout status daemonset\/kube-scheduler"/],
+    ['an endpoint guard left by a run that stopped (no run under way)', (s) => { s.endpointGuard = true; },
+      /^the endpoint guard \(ValidatingAdmissionPolicy kubectl-selfhost-keep-apiserver-endpoints\) was left in place by a run that stopped: .*run "kubectl selfhost rollback" or "kubectl selfhost pivot" to remove it$/],
   ];
   for (const [name, spoil, expected] of cases) {
     it(name, () => {

@@ -67,6 +67,11 @@ describe('buildPlan', () => {
     apiserverDs.metadata['generation'] = 2;
     const edited = buildPlan(clusterSnapshot([node], { daemonSets: { 'kube-apiserver': apiserverDs } }), { components: [...PIVOT_ORDER] }, NOW);
     assert.deepEqual(edited.steps.map((s) => s.id), ['checkpoint/kube-apiserver/cp-1']);
+    // An endpoint guard a killed run left (its journal gone): removed, though nothing else is to do.
+    apiserverDs.metadata['generation'] = 1;
+    const guarded = buildPlan(clusterSnapshot([node], { daemonSets: { 'kube-apiserver': apiserverDs }, endpointGuard: true }), { components: [...PIVOT_ORDER] }, NOW);
+    assert.deepEqual(guarded.steps.map((s) => s.id), ['unguard/kube-apiserver']);
+    assert.deepEqual(buildPlan(clusterSnapshot([node], { daemonSets: { 'kube-apiserver': apiserverDs }, endpointGuard: true }), { components: ['kube-scheduler'] }, NOW).steps, [], 'only where the apiserver is among the components');
   });
 
   it('hands over every node with a static pod, and blocks a component missing on a node', () => {

@@ -64,6 +64,7 @@ describe('buildRollbackPlan', () => {
     const journal = { apiVersion: 'kubectl-selfhost.dev/v1alpha1', kind: 'Journal', operation: 'pivot', runId: 'r', startedAt: NOW.toISOString(), updatedAt: NOW.toISOString(), state: 'in-progress', components: ['kube-apiserver'], done: [] } as unknown as Snapshot['journal'];
     assert.deepEqual(buildRollbackPlan({ ...staticNow, journal }, all, NOW).steps.map((st) => st.id), ['unguard/kube-apiserver'], 'a killed run may have left it');
     assert.deepEqual(buildRollbackPlan({ ...staticNow, journal: { ...journal!, state: 'completed' } }, all, NOW).steps.map((st) => st.id), [], 'a finished run left none');
+    assert.deepEqual(buildRollbackPlan({ ...staticNow, journal: null, endpointGuard: true }, all, NOW).steps.map((st) => st.id), ['unguard/kube-apiserver'], 'one seen in place, its journal gone');
     assert.deepEqual(buildRollbackPlan({ ...staticNow, journal }, { ...all, components: ['kube-scheduler'] }, NOW).steps.map((st) => st.id), [], 'only where the apiserver is among the components');
   });
 
