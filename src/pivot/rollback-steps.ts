@@ -84,13 +84,14 @@ function sameSpec(a: string, b: string): boolean {
   }
 }
 
-async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean, others: Others = {}): Promise<void> {
+/** others: fixed, or read again at each look (a pod beside it may restart meanwhile). */
+async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, wantCommand: string | null, only: boolean, others: Others | (() => Promise<Others>) = {}): Promise<void> {
   const mirror = () => mirrorPod(ctx.kube, c, node.name);
   await waitFor(ctx.wait, tagOf('rollback', c), `the static ${c} on ${node.name} to serve${only ? ' alone' : ''}`, async () => {
     const m = await mirror();
     if (wantCommand !== null && m && commandOf(m as never, c) !== wantCommand) return { done: false, seen: `${describePod(m)} (the previous manifest still runs)` };
     if (!m) return { done: false, seen: 'no mirror pod yet' };
-    return observeServes(c, ctx.probe, node, async () => m, only, others);
+    return observeServes(c, ctx.probe, node, async () => m, only, typeof others === 'function' ? await others() : others);
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
 }
 
@@ -131,9 +132,12 @@ export async function deleteDaemonSet(ctx: Ctx, s: S<'delete-daemonset'>): Promi
   for (const n of nodes) {
     // Its own process, not the DaemonSet pod's beside it: a static apiserver that stopped since it was restored
     // (its mirror pod may still show it ready) must not pass on the DaemonSet pod's answers. One the kubelet is
-    // starting again is waited for.
-    const ds = startedAt(await daemonPod(ctx.kube, c, n.name));
-    await waitUntilStaticServes(ctx, c, n, null, false, { beside: ds === undefined ? [] : [ds] }).catch((err: unknown) => {
+    // starting again is waited for. The DaemonSet pod's start is read at each look: it may restart meanwhile.
+    const beside = async (): Promise<Others> => {
+      const ds = startedAt(await daemonPod(ctx.kube, c, n.name));
+      return { beside: ds === undefined ? [] : [ds] };
+    };
+    await waitUntilStaticServes(ctx, c, n, null, false, beside).catch((err: unknown) => {
       if (!(err instanceof WaitTimeoutError)) throw err;
       throw new PreconditionError(`not deleting DaemonSet kube-system/${c}: the static ${c} does not serve on ${n.name} (${err.seen}), and the DaemonSet pod may be its last instance there; run "kubectl selfhost rollback" again once it serves`);
     });

@@ -276,6 +276,44 @@ describe('rollback steps against fakes at the ports', () => {
     assert.equal(w.ctx.clock.now().getTime(), t0, 'deleted at the first look: the process started at 02:36:46 is the static pod\'s');
   });
 
+  it('delete-daemonset: a DaemonSet pod that restarts during the wait is still told apart (its start is read at each look)', async () => {
+    const w = world('kube-apiserver');
+    const at = (iso: string) => Date.parse(iso) / 1000;
+    const [DS, STATIC_SEEN, DS_AGAIN, STATIC] = ['02:00:00', '03:00:00', '03:00:08', '03:00:30'].map((t) => at(`2026-01-02T${t}Z`)) as [number, number, number, number];
+    const running = (t: number) => ({ ...ready, containerStatuses: [{ restartCount: 0, state: { running: { startedAt: new Date(t * 1000).toISOString() } } }] });
+    const dsPath = paths.daemonSet('kube-system', 'kube-apiserver');
+    const dsPod = paths.pod('kube-system', 'kube-apiserver-abcde');
+    w.kube.objects.set(dsPath, { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'kube-apiserver', namespace: 'kube-system' } } as Obj);
+    w.kube.put(paths.pods('kube-system'), { metadata: { name: 'kube-apiserver-abcde', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: NODE.name, containers: [{}] }, status: running(DS) } as Obj);
+    // The mirror pod shows a static container started at 03:00:00 as ready, but no static process answers yet.
+    w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: running(STATIC_SEEN) });
+    let polls = 0;
+    let deletedAt = -1;
+    w.ctx.probe = {
+      startTimes: async () => {
+        if (deletedAt >= 0) return [STATIC];
+        polls++;
+        if (polls === 1) {
+          // After this look the DaemonSet pod's container restarts (at 03:00:08, nearer to the mirror pod's 03:00:00
+          // than to its old start), and its pod shows it by the next look.
+          w.kube.objects.set(dsPod, { ...w.kube.objects.get(dsPod)!, status: running(DS_AGAIN) });
+          return [DS];
+        }
+        if (polls <= 4) return [DS_AGAIN];
+        w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: running(STATIC) });
+        return [DS_AGAIN, STATIC];
+      },
+    };
+    const origDelete = w.kube.delete;
+    w.kube.delete = async (path, o) => {
+      if (path === dsPath) { deletedAt = polls; w.kube.objects.delete(dsPod); }
+      return origDelete(path, o);
+    };
+    const s = { id: 'delete-daemonset/kube-apiserver', action: 'delete-daemonset' as const, component: 'kube-apiserver' as const, node: null, targets: [{ ...NODE, address: '10.0.0.7' }], port: 6443, writes: 'api' as const, description: 'delete' };
+    await rollbackSteps([s])[0]!.run(w.ctx);
+    assert.ok(deletedAt > 4, `deleted only once the static pod's own process answered (at poll ${deletedAt})`);
+  });
+
   it('restores from what the DaemonSet runs now (an edit made through the API survives), then removes the DaemonSet and the backups', async () => {
     const w = world('kube-scheduler');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
