@@ -1,12 +1,15 @@
 // Hand-deleted and hand-edited objects (issue "fault injection on the real bed"), each on a self-hosted control
 // plane: every DaemonSet, the journal, a journal with junk in it, the backup ConfigMap, the node backup directory,
+// an endpoint guard left with no journal,
 // the Lease in the middle of a run, and an original manifest copied back by hand while its DaemonSet runs. Then
 // status, pivot, rollback --components <one> and rollback: nothing crashes (no "internal error", every failure one
 // line), status names a command for every problem, no original's last copy is lost, and rollback converges.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { guardObjects } from '../../../src/core/endpoint-guard.ts';
 import { BACKUPS, BIN, Fatal, KUBECONFIG, kubectl, MANIFESTS, selfhost, tryKubectl, until } from '../helpers.ts';
 import { startProber } from '../prober.ts';
 import { apiGap, assertConverged, healthyBed, leftovers, printTable, readOriginals, record, worstListenerGap, type Originals } from './invariants.ts';
@@ -65,6 +68,19 @@ const CASES: Case[] = [
     statusSays: new RegExp(`the cluster copy of kube-apiserver's original from ${NODE} is missing .*run "kubectl selfhost pivot"`),
   },
   { name: 'the node backup directory deleted', component: null, edit: () => rmSync(BACKUPS, { recursive: true, force: true }) },
+  {
+    // What a run killed while the guard was in force leaves, once its journal is gone too: the tool's own objects,
+    // for the node's address.
+    name: 'an endpoint guard left in place, the journal deleted', component: null, edit: () => {
+      const ip = kubectl(['get', 'node', NODE, '-o', 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}']).trim();
+      const { policy, binding } = guardObjects([ip]);
+      const file = join(mkdtempSync(join(tmpdir(), 'guard-')), 'guard.json');
+      writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [policy, binding] }));
+      kubectl(['create', '-f', file]);
+      kubectl(['-n', 'kube-system', 'delete', 'configmap', 'kubectl-selfhost-journal']);
+    },
+    statusSays: /^the endpoint guard \(ValidatingAdmissionPolicy kubectl-selfhost-keep-apiserver-endpoints\) was left in place by a run that stopped: .*"kubectl selfhost pivot" to remove it$/,
+  },
   { name: 'the scheduler\'s original copied back by hand beside its DaemonSet', component: 'kube-scheduler', edit: async () => {
     writeFileSync(join(MANIFESTS, 'kube-scheduler.yaml'), nodeCopy('kube-scheduler')!, { mode: 0o600 });
     await new Promise((r) => setTimeout(r, 20_000));
