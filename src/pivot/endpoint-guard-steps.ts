@@ -5,9 +5,9 @@
 //  unguard: 1. none in place: nothing to do;
 //           2. wait GUARD_HOLD_MS (the apiserver that stays renews the address's lease within one interval);
 //           3. delete the binding, then the policy.
-import { GUARD_CHECK, GUARD_HOLD_MS, GUARD_MARK, GUARD_NAME, guardObjects, guardPaths, type GuardObject } from '../core/endpoint-guard.ts';
+import { GUARD_CHECK, GUARD_HOLD_MS, GUARD_MARK, GUARD_NAME, guardObjects, guardPaths } from '../core/endpoint-guard.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
-import { ApiError, paths, type KubeApi, type Obj } from '../ports/kube.ts';
+import { ApiError, createOrReplace, paths, type KubeApi, type Obj } from '../ports/kube.ts';
 import type { OpContext } from './context.ts';
 
 /** How long the guard may take to be in force in the apiserver that answers (its policy informer). */
@@ -20,12 +20,12 @@ export async function guardEndpoints(ctx: Ctx, addresses: readonly string[], che
   if (addresses.length === 0) return 'not guarded: no apiserver address is known (the nodes report no InternalIP)';
   const { policy, binding } = guardObjects(addresses);
   try {
-    await upsert(ctx.kube, guardPaths.policies(), guardPaths.policy(GUARD_NAME), policy);
+    await createOrReplace(ctx.kube, guardPaths.policies(), guardPaths.policy(GUARD_NAME), policy as unknown as Obj);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return 'not guarded: this cluster serves no ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30+); clients inside the cluster may lose the kubernetes Service for up to 10 s per hand-over';
     throw err;
   }
-  await upsert(ctx.kube, guardPaths.bindings(), guardPaths.binding(GUARD_NAME), binding);
+  await createOrReplace(ctx.kube, guardPaths.bindings(), guardPaths.binding(GUARD_NAME), binding as unknown as Obj);
   if (!check) return;
   const probe = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: GUARD_CHECK, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE } } };
   const until = ctx.clock.now().getTime() + GUARD_IN_FORCE_MS;
@@ -45,6 +45,18 @@ export async function guardEndpoints(ctx: Ctx, addresses: readonly string[], che
   return `not guarded: the policy was not in force after ${GUARD_IN_FORCE_MS / 1000} s (is the ValidatingAdmissionPolicy admission plugin disabled?); removed again`;
 }
 
+/**
+ * The runner's view of a planned guard step, pivot's or rollback's: the guard is cheap to put in place again and
+ * must be in force before any hand-over, so it always runs (a resumed run too).
+ */
+export function guardStepRuns(s: { on: boolean; addresses: readonly string[] }): { alwaysRun: true; run: (ctx: Ctx) => Promise<string | void>; serverDryRun: (ctx: Ctx) => Promise<string | void> } {
+  return {
+    alwaysRun: true,
+    run: (ctx) => (s.on ? guardEndpoints(ctx, s.addresses) : unguardEndpoints(ctx)),
+    serverDryRun: (ctx) => (s.on ? guardEndpoints(ctx, s.addresses, false) : unguardEndpoints(ctx, false)),
+  };
+}
+
 /** hold false (--dry-run=server): no wait before the deletes. */
 export async function unguardEndpoints(ctx: Ctx, hold = true): Promise<string | void> {
   // get is null on 404; any other failure is thrown: a guard that could not be read is not "none in place".
@@ -58,13 +70,4 @@ export async function unguardEndpoints(ctx: Ctx, hold = true): Promise<string | 
 async function removeGuard(kube: KubeApi): Promise<void> {
   await kube.delete(guardPaths.binding(GUARD_NAME));
   await kube.delete(guardPaths.policy(GUARD_NAME));
-}
-
-async function upsert(kube: KubeApi, collection: string, path: string, body: GuardObject): Promise<void> {
-  await kube.create(collection, body as unknown as Obj).catch(async (err: unknown) => {
-    if (!(err instanceof ApiError && err.status === 409)) throw err;
-    // A guard left by a killed run, or this run's before it was recorded: replaced (these need its resourceVersion).
-    const existing = await kube.get(path);
-    await kube.replace(path, { ...body, metadata: { ...body.metadata, resourceVersion: existing?.metadata['resourceVersion'] } } as unknown as Obj);
-  });
 }

@@ -2,7 +2,7 @@
 // planned step; dry run, the journal, the Lease and the fault hook are the runner's. Every run is idempotent,
 // because a run killed between doing a step and recording it does the step again, and every step says how to
 // re-check its outcome on resume.
-import { guardEndpoints, unguardEndpoints } from './endpoint-guard-steps.ts';
+import { guardStepRuns } from './endpoint-guard-steps.ts';
 import { COMPONENT_INFO } from '../core/components.ts';
 import type { DaemonSet, Pod } from '../core/k8s-types.ts';
 import { NAMESPACE, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from '../core/labels.ts';
@@ -34,8 +34,7 @@ export function pivotSteps(steps: readonly PlannedStep[]): Step<Ctx>[] {
       case 'apply-daemonset': return { ...base, alwaysRun: true, run: (ctx) => applyDaemonSet(ctx, s.daemonSet) };
       case 'handover': return { ...base, run: (ctx) => handover(ctx, s), verify: (ctx) => handedOver(ctx, s) };
       case 'checkpoint': return { ...base, run: (ctx) => writeCheckpoint(ctx, s), verify: (ctx) => checkpointed(ctx, s) };
-      // The guard is cheap to put in place again and must be in force before any hand-over: always run.
-      case 'guard-endpoints': return { ...base, alwaysRun: true, run: (ctx) => (s.on ? guardEndpoints(ctx, s.addresses) : unguardEndpoints(ctx)), serverDryRun: (ctx) => (s.on ? guardEndpoints(ctx, s.addresses, false) : unguardEndpoints(ctx, false)) };
+      case 'guard-endpoints': return { ...base, ...guardStepRuns(s) };
     }
   });
 }

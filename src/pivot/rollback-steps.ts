@@ -2,7 +2,7 @@
 // hand-over as pivot's in the other direction: the restored static pod shares the port with the DaemonSet pod
 // until the DaemonSet goes. Two rules hold whatever the state: a checkpoint is removed only once the node's static
 // apiserver serves, and a DaemonSet is deleted only once every node it runs on has a serving static instance.
-import { guardEndpoints, unguardEndpoints } from './endpoint-guard-steps.ts';
+import { guardStepRuns } from './endpoint-guard-steps.ts';
 import { COMPONENT_INFO, type Component } from '../core/components.ts';
 import { PreconditionError } from '../core/errors.ts';
 import type { Pod } from '../core/k8s-types.ts';
@@ -34,8 +34,7 @@ export function rollbackSteps(steps: readonly RollbackStep[]): Step<Ctx>[] {
       case 'delete-daemonset': return { ...base, run: (ctx) => deleteDaemonSet(ctx, s), serverDryRun: (ctx) => deleteDaemonSetDryRun(ctx, s), verify: async (ctx) => (await ctx.kube.get(paths.daemonSet(NAMESPACE, s.component))) === null };
       case 'exact': return { ...base, run: (ctx) => exact(ctx, s) };
       case 'cleanup': return { ...base, run: (ctx) => cleanup(ctx, s) };
-      // The guard is cheap to put in place again and must be in force before any hand-over: always run.
-      case 'guard-endpoints': return { ...base, alwaysRun: true, run: (ctx) => (s.on ? guardEndpoints(ctx, s.addresses) : unguardEndpoints(ctx)), serverDryRun: (ctx) => (s.on ? guardEndpoints(ctx, s.addresses, false) : unguardEndpoints(ctx, false)) };
+      case 'guard-endpoints': return { ...base, ...guardStepRuns(s) };
     }
   });
 }

@@ -10,7 +10,7 @@ import { NODE_SECURITY_CONTEXT, OWNER_ONLY_UMASK } from '../core/node-security.t
 import { waitFor, type WaitCtx } from '../core/wait.ts';
 import { checkAgentImage } from './agent-image.ts';
 import type { FaultHook } from '../core/fault.ts';
-import { ApiError, paths, type KubeApi, type Obj } from './kube.ts';
+import { ApiError, createOrReplace, paths, type KubeApi, type Obj } from './kube.ts';
 import type { NodeDirs, NodeFiles, NodeSockets } from './nodefs.ts';
 import type { NodeHelper } from './node-helper.ts';
 import { helperConfigMapName, type HelperArch } from '../core/port-sharing.ts';
@@ -258,10 +258,8 @@ export function agentNodeSockets(o: AgentOptions & { helper: NodeHelper }): Node
       const b = o.helper.binary(arch);
       const cm = helperConfigMapName(arch);
       const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': HELPER_COMPONENT }, annotations: { [`${API_GROUP}/sha256`]: b.sha256 } }, binaryData: { 'node-helper.gz': b.gz.toString('base64') } };
-      await o.kube.create(paths.configMaps(NAMESPACE), body).catch(async (err: unknown) => {
-        if (!(err instanceof ApiError && err.status === 409)) throw err;
-        await o.kube.replace(paths.configMap(NAMESPACE, cm), body);
-      });
+      // One a killed run left is replaced.
+      await createOrReplace(o.kube, paths.configMaps(NAMESPACE), paths.configMap(NAMESPACE, cm), body);
       try {
         const r = await runAgent(o, 'sharePort', node, dirs, exe, undefined, { SHA: b.sha256, PORT: String(port) }, { helperArch: arch, soft: Object.keys(HELPER_FALLBACK).map(Number) });
         if (r.exitCode === 0) {

@@ -73,3 +73,15 @@ export const paths = {
 export interface ApiProbe {
   startTimes(address: string, port: number, samples: number): Promise<number[]>;
 }
+
+/**
+ * Create body in collection, or, where it exists (left by a killed run), replace the object at path with it, carrying
+ * the existing resourceVersion (some kinds, admission policies among them, take no unconditional update).
+ */
+export async function createOrReplace(kube: KubeApi, collection: string, path: string, body: Obj): Promise<void> {
+  await kube.create(collection, body).catch(async (err: unknown) => {
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+    const existing = await kube.get(path);
+    await kube.replace(path, { ...body, metadata: { ...body.metadata, resourceVersion: existing?.metadata['resourceVersion'] } });
+  });
+}

@@ -233,6 +233,21 @@ describe('node sockets through the node helper', () => {
     assert.ok(w.kube.calls.includes(`DELETE ${paths.configMap('kube-system', 'kubectl-selfhost-node-helper-amd64')}`), 'the ConfigMap goes after the call');
   });
 
+  it('replaces a helper ConfigMap a killed run left (another binary) with this run\'s, and the pod checks this run\'s checksum', async () => {
+    const w = world(0, '[{"pid":42,"fd":7,"inode":"1","alreadyShared":true}]\n');
+    const path = paths.configMap('kube-system', 'kubectl-selfhost-node-helper-amd64');
+    w.kube.put(paths.configMaps('kube-system'), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubectl-selfhost-node-helper-amd64', namespace: 'kube-system', resourceVersion: '7', annotations: { 'kubectl-selfhost.dev/sha256': '0'.repeat(64) } }, binaryData: { 'node-helper.gz': Buffer.from('old').toString('base64') } } as Obj);
+    const replaced: Obj[] = [];
+    const replace = w.kube.replace.bind(w.kube);
+    w.kube.replace = async (p, body, o) => { if (p === path) replaced.push(structuredClone(body)); return replace(p, body, o); };
+    assert.deepEqual(await w.sockets.sharePort('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443), { done: true, already: true });
+    assert.equal(replaced.length, 1, 'the one left was replaced');
+    const cm = replaced[0] as Obj & { binaryData: Record<string, string>; metadata: { annotations: Record<string, string>; resourceVersion?: string } };
+    assert.equal(Buffer.from(cm.binaryData['node-helper.gz']!, 'base64').toString(), 'gz');
+    assert.equal(cm.metadata.annotations['kubectl-selfhost.dev/sha256'], 'f'.repeat(64));
+    assert.equal(cm.metadata.resourceVersion, '7');
+  });
+
   it('turns the helper\'s "cannot here" exits into a fallback with its reason, and any other failure into an error', async () => {
     for (const [code, why] of [[3, /^nothing to act on: node-helper: no kube-apiserver/], [4, /^the kernel lacks it: /], [5, /^not permitted: /]] as const) {
       const w = world(code, `node-helper: ${code === 3 ? 'no kube-apiserver process here listens on port 6443' : 'x'}\n`);
