@@ -68,7 +68,12 @@ function agentPoints(verb: Verb, step: PlanStep | { id: string }): string[] {
  */
 function withPortSharing(steps: PlanStep[]): PlanStep[] {
   if (steps.some((s) => s.id.startsWith('port-sharing/'))) return steps;
-  const info = (n: string) => JSON.parse(kubectl(['get', 'node', n, '-o', 'jsonpath={.status.nodeInfo}'])) as { kernelVersion: string; architecture: string };
+  // Once per node, not per step.
+  const infos = new Map<string, { kernelVersion: string; architecture: string }>();
+  const info = (n: string) => {
+    if (!infos.has(n)) infos.set(n, JSON.parse(kubectl(['get', 'node', n, '-o', 'jsonpath={.status.nodeInfo}'])));
+    return infos.get(n)!;
+  };
   return steps.flatMap((s) => {
     if (!s.id.startsWith('backup/') || !s.node) return [s];
     const i = info(s.node);
