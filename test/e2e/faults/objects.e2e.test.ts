@@ -1,7 +1,8 @@
 // Hand-deleted and hand-edited objects (issue "fault injection on the real bed"), each on a self-hosted control
 // plane: every DaemonSet, the journal, a journal with junk in it, the backup ConfigMap, the node backup directory,
 // an endpoint guard left with no journal,
-// the Lease in the middle of a run, and an original manifest copied back by hand while its DaemonSet runs. Then
+// the Lease in the middle of a run, and an original manifest copied back by hand while its DaemonSet runs (as
+// kubeadm made it, and with --permit-port-sharing). Then
 // status, pivot, rollback --components <one> and rollback: nothing crashes (no "internal error", every failure one
 // line), status names a command for every problem, no original's last copy is lost, and rollback converges.
 import assert from 'node:assert/strict';
@@ -81,8 +82,17 @@ const CASES: Case[] = [
     },
     statusSays: /^the endpoint guard \(ValidatingAdmissionPolicy kubectl-selfhost-keep-apiserver-endpoints\) was left in place by a run that stopped: .*"kubectl selfhost pivot" to remove it$/,
   },
+  // kubeadm's file has no --permit-port-sharing: its static pod cannot bind beside the DaemonSet pod. With the flag
+  // (as rollback writes it back), both processes share the port and serve.
   { name: 'the scheduler\'s original copied back by hand beside its DaemonSet', component: 'kube-scheduler', edit: async () => {
     writeFileSync(join(MANIFESTS, 'kube-scheduler.yaml'), nodeCopy('kube-scheduler')!, { mode: 0o600 });
+    await new Promise((r) => setTimeout(r, 20_000));
+  }, rollbackOne: 'kube-scheduler' },
+  { name: 'the scheduler\'s original with --permit-port-sharing copied back by hand beside its DaemonSet', component: 'kube-scheduler', edit: async () => {
+    const original = nodeCopy('kube-scheduler')!;
+    const shared = original.replace(/^([ \t]*)- kube-scheduler\n/m, '$1- kube-scheduler\n$1- --permit-port-sharing=true\n');
+    assert.notEqual(shared, original, 'the flag went in after the command');
+    writeFileSync(join(MANIFESTS, 'kube-scheduler.yaml'), shared, { mode: 0o600 });
     await new Promise((r) => setTimeout(r, 20_000));
   }, rollbackOne: 'kube-scheduler' },
 ];
