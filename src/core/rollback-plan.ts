@@ -71,6 +71,7 @@ export type RollbackStep = StepBase & (
   | { action: 'delete-daemonset'; component: Component; node: null; targets: StepNode[]; port: number }
   | { action: 'exact'; component: Component; node: string; target: StepNode; file: string; port: number; manifest: string | null }
   | { action: 'cleanup'; component: null; node: string; target: StepNode; components: Component[] }
+  | { action: 'forget-node'; component: null; node: string }
 );
 
 export interface RollbackPlan {
@@ -223,6 +224,14 @@ export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): R
         description: `on ${n.name}: remove the backups of ${o.components.join(', ')} where they run static from them and no DaemonSet is left (any other backup is kept)` });
     }
   }
+  // A node no longer in the cluster (kubeadm reset, kubectl delete node) leaves its cluster copies behind: a full
+  // rollback removes them, since no static pod of that node can be restored from them any more.
+  if (PIVOT_ORDER.every((c) => o.components.includes(c)) && components.every((cp) => cp.action !== 'blocked')) {
+    for (const gone of goneNodes(s)) {
+      steps.push({ id: `forget-node/${gone}`, action: 'forget-node', component: null, node: gone, writes: 'api',
+        description: `forget ${gone}, which is no longer a control-plane node of the cluster: delete its cluster copies (ConfigMap kubectl-selfhost-backup-${gone}) and its checkpoint record, if it is still gone then` });
+    }
+  }
   const warnings: Warning[] = [];
   if (s.journalProblem) warnings.push({ code: 'JournalUnreadable', message: `${s.journalProblem}; rollback reads the cluster itself and writes a new journal` });
   for (const n of nodes) {
@@ -234,3 +243,9 @@ export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): R
 }
 
 
+
+/** Nodes whose cluster copies are kept but which are no control-plane node of the cluster any more. */
+export function goneNodes(s: Snapshot): string[] {
+  const present = new Set(s.nodes.map((n) => n.name));
+  return Object.keys(s.backups ?? {}).filter((n) => !present.has(n)).sort();
+}

@@ -5,6 +5,7 @@ import { unfinished, type Journal } from './journal.ts';
 import { GUARD_NAME } from './endpoint-guard.ts';
 import { API_GROUP } from './labels.ts';
 import { clusterCopyMissing, findStatic, modeOf, type Mode } from './plan.ts';
+import { goneNodes } from './rollback-plan.ts';
 import type { Snapshot } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
 import { checkpointMatches, checkpointOrphaned } from './checkpoint.ts';
@@ -118,6 +119,7 @@ export function buildStatus(i: StatusInputs): Status {
   const j = s.journal;
   const modes = new Set(nodes.flatMap((n) => n.components.filter((c) => c.component !== 'etcd').map((c) => `${c.component}:${c.mode}`)));
   const mixed = PIVOT_ORDER.some((c) => [...modes].filter((m) => m.startsWith(`${c}:`)).length > 1) || [...modes].some((m) => m.endsWith(':both'));
+  for (const gone of goneNodes(s)) pending.push(`the cluster still keeps the originals of ${gone}, which is no longer a control-plane node (removed?): "kubectl -n kube-system delete configmap kubectl-selfhost-backup-${gone}" forgets them, and so does a full "kubectl selfhost rollback"`);
   if (s.endpointGuard === true && !unfinished(j)) problems.push(`the endpoint guard (ValidatingAdmissionPolicy ${GUARD_NAME}) was left in place by a run that stopped: while it is there, an apiserver that stops cannot take its address out of the kubernetes Service; run "kubectl selfhost rollback" or "kubectl selfhost pivot" to remove it`);
   if (unfinished(j)) pending.push(`the ${j.operation} run ${j.runId} is ${j.state}${j.lastError ? ` (${j.lastError})` : ''}; run "kubectl selfhost ${j.operation}" again to finish it${j.operation === 'pivot' ? ', or "kubectl selfhost rollback"' : ', or "kubectl selfhost pivot" to go back to self-hosted'}`);
   const degraded = problems.length > 0;

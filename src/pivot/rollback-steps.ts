@@ -6,7 +6,7 @@ import { guardStepRuns } from './endpoint-guard-steps.ts';
 import { COMPONENT_INFO, type Component } from '../core/components.ts';
 import { PreconditionError } from '../core/errors.ts';
 import type { Pod } from '../core/k8s-types.ts';
-import { NAMESPACE } from '../core/labels.ts';
+import { CONTROL_PLANE_ROLE, NAMESPACE } from '../core/labels.ts';
 import { podReady } from '../core/pod-state.ts';
 import type { RollbackStep } from '../core/rollback-plan.ts';
 import type { Step } from '../core/runner.ts';
@@ -20,7 +20,7 @@ import { nodeDirs } from '../ports/nodefs.ts';
 import { ACTIVE_CHECKPOINT_FILE, CHECKPOINT_POD, CHECKPOINTER_FILE, CHECKPOINTER_POD, INACTIVE_CHECKPOINT_FILE } from '../core/checkpoint.ts';
 import { tagOf, type NodeRef, type OpContext } from './context.ts';
 import { daemonPod, describePod, lastEvents, mirrorPod, observeServes, servingStartTimes, startedAt, type LivePod, type Others } from './observe.ts';
-import { deleteClusterBackup, readClusterBackup, recordCheckpoint } from './store.ts';
+import { backupConfigMapName, deleteClusterBackup, readClusterBackup, recordCheckpoint } from './store.ts';
 
 type Ctx = OpContext;
 type S<A extends RollbackStep['action']> = Extract<RollbackStep, { action: A }>;
@@ -34,6 +34,7 @@ export function rollbackSteps(steps: readonly RollbackStep[]): Step<Ctx>[] {
       case 'delete-daemonset': return { ...base, run: (ctx) => deleteDaemonSet(ctx, s), serverDryRun: (ctx) => deleteDaemonSetDryRun(ctx, s), verify: async (ctx) => (await ctx.kube.get(paths.daemonSet(NAMESPACE, s.component))) === null };
       case 'exact': return { ...base, run: (ctx) => exact(ctx, s) };
       case 'cleanup': return { ...base, run: (ctx) => cleanup(ctx, s) };
+      case 'forget-node': return { ...base, run: (ctx) => forgetNode(ctx, s), verify: async (ctx) => (await ctx.kube.get(paths.configMap(NAMESPACE, backupConfigMapName(s.node)))) === null };
       case 'guard-endpoints': return { ...base, ...guardStepRuns(s) };
     }
   });
@@ -195,6 +196,17 @@ export async function cleanup(ctx: Ctx, s: S<'cleanup'>): Promise<string | void>
     return;
   }
   return kept.length ? `kept the originals of ${kept.join(', ')}` : 'kept the backup directory: other originals are in it';
+}
+
+/**
+ * A node no longer in the cluster: its cluster copies and checkpoint record go, unless it has come back as a
+ * control-plane node since the plan (a kubelet re-registers its Node within seconds of a hand deletion).
+ */
+export async function forgetNode(ctx: Ctx, s: S<'forget-node'>): Promise<string | void> {
+  const back = await ctx.kube.list(paths.nodes(), { labelSelector: CONTROL_PLANE_ROLE, fieldSelector: `metadata.name=${s.node}` });
+  if (back.length > 0) return `${s.node} is a control-plane node again: its backups are kept`;
+  await recordCheckpoint(ctx.kube, ctx.wait, s.node, null);
+  await ctx.kube.delete(paths.configMap(NAMESPACE, backupConfigMapName(s.node)));
 }
 
 export const servesApi = (c: Component) => COMPONENT_INFO[c].servesApi;

@@ -314,6 +314,27 @@ describe('rollback steps against fakes at the ports', () => {
     assert.ok(deletedAt > 4, `deleted only once the static pod's own process answered (at poll ${deletedAt})`);
   });
 
+  it('forget-node: a gone node\'s cluster copies and checkpoint record go; one that is back is kept, with a note', async () => {
+    const w = world('kube-scheduler');
+    const cm = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'kube-system' }, data }) as Obj;
+    w.kube.put(paths.configMaps('kube-system'), cm('kubectl-selfhost-backup-cp-9', { 'kube-scheduler.yaml': 'x' }));
+    w.kube.put(paths.configMaps('kube-system'), cm('kubectl-selfhost-checkpoints', { 'cp-9': '{"generation":1}', [NODE.name]: '{"generation":2}' }));
+    const s = { id: 'forget-node/cp-9', action: 'forget-node' as const, component: null, node: 'cp-9', writes: 'api' as const, description: 'forget' };
+    const [step] = rollbackSteps([s]);
+    assert.equal(await step!.verify!(w.ctx), false);
+    // Back as a control-plane node since the plan: kept.
+    w.kube.put(paths.nodes(), { metadata: { name: 'cp-9', labels: { 'node-role.kubernetes.io/control-plane': '' } } } as Obj);
+    assert.match(String(await step!.run(w.ctx)), /^cp-9 is a control-plane node again: its backups are kept$/);
+    assert.ok(w.kube.objects.has(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-9')));
+    // Gone (another node of that name without the role does not count).
+    w.kube.objects.delete(`${paths.nodes()}/cp-9`);
+    w.kube.put(paths.nodes(), { metadata: { name: 'cp-90', labels: { 'node-role.kubernetes.io/control-plane': '' } } } as Obj);
+    assert.equal(await step!.run(w.ctx), undefined);
+    assert.equal(w.kube.objects.has(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-9')), false);
+    assert.deepEqual(Object.keys((w.kube.objects.get(paths.configMap('kube-system', 'kubectl-selfhost-checkpoints')) as Obj & { data: object }).data), [NODE.name]);
+    assert.equal(await step!.verify!(w.ctx), true);
+  });
+
   it('restores from what the DaemonSet runs now (an edit made through the API survives), then removes the DaemonSet and the backups', async () => {
     const w = world('kube-scheduler');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());

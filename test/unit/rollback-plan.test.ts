@@ -68,6 +68,16 @@ describe('buildRollbackPlan', () => {
     assert.deepEqual(buildRollbackPlan({ ...staticNow, journal }, { ...all, components: ['kube-scheduler'] }, NOW).steps.map((st) => st.id), [], 'only where the apiserver is among the components');
   });
 
+  it('a node no longer in the cluster: a full rollback forgets it last (its cluster copies, its checkpoint record); a partial one leaves it', () => {
+    const s = pivoted();
+    s.backups = { ...s.backups, 'cp-9': { 'kube-apiserver': text('kube-apiserver') } };
+    const ids = buildRollbackPlan(s, all, NOW).steps.map((st) => st.id);
+    assert.equal(ids.at(-1), 'forget-node/cp-9');
+    assert.equal(ids.filter((id) => id.startsWith('forget-node/')).length, 1, 'cp-1, which is there, is not forgotten');
+    assert.deepEqual(buildRollbackPlan(s, { ...all, components: ['kube-scheduler'] }, NOW).steps.filter((st) => st.action === 'forget-node'), []);
+    assert.deepEqual(buildRollbackPlan(pivoted(), all, NOW).steps.filter((st) => st.action === 'forget-node'), [], 'none without a gone node');
+  });
+
   it('every static pod comes back from its DaemonSet template as the original, but for the port-sharing flag', () => {
     for (const c of COMPONENTS) {
       const back = toStaticPod(c, toDaemonSet(c, original(c)).spec.template, { name: 'cp-1', address: '10.0.0.7' }, original(c));

@@ -38,9 +38,11 @@ export function fakeKube(): FakeKube {
       return (o ? structuredClone(o) : null) as T | null;
     },
     async list<T>(path: string, opts: ListOptions = {}) {
-      calls.push(`LIST ${path}${opts.labelSelector ? `?${opts.labelSelector}` : ''}`);
+      calls.push(`LIST ${path}${opts.labelSelector ? `?${opts.labelSelector}` : ''}${opts.fieldSelector ? `?${opts.fieldSelector}` : ''}`);
+      // metadata.name=<name> is applied; any other field selector (the events' involvedObject) is not modelled.
+      const name = opts.fieldSelector?.match(/^metadata\.name=(.+)$/)?.[1];
       return [...objects.entries()]
-        .filter(([k, o]) => k.startsWith(`${path}/`) && !k.slice(path.length + 1).includes('/') && matches(o, opts.labelSelector))
+        .filter(([k, o]) => k.startsWith(`${path}/`) && !k.slice(path.length + 1).includes('/') && matches(o, opts.labelSelector) && (name === undefined || o.metadata.name === name))
         .map(([, o]) => structuredClone(o)) as T[];
     },
     async create<T extends Obj>(path: string, body: T, o?: { dryRun?: boolean }) {
