@@ -157,6 +157,32 @@ describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', {
     });
   }
 
+  it('the records of a control-plane node no longer in the cluster: status lists it, and rollback forgets it', async () => {
+    const r0 = selfhost(['rollback', '--yes']);
+    assert.equal(r0.code, 0, r0.out + r0.err);
+    await assertConverged('static', 'before the case');
+    let outcome = 'failed';
+    try {
+      // What a node removed after pivot (kubeadm reset, kubectl delete node) leaves: its cluster copies.
+      const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubectl-selfhost-backup-ghost-cp', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost' } }, data: { 'kube-scheduler.yaml': nodeCopy('kube-scheduler') ?? readStatic('kube-scheduler')! } };
+      const file = join(mkdtempSync(join(tmpdir(), 'ghost-')), 'cm.json');
+      writeFileSync(file, JSON.stringify(cm));
+      kubectl(['create', '-f', file]);
+      const s = statusNamesFixes('with a gone node\'s records');
+      assert.equal(s.code, 1);
+      assert.ok(s.problems.some((p) => /^the cluster still keeps the originals of ghost-cp, which is no longer a control-plane node/.test(p)), s.problems.join('; '));
+      const r = selfhost(['rollback', '--yes']);
+      noCrash(r, 'rollback');
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /forget ghost-cp/);
+      assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-backup-ghost-cp']), null, 'forgotten');
+      assert.deepEqual(statusNamesFixes('after rollback').problems, []);
+      outcome = `status ${s.code} (${s.problems.length} problem(s)); rollback 0, which forgot it`;
+    } finally {
+      record({ fault: 'hand edit', verb: 'status/rollback', point: 'the records of a node no longer in the cluster', outcome, apiGapS: null, listenerGapS: null, left: outcome === 'failed' ? '(not checked)' : leftovers() });
+    }
+  });
+
   it('the Lease deleted in the middle of a run: the run stops before its next write, and pivot again converges', async () => {
     const r0 = selfhost(['rollback', '--yes']);
     assert.equal(r0.code, 0, r0.out + r0.err);
