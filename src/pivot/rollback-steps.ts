@@ -95,6 +95,25 @@ async function waitUntilStaticServes(ctx: Ctx, c: Component, node: NodeRef, want
   }, () => lastEvents(ctx.kube, `${c}-${node.name}`));
 }
 
+/**
+ * Before the DaemonSet or the checkpoint goes from a node: its static instance serves there, for the apiserver with
+ * a process of its own, not the DaemonSet pod's or the active checkpoint's beside it (a static apiserver that stopped
+ * since it was restored may still look ready in its mirror pod). Their starts are read at each look, since either
+ * may restart meanwhile. A static pod the kubelet is starting again, or a readiness probe that fails for a moment
+ * (a shutting-down apiserver on the shared port answers /readyz with an error), is waited for up to --timeout;
+ * then refused with refusal(what was seen).
+ */
+async function untilStaticServesAlone(ctx: Ctx, c: Component, n: NodeRef, refusal: (seen: string) => string): Promise<void> {
+  const beside = async (): Promise<Others> => {
+    const pods = [await daemonPod(ctx.kube, c, n.name), c === 'kube-apiserver' ? await ctx.kube.get<LivePod>(paths.pod(NAMESPACE, `${CHECKPOINT_POD}-${n.name}`)) : null];
+    return { beside: pods.map(startedAt).filter((t): t is number => t !== undefined) };
+  };
+  await waitUntilStaticServes(ctx, c, n, null, false, beside).catch((err: unknown) => {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    throw new PreconditionError(refusal(err.seen));
+  });
+}
+
 async function staticServes(ctx: Pick<Ctx, 'kube'>, c: Component, node: string): Promise<boolean> {
   return podReady(await mirrorPod(ctx.kube, c, node));
 }
@@ -105,9 +124,7 @@ async function staticServes(ctx: Pick<Ctx, 'kube'>, c: Component, node: string):
  */
 export async function removeCheckpoint(ctx: Ctx, s: S<'uncheckpoint'>): Promise<string | void> {
   const node = observed(s);
-  if (!(await staticServes(ctx, 'kube-apiserver', s.node))) {
-    throw new PreconditionError(`not removing the apiserver checkpoint on ${s.node}: the static apiserver does not serve there (${describePod(await mirrorPod(ctx.kube, 'kube-apiserver', s.node))}), and the checkpoint may be the node's only apiserver; run "kubectl selfhost rollback" again once it serves`);
-  }
+  await untilStaticServesAlone(ctx, 'kube-apiserver', node, (seen) => `not removing the apiserver checkpoint on ${s.node}: the static apiserver does not serve there (${seen}), and the checkpoint may be the node's only apiserver; run "kubectl selfhost rollback" again once it serves`);
   const dirs = nodeDirs(s.target.staticPodPath);
   await ctx.files.removeOwned(s.node, dirs, CHECKPOINTER_FILE);
   await ctx.files.removeOwned(s.node, dirs, ACTIVE_CHECKPOINT_FILE);
@@ -130,17 +147,7 @@ export async function deleteDaemonSet(ctx: Ctx, s: S<'delete-daemonset'>): Promi
   const c = s.component;
   const nodes = s.targets.map((t) => ({ name: t.name, address: t.address ?? undefined, port: s.port }));
   for (const n of nodes) {
-    // Its own process, not the DaemonSet pod's beside it: a static apiserver that stopped since it was restored
-    // (its mirror pod may still show it ready) must not pass on the DaemonSet pod's answers. One the kubelet is
-    // starting again is waited for. The DaemonSet pod's start is read at each look: it may restart meanwhile.
-    const beside = async (): Promise<Others> => {
-      const ds = startedAt(await daemonPod(ctx.kube, c, n.name));
-      return { beside: ds === undefined ? [] : [ds] };
-    };
-    await waitUntilStaticServes(ctx, c, n, null, false, beside).catch((err: unknown) => {
-      if (!(err instanceof WaitTimeoutError)) throw err;
-      throw new PreconditionError(`not deleting DaemonSet kube-system/${c}: the static ${c} does not serve on ${n.name} (${err.seen}), and the DaemonSet pod may be its last instance there; run "kubectl selfhost rollback" again once it serves`);
-    });
+    await untilStaticServesAlone(ctx, c, n, (seen) => `not deleting DaemonSet kube-system/${c}: the static ${c} does not serve on ${n.name} (${seen}), and the DaemonSet pod may be its last instance there; run "kubectl selfhost rollback" again once it serves`);
   }
   const gone = await ctx.kube.delete(paths.daemonSet(NAMESPACE, c), { propagationPolicy: 'Background' });
   for (const n of nodes) {

@@ -314,6 +314,35 @@ describe('rollback steps against fakes at the ports', () => {
     assert.ok(deletedAt > 4, `deleted only once the static pod's own process answered (at poll ${deletedAt})`);
   });
 
+  it('uncheckpoint: a static apiserver that is not ready for a moment (a readiness probe answered by a stopping apiserver) is waited for, not refused', async () => {
+    const w = world('kube-apiserver');
+    const STATIC = Date.parse('2026-01-02T03:00:00Z') / 1000;
+    const notReady = { ...ready, conditions: [{ type: 'Ready', status: 'False' }] };
+    w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: notReady });
+    // Ready again from the third look.
+    let looks = 0;
+    const get = w.kube.get;
+    w.kube.get = async (p) => {
+      if (p === w.mirrorPath && ++looks === 3) w.kube.objects.set(w.mirrorPath, { ...w.kube.objects.get(w.mirrorPath)!, status: ready });
+      return get(p);
+    };
+    w.ctx.probe = { startTimes: async () => [STATIC] };
+    const s = { id: 'uncheckpoint/cp-1', action: 'uncheckpoint' as const, component: 'kube-apiserver' as const, node: NODE.name, target: { ...NODE, address: '10.0.0.7' }, port: 6443, writes: 'node' as const, description: 'uncheckpoint' };
+    await rollbackSteps([s])[0]!.run(w.ctx);
+    assert.ok(w.kube.calls.some((c) => c.includes('remove own kubectl-selfhost-checkpointer.yaml')), w.kube.calls.join('\n'));
+  });
+
+  it('uncheckpoint: the active checkpoint\'s process is not taken for the static apiserver\'s (its mirror pod ready from an older container)', async () => {
+    const w = world('kube-apiserver');
+    const CHECKPOINT = Date.parse('2026-01-02T03:00:05Z') / 1000;
+    w.kube.put(paths.pods('kube-system'), { metadata: { name: `kubectl-selfhost-checkpoint-kube-apiserver-${NODE.name}`, annotations: { 'kubernetes.io/config.mirror': 'x' } }, spec: { nodeName: NODE.name, containers: [{}] }, status: { ...ready, containerStatuses: [{ restartCount: 0, state: { running: { startedAt: '2026-01-02T03:00:05Z' } } }] } } as Obj);
+    // Only the checkpoint answers: the static apiserver whose mirror pod shows 03:00:00 as ready is not running.
+    w.ctx.probe = { startTimes: async () => [CHECKPOINT] };
+    const s = { id: 'uncheckpoint/cp-1', action: 'uncheckpoint' as const, component: 'kube-apiserver' as const, node: NODE.name, target: { ...NODE, address: '10.0.0.7' }, port: 6443, writes: 'node' as const, description: 'uncheckpoint' };
+    await assert.rejects(rollbackSteps([s])[0]!.run(w.ctx), /^Error: not removing the apiserver checkpoint on cp-1: the static apiserver does not serve there \(.*processes started at 03:00:05\).*run "kubectl selfhost rollback" again once it serves$/);
+    assert.equal(w.kube.calls.some((c) => c.includes('remove own')), false, 'the checkpoint is kept');
+  });
+
   it('forget-node: a gone node\'s cluster copies and checkpoint record go; one that is back is kept, with a note', async () => {
     const w = world('kube-scheduler');
     const cm = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'kube-system' }, data }) as Obj;
