@@ -74,6 +74,8 @@ export function buildStatus(i: StatusInputs): Status {
       else if (clusterCopyMissing(s, n, c) && !(i.backups[n.name] ?? []).includes(c)) {
         problems.push(`the cluster copy of ${c}'s original from ${n.name} is missing (its ConfigMap kubectl-selfhost-backup-${n.name} deleted?): run "kubectl selfhost pivot" to write it again from the node copy`);
       }
+      // Both at once outside a run: a hand-over stopped half-way, or the original copied back by hand.
+      if (mode === 'both' && !unfinished(s.journal)) pending.push(`${c} runs both static and self-hosted on ${n.name} (its static manifest copied back by hand?): run "kubectl selfhost pivot" to hand it over to its DaemonSet again, or "kubectl selfhost rollback --components ${c}" to keep it static`);
       if (mode !== 'missing' && ready === false) problems.push(`${c} on ${n.name} is not ready; see why with "kubectl -n kube-system describe pod ${hosted?.name ?? `${c}-${n.name}`}"`);
       return {
         component: c, mode, ready,

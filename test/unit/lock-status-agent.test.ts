@@ -212,6 +212,8 @@ describe('every problem status reports names the command that shows or fixes it'
       s.nodes[0]!.daemonPods.push({ component: 'kube-scheduler', name: 'kube-scheduler-7x2', ready: true, restarts: 0 });
       s.daemonSets = { 'kube-scheduler': { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { generation: 3 }, spec: {}, status: { observedGeneration: 2 } } as never };
     }, /generation 3 not yet observed \(2\).*"kubectl -n kube-system rollout status daemonset\/kube-scheduler"/],
+    ['a component both static and self-hosted outside a run', (s) => { s.nodes[0]!.daemonPods.push({ component: 'kube-scheduler', name: 'kube-scheduler-7x2', ready: true, restarts: 0 }); },
+      /^kube-scheduler runs both static and self-hosted on local \(its static manifest copied back by hand\?\): run "kubectl selfhost pivot" to hand it over to its DaemonSet again, or "kubectl selfhost rollback --components kube-scheduler" to keep it static$/],
     ['the originals of a node no longer in the cluster, still kept', (s) => { s.backups = { 'cp-9': { 'kube-scheduler': 'kept' } }; },
       /^the cluster still keeps the originals of cp-9, which is no longer a control-plane node \(removed\?\): "kubectl -n kube-system delete configmap kubectl-selfhost-backup-cp-9" forgets them, and so does a full "kubectl selfhost rollback"$/],
     ['an endpoint guard left by a run that stopped (no run under way)', (s) => { s.endpointGuard = true; },
