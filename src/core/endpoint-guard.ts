@@ -15,7 +15,9 @@
 // A dry-run create of one ConfigMap name the policy also refuses tells that the policy is in force in the apiserver
 // that answers. Its refusals are 422 Invalid, not 403: the tool's own requests take a 403 for a starting apiserver's
 // RBAC and send it again for 16 s. Where the API has no such policies the hand-over goes as without it, and the plan says so.
+import { unfinished } from './journal.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from './labels.ts';
+import type { Snapshot } from './snapshot.ts';
 
 export const GUARD_NAME = 'kubectl-selfhost-keep-apiserver-endpoints';
 /** A ConfigMap name the guard refuses to create: a dry-run create of it shows the guard is in force. */
@@ -30,6 +32,9 @@ export const guardPaths = {
 };
 /** One endpoint reconcile interval of kube-apiserver (DefaultEndpointReconcilerInterval) and a margin. */
 export const GUARD_HOLD_MS = 12_000;
+
+/** A run that stopped may have left the guard in force: its journal is unfinished, or the guard was seen in place. */
+export const guardMayBeLeft = (s: Pick<Snapshot, 'journal' | 'endpointGuard'>): boolean => unfinished(s.journal) || s.endpointGuard === true;
 
 const cel = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 

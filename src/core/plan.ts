@@ -11,9 +11,8 @@ import { EXIT_CODES } from './errors.ts';
 import { servingPort } from './serving-port.ts';
 import { sharingMethod, type SharingMethod } from './port-sharing.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
-import { GUARD_HOLD_MS } from './endpoint-guard.ts';
+import { GUARD_HOLD_MS, guardMayBeLeft } from './endpoint-guard.ts';
 import { mainContainer, readFlag } from './container.ts';
-import { unfinished } from './journal.ts';
 import { isIP } from 'node:net';
 import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
@@ -131,8 +130,8 @@ export function buildPlan(snapshot: Snapshot, options: PlanOptions, now: Date): 
     planComponent(c, nodes, snapshot, warnings, options.helperArchs ?? []),
   );
   const steps = components.flatMap((cp) => stepsFor(cp, nodes, snapshot, options.helperArchs ?? []));
-  // A killed run may have left the endpoint guard in force (its journal unfinished, or seen in place): removed at the end.
-  if (options.components.includes('kube-apiserver') && (unfinished(snapshot.journal) || snapshot.endpointGuard === true) && !steps.some((s) => s.id === 'unguard/kube-apiserver')) steps.push(guardStep([], false));
+  // A killed run may have left the endpoint guard in force: removed at the end.
+  if (options.components.includes('kube-apiserver') && guardMayBeLeft(snapshot) && !steps.some((s) => s.id === 'unguard/kube-apiserver')) steps.push(guardStep([], false));
   return {
     apiVersion: PLAN_API_VERSION,
     kind: 'Plan',

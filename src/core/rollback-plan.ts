@@ -16,8 +16,8 @@ import { PIVOT_ORDER, type Component } from './components.ts';
 import { DEFAULT_SECURE_PORT, servingPort } from './serving-port.ts';
 import type { Pod } from './k8s-types.ts';
 import { API_GROUP } from './labels.ts';
+import { guardMayBeLeft } from './endpoint-guard.ts';
 import { apiserverAddresses, findStatic, guardStep, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
-import { unfinished } from './journal.ts';
 import type { Writes } from './runner.ts';
 import type { NodeSnapshot, Snapshot, SnapshotSource } from './snapshot.ts';
 import { toStaticPod } from './transform/to-static.ts';
@@ -214,9 +214,8 @@ export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): R
   const order = [...PIVOT_ORDER].reverse().filter((c) => o.components.includes(c));
   const components = order.map((c) => planComponent(c, nodes, s, o));
   const steps = components.flatMap((cp) => stepsFor(cp, nodes, s, o));
-  // A killed run may have left the endpoint guard in force (its journal unfinished, or seen in place): removed, even
-  // where nothing is handed back.
-  if ((unfinished(s.journal) || s.endpointGuard === true) && o.components.includes('kube-apiserver') && !steps.some((st) => st.id === 'unguard/kube-apiserver')) steps.push(rollbackGuard([], false));
+  // A killed run may have left the endpoint guard in force: removed, even where nothing is handed back.
+  if (guardMayBeLeft(s) && o.components.includes('kube-apiserver') && !steps.some((st) => st.id === 'unguard/kube-apiserver')) steps.push(rollbackGuard([], false));
   const touched = components.some((cp) => cp.action === 'rollback') || nodes.some((n) => Object.keys(s.backups?.[n.name] ?? {}).some((c) => o.components.includes(c as Component)));
   if (touched && components.every((cp) => cp.action !== 'blocked')) {
     for (const n of nodes) {
@@ -241,8 +240,6 @@ export function buildRollbackPlan(s: Snapshot, o: RollbackOptions, now: Date): R
   }
   return { apiVersion: ROLLBACK_PLAN_API_VERSION, kind: 'RollbackPlan', generatedAt: now.toISOString(), source: s.source, options: { toOriginal: o.toOriginal, exact: o.exact, force: o.force }, components, steps, warnings };
 }
-
-
 
 /** Nodes whose cluster copies are kept but which are no control-plane node of the cluster any more. */
 export function goneNodes(s: Snapshot): string[] {

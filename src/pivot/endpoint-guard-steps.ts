@@ -8,6 +8,7 @@
 import { GUARD_CHECK, GUARD_HOLD_MS, GUARD_MARK, GUARD_NAME, guardObjects, guardPaths } from '../core/endpoint-guard.ts';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, NAMESPACE } from '../core/labels.ts';
 import { ApiError, createOrReplace, paths, type KubeApi, type Obj } from '../ports/kube.ts';
+import { guardExists } from '../sources/cluster.ts';
 import type { OpContext } from './context.ts';
 
 /** How long the guard may take to be in force in the apiserver that answers (its policy informer). */
@@ -59,10 +60,7 @@ export function guardStepRuns(s: { on: boolean; addresses: readonly string[] }):
 
 /** hold false (--dry-run=server): no wait before the deletes. */
 export async function unguardEndpoints(ctx: Ctx, hold = true): Promise<string | void> {
-  // get is null on 404; any other failure is thrown: a guard that could not be read is not "none in place".
-  const policy = await ctx.kube.get(guardPaths.policy(GUARD_NAME));
-  const binding = policy ? null : await ctx.kube.get(guardPaths.binding(GUARD_NAME));
-  if (!policy && !binding) return 'no endpoint guard was in place';
+  if (!(await guardExists(ctx.kube))) return 'no endpoint guard was in place';
   if (hold) await ctx.clock.sleep(GUARD_HOLD_MS);
   await removeGuard(ctx.kube);
 }

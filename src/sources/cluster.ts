@@ -72,15 +72,18 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
 
 /**
  * Whether the endpoint guard's policy or binding exists (a killed run removes the binding first, so either may be
- * left). Undefined where this user may not read them (a role made before status read them): not a reason to fail.
+ * left). A read that fails is thrown: a guard that could not be read is not "none in place".
  */
-async function guardInPlace(kube: KubeApi): Promise<boolean | undefined> {
-  try {
-    return (await kube.get(guardPaths.policy(GUARD_NAME))) !== null || (await kube.get(guardPaths.binding(GUARD_NAME))) !== null;
-  } catch (err) {
+export async function guardExists(kube: KubeApi): Promise<boolean> {
+  return (await kube.get(guardPaths.policy(GUARD_NAME))) !== null || (await kube.get(guardPaths.binding(GUARD_NAME))) !== null;
+}
+
+/** guardExists for the snapshot: undefined where this user may not read the guard (a role made before status read it). */
+function guardInPlace(kube: KubeApi): Promise<boolean | undefined> {
+  return guardExists(kube).catch((err: unknown) => {
     if (err instanceof ApiError && err.status === 403) return undefined;
     throw err;
-  }
+  });
 }
 
 /** The kubelet's real static pod path from its /configz, kubeadm's default when configz is not readable. */
