@@ -50,6 +50,19 @@ interface Case {
   statusSays?: RegExp;
 }
 
+/** An object created as a hand would, through kubectl. */
+function createObject(obj: object): void {
+  const file = join(mkdtempSync(join(tmpdir(), 'hand-edit-')), 'object.json');
+  writeFileSync(file, JSON.stringify(obj));
+  kubectl(['create', '-f', file]);
+}
+
+/** The scheduler's manifest written back by hand (0600, as kubeadm makes it), and time for the kubelet to start it. */
+async function copyBackScheduler(text: string): Promise<void> {
+  writeFileSync(join(MANIFESTS, 'kube-scheduler.yaml'), text, { mode: 0o600 });
+  await new Promise((r) => setTimeout(r, 20_000));
+}
+
 const deleteDs = (c: Component) => () => void kubectl(['-n', 'kube-system', 'delete', 'daemonset', c, '--wait=true']);
 const CASES: Case[] = [
   { name: 'the scheduler DaemonSet deleted', component: 'kube-scheduler', edit: deleteDs('kube-scheduler'), rollbackOne: 'kube-scheduler' },
@@ -75,25 +88,19 @@ const CASES: Case[] = [
     name: 'an endpoint guard left in place, the journal deleted', component: null, edit: () => {
       const ip = kubectl(['get', 'node', NODE, '-o', 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}']).trim();
       const { policy, binding } = guardObjects([ip]);
-      const file = join(mkdtempSync(join(tmpdir(), 'guard-')), 'guard.json');
-      writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [policy, binding] }));
-      kubectl(['create', '-f', file]);
+      createObject({ apiVersion: 'v1', kind: 'List', items: [policy, binding] });
       kubectl(['-n', 'kube-system', 'delete', 'configmap', 'kubectl-selfhost-journal']);
     },
     statusSays: /^the endpoint guard \(ValidatingAdmissionPolicy kubectl-selfhost-keep-apiserver-endpoints\) was left in place by a run that stopped: .*"kubectl selfhost pivot" to remove it$/,
   },
   // kubeadm's file has no --permit-port-sharing: its static pod cannot bind beside the DaemonSet pod. With the flag
   // (as rollback writes it back), both processes share the port and serve.
-  { name: 'the scheduler\'s original copied back by hand beside its DaemonSet', component: 'kube-scheduler', edit: async () => {
-    writeFileSync(join(MANIFESTS, 'kube-scheduler.yaml'), nodeCopy('kube-scheduler')!, { mode: 0o600 });
-    await new Promise((r) => setTimeout(r, 20_000));
-  }, rollbackOne: 'kube-scheduler' },
+  { name: 'the scheduler\'s original copied back by hand beside its DaemonSet', component: 'kube-scheduler', edit: () => copyBackScheduler(nodeCopy('kube-scheduler')!), rollbackOne: 'kube-scheduler' },
   { name: 'the scheduler\'s original with --permit-port-sharing copied back by hand beside its DaemonSet', component: 'kube-scheduler', edit: async () => {
     const original = nodeCopy('kube-scheduler')!;
     const shared = original.replace(/^([ \t]*)- kube-scheduler\n/m, '$1- kube-scheduler\n$1- --permit-port-sharing=true\n');
     assert.notEqual(shared, original, 'the flag went in after the command');
-    writeFileSync(join(MANIFESTS, 'kube-scheduler.yaml'), shared, { mode: 0o600 });
-    await new Promise((r) => setTimeout(r, 20_000));
+    await copyBackScheduler(shared);
   }, rollbackOne: 'kube-scheduler' },
 ];
 
@@ -165,9 +172,7 @@ describe('hand-deleted and hand-edited objects, on the real kubeadm test bed', {
     try {
       // What a node removed after pivot (kubeadm reset, kubectl delete node) leaves: its cluster copies.
       const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubectl-selfhost-backup-ghost-cp', namespace: 'kube-system', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost' } }, data: { 'kube-scheduler.yaml': nodeCopy('kube-scheduler') ?? readStatic('kube-scheduler')! } };
-      const file = join(mkdtempSync(join(tmpdir(), 'ghost-')), 'cm.json');
-      writeFileSync(file, JSON.stringify(cm));
-      kubectl(['create', '-f', file]);
+      createObject(cm);
       const s = statusNamesFixes('with a gone node\'s records');
       assert.equal(s.code, 1);
       assert.ok(s.problems.some((p) => /^the cluster still keeps the originals of ghost-cp, which is no longer a control-plane node/.test(p)), s.problems.join('; '));
