@@ -469,6 +469,7 @@ start_kubelet_supervisor() {
 kubelet_supervisor() {
   set +e
   local bin=$1 child="" stopping=0 rc
+  local RUN=${BED_NODE_RUN:-$RUN}  # ha.sh: each node's own pid files
   mkdir -p "$RUN"
   echo $$ >"$RUN/kubelet-supervisor.pid"
   trap 'stopping=1; if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; fi' TERM INT
@@ -825,9 +826,22 @@ usage: $0 COMMAND
 EOF
 }
 
+# The HA layout (ha.sh) and the single node share $STATE, $RUN and the addresses: one at a time.
+ha_mode() { [ -f "$STATE/mode" ] || [ -e /run/netns/selfhost-fabric ]; }
+
 main() {
   local cmd=${1:-}
   [ $# -gt 0 ] && shift
+  if [ "$cmd" = up ] && [ "${1:-}" = --control-planes ]; then
+    [[ ${2:-} =~ ^[1-5]$ ]] || die "--control-planes takes 1 to 5, not '${2:-}'"
+    if [ "$2" != 1 ]; then exec bash "$here/ha.sh" up "$2"; fi
+    shift 2
+  fi
+  if [ "$cmd" = up ] && ha_mode; then need_root; bash "$here/ha.sh" down; fi
+  case $cmd in
+    down | reboot | stop | start | status | exec | ctr | nodes | path | logs)
+      if ha_mode; then exec bash "$here/ha.sh" "$cmd" "$@"; fi ;;
+  esac
   case $cmd in
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
@@ -844,6 +858,9 @@ main() {
       exec nsenter --net="$NETNS_FILE" --uts="$UTS_NS" -- "$@"
       ;;
     ctr) exec ctr --address "$CTR_SOCK" --namespace k8s.io "$@" ;;
+    nodes) echo "$NODE_NAME" ;;
+    path) echo "${2:-}" ;;  # path NODE PATH: where the host sees PATH of NODE (the single node shares the host's)
+    stop | start) die "$cmd NODE is for a bed with several control-plane nodes (up --control-planes N)" ;;
     kubectl) exec kubectl --kubeconfig "$HOST_KUBECONFIG" --cache-dir "$KUBECTL_CACHE" "$@" ;;
     __kubelet-supervisor) kubelet_supervisor "$@" ;;
     -h | --help | help) usage ;;
@@ -851,4 +868,5 @@ main() {
   esac
 }
 
-main "$@"
+# ha.sh sources this file for its settings and helpers (BED_SOURCED=1) and runs its own commands.
+[ -n "${BED_SOURCED:-}" ] || main "$@"
