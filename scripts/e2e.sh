@@ -8,7 +8,8 @@ npm run build --silent
 bed="$root/scripts/testbed/testbed.sh"
 cleanup() { if [ "${KEEP_BED:-0}" != 1 ]; then bash "$bed" down; fi; }
 trap cleanup EXIT
-bash "$bed" up
+# BED_CONTROL_PLANES=3: the HA bed (npm run test:e2e:ha).
+bash "$bed" up ${BED_CONTROL_PLANES:+--control-planes "$BED_CONTROL_PLANES"}
 KUBECONFIG=$(bash "$bed" kubeconfig)
 export KUBECONFIG
 # The bed's own checks first (on the cluster as kubeadm made it), then the plugin, then reboot recovery, then

@@ -42,12 +42,19 @@ export function fold(label: string, lines: readonly ProberSecond[], from: number
   return { label, sent, failed, longestGapMs, durationMs: to - from, firstErrors, kinds };
 }
 
-/** Every line the prober pods have logged on this node (CRI log format: "<time> stdout F <json>"). */
+/** Where the kubelets write pod logs: the host's /var/log/pods (the single node shares it), or each node's own
+ * under the bed's state (a bed with several control-plane nodes, scripts/testbed/ha.sh). */
+function podLogDirs(): string[] {
+  const nodes = '/var/lib/selfhost-bed/nodes';
+  const own = existsSync(nodes) ? readdirSync(nodes).map((n) => join(nodes, n, 'disk', POD_LOGS)) : [];
+  return [POD_LOGS, ...own].filter((d) => existsSync(d));
+}
+
+/** Every line the prober pods have logged, on whichever node (CRI log format: "<time> stdout F <json>"). */
 export function proberLines(): ProberSecond[] {
-  if (!existsSync(POD_LOGS)) return [];
   const out: ProberSecond[] = [];
-  for (const dir of readdirSync(POD_LOGS).filter((d) => d.startsWith(`default_${NAME}-`))) {
-    const container = join(POD_LOGS, dir, 'prober');
+  for (const [logs, dir] of podLogDirs().flatMap((l) => readdirSync(l).filter((d) => d.startsWith(`default_${NAME}-`)).map((d) => [l, d] as const))) {
+    const container = join(logs, dir, 'prober');
     if (!existsSync(container)) continue;
     for (const f of readdirSync(container).filter((x) => x.endsWith('.log'))) {
       for (const line of readFileSync(join(container, f), 'utf8').split('\n')) {
