@@ -47,6 +47,9 @@ const leases = (names?: Names) => ({ group: 'coordination.k8s.io', resource: 'le
 export const PERMISSIONS: readonly Permission[] = [
   { verb: 'list', group: '', resource: 'nodes', namespaced: false, usedBy: ALL, why: 'the control-plane nodes: readiness and InternalIP' },
   { verb: 'get', group: '', resource: 'nodes', subresource: 'proxy', namespaced: false, usedBy: ALL, why: "each kubelet's /configz: its real staticPodPath" },
+  // Not limited to names: a node that joins later is labelled by the next pivot, and a role naming today's nodes
+  // would refuse it.
+  { verb: 'patch', group: '', resource: 'nodes', namespaced: false, usedBy: OPERATE, why: "the node gate: pivot labels a node kubectl-selfhost.dev/self-hosted-<component>=true once it hands that component over there (its DaemonSet selects only such nodes); rollback removes the label" },
   { verb: 'get', url: '/readyz/etcd', usedBy: ['status'], why: 'etcd health, through the apiserver' },
   { verb: 'get', url: '/metrics', usedBy: OPERATE, why: "process_start_time_seconds on each node's apiserver: which process serves during a hand-over" },
   { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', namespaced: false, usedBy: ALL, why: 'preflight: this table, checked before anything else (every authenticated user has it: system:basic-user)' },

@@ -16,6 +16,8 @@ import { mainContainer, readFlag } from './container.ts';
 import { isIP } from 'node:net';
 import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
+import { gated, gateText, openGate, type GateStep } from './node-gate.ts';
+import { unfinished } from './journal.ts';
 
 export const PLAN_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -61,6 +63,7 @@ export type PlannedStep = StepBase & (
   | { action: 'handover'; node: string; target: StepNode; file: string; port: number }
   | { action: 'guard-endpoints'; node: null; addresses: string[]; on: boolean }
   | { action: 'checkpoint'; node: string; target: StepNode; port: number }
+  | Omit<GateStep, 'id' | 'description' | 'writes'>
 );
 
 export interface ComponentPlan {
@@ -169,6 +172,12 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
   }
   if (withStatic.length === 0) return { ...base, action: 'skip', reason: 'already self-hosted on every control-plane node' };
   warnings.push(...verdict.notes.map((message) => ({ code: 'Conversion', message })));
+  const hostedOn = nodes.filter((n) => modeOf(n, component) === 'self-hosted');
+  const staticOnly = withStatic.filter((n) => !gated(n, component) && modeOf(n, component) === 'static');
+  if (existing && hostedOn.length > 0 && staticOnly.length > 0 && !unfinished(snapshot.journal)) {
+    const names = staticOnly.map((n) => n.name).join(', ');
+    warnings.push({ code: 'NotHandedOver', message: `${names} ${staticOnly.length > 1 ? 'run' : 'runs'} ${component} as a static pod while its DaemonSet runs it on ${hostedOn.map((n) => n.name).join(', ')} (a control-plane node joined since the pivot?); the DaemonSet keeps off a node without the label ${gateText(component)}: this pivot hands ${component} over there (backup, port sharing, the label, hand-over)` });
+  }
   if (verdict.blocked !== undefined) return { ...base, action: 'blocked', reason: verdict.blocked };
   for (const other of withStatic.slice(1)) {
     if (!sameTemplate(toDaemonSet(component, findStatic(other, component)!.pod), daemonSet)) {
@@ -221,6 +230,13 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, 
   }
   // The kubernetes Service keeps the handed-over addresses throughout (src/core/endpoint-guard.ts).
   if (c === 'kube-apiserver') steps.push(guardStep(apiserverAddresses(on.map(({ n }) => n)), true));
+  // The gate opened before the DaemonSet is applied, on every node it is to run on, so its pods start beside the
+  // static ones, which share the port by now, as they did before the gate (src/core/node-gate.ts).
+  const hosted = (n: NodeSnapshot) => modeOf(n, c) === 'self-hosted' || modeOf(n, c) === 'both';
+  for (const n of nodes.filter((x) => (cp.nodes.includes(x.name) || hosted(x)) && !gated(x, c))) {
+    const pivoting = cp.nodes.includes(n.name);
+    steps.push({ ...openGate(c, stepNode(n), !pivoting), cost: pivoting && cp.daemonSetExists !== 'absent' ? `the ${c} DaemonSet's pod starts on ${n.name} at once, beside the static pod` : 'none' });
+  }
   const verb = cp.daemonSetExists === 'absent' ? 'create' : cp.daemonSetExists === 'same' ? 'keep (unchanged)' : 'update';
   steps.push({
     id: `daemonset/${c}`, action: 'apply-daemonset', component: c, node: null, daemonSet: cp.daemonSet!, writes: 'api',
