@@ -2,7 +2,7 @@
 // `now` is passed in. `plan -o json` prints this value; the human output renders the same value.
 import { COMPONENT_INFO, PIVOT_ORDER, type Component } from './components.ts';
 import type { DaemonSet, Pod } from './k8s-types.ts';
-import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.ts';
+import { API_GROUP, gateLabel, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.ts';
 import { checkConvertibleOnNodes } from './convertible.ts';
 import { skippedFileWarnings } from './directory-notes.ts';
 import type { BackupOwner, NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
@@ -165,6 +165,11 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
     staticPod: seen?.pod ?? null,
     daemonSet,
   };
+  // A DaemonSet made before the gate selects every control-plane node: said where this run does not replace it
+  // (it is replaced, gated, when the component is handed over on some node again).
+  if (withStatic.length === 0 && existing && existing.spec.template.spec.nodeSelector?.[gateLabel(component)] === undefined) {
+    warnings.push({ code: 'NoNodeGate', message: `DaemonSet kube-system/${component} has no node gate (made by an older kubectl-selfhost, or edited): a control-plane node that joins gets its pod at once, beside kubeadm's static pods, which do not share the port; pivot adds the gate (${gateText(component)}) the next time it hands ${component} over on a node; to add it now, run "kubectl selfhost rollback --components ${component}", then "kubectl selfhost pivot --components ${component}"` });
+  }
   if (missing.length > 0) {
     const names = missing.map((n) => n.name).join(', ');
     warnings.push({ code: 'ComponentMissing', message: `${component} runs neither as a static pod nor self-hosted on ${names}; it cannot be pivoted until it runs there (is this a kubeadm control-plane node?)` });

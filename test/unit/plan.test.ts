@@ -52,6 +52,12 @@ describe('buildPlan', () => {
     const upgrade = buildPlan(clusterSnapshot([old('cp-1'), joined], { daemonSets }), { components: ['kube-scheduler'] }, NOW);
     assert.deepEqual(upgrade.steps.map((s) => s.id), ['backup/kube-scheduler/cp-3', 'port-sharing/kube-scheduler/cp-3', 'gate/kube-scheduler/cp-1', 'gate/kube-scheduler/cp-3', 'daemonset/kube-scheduler', 'handover/kube-scheduler/cp-3']);
     assert.match(upgrade.steps.find((s) => s.id === 'gate/kube-scheduler/cp-1')!.description, /made without the node gate/);
+    // Such a DaemonSet is named, with the way to add the gate now; a gated one is not.
+    const ungated = structuredClone(daemonSets['kube-scheduler']!);
+    delete ungated.spec.template.spec.nodeSelector![gateLabel('kube-scheduler')];
+    const old1 = buildPlan(clusterSnapshot([old('cp-1')], { daemonSets: { ...daemonSets, 'kube-scheduler': ungated } }), { components: [...PIVOT_ORDER] }, NOW);
+    assert.deepEqual(old1.warnings.filter((w) => w.code === 'NoNodeGate').map((w) => w.message.split(' has ')[0]), ['DaemonSet kube-system/kube-scheduler']);
+    assert.match(old1.warnings.find((w) => w.code === 'NoNodeGate')!.message, /run "kubectl selfhost rollback --components kube-scheduler", then "kubectl selfhost pivot --components kube-scheduler"/);
   });
 
   it('--components selects a subset', () => {
