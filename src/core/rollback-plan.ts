@@ -18,12 +18,11 @@
 import { PIVOT_ORDER, type Component } from './components.ts';
 import { DEFAULT_SECURE_PORT, servingPort } from './serving-port.ts';
 import type { Pod } from './k8s-types.ts';
-import { API_GROUP } from './labels.ts';
+import { API_GROUP, gateLabel } from './labels.ts';
 import { guardMayBeLeft } from './endpoint-guard.ts';
 import { apiserverAddresses, findStatic, guardStep, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
 import type { Writes } from './runner.ts';
 import { closeGate, type GateStep } from './node-gate.ts';
-import { gateLabel } from './labels.ts';
 import type { NodeSnapshot, Snapshot, SnapshotSource } from './snapshot.ts';
 import { toStaticPod } from './transform/to-static.ts';
 import { sharesPort, withPortSharing } from './transform/mutators.ts';
