@@ -18,6 +18,8 @@ export const READ_ONLY_VERBS: readonly ToolVerb[] = ['plan', 'status'];
 export interface Names {
   fixed: readonly string[];
   perNode?: (node: string) => string;
+  /** Why a rule without --nodes is not limited (deploy/rbac.yaml's header); the backups' reason by default. */
+  unlimited?: string;
 }
 
 export type Permission = { verb: string; usedBy: readonly ToolVerb[]; why: string } & (
@@ -47,6 +49,9 @@ const leases = (names?: Names) => ({ group: 'coordination.k8s.io', resource: 'le
 export const PERMISSIONS: readonly Permission[] = [
   { verb: 'list', group: '', resource: 'nodes', namespaced: false, usedBy: ALL, why: 'the control-plane nodes: readiness and InternalIP' },
   { verb: 'get', group: '', resource: 'nodes', subresource: 'proxy', namespaced: false, usedBy: ALL, why: "each kubelet's /configz: its real staticPodPath" },
+  // Per node, as the backups: asked about once the nodes are known; a role generated with --nodes must be
+  // generated again for a node that joins (the next pivot labels it), one without is not limited.
+  { verb: 'patch', group: '', resource: 'nodes', namespaced: false, names: { fixed: [], perNode: (n) => n, unlimited: 'any node: only with --nodes NODE,... can the rule name them (generate it again when a control-plane node joins)' }, usedBy: OPERATE, why: "the node gate: pivot labels a node kubectl-selfhost.dev/self-hosted-<component>=true once it hands that component over there (its DaemonSet selects only such nodes); rollback removes the label" },
   { verb: 'get', url: '/readyz/etcd', usedBy: ['status'], why: 'etcd health, through the apiserver' },
   { verb: 'get', url: '/metrics', usedBy: OPERATE, why: "process_start_time_seconds on each node's apiserver: which process serves during a hand-over" },
   { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', namespaced: false, usedBy: ALL, why: 'preflight: this table, checked before anything else (every authenticated user has it: system:basic-user)' },
@@ -106,6 +111,8 @@ export function accessFor(verbs: readonly ToolVerb[], nodes?: readonly string[])
     if ('url' in p) return [{ verb: p.verb, url: p.url }];
     const base = { verb: p.verb, group: p.group, resource: p.resource, ...(p.subresource ? { subresource: p.subresource } : {}), ...(p.namespaced ? { namespace: NAMESPACE } : {}) };
     const names = p.names && nodes === undefined ? p.names.fixed : namesOf(p, nodes);
+    // Only per-node names, and the nodes not known yet: nothing to ask until they are.
+    if (p.names?.perNode && p.names.fixed.length === 0 && names?.length === 0) return [];
     return names === undefined || names.length === 0 ? [base] : names.map((name) => ({ ...base, name }));
   });
 }

@@ -2,7 +2,7 @@
 // `now` is passed in. `plan -o json` prints this value; the human output renders the same value.
 import { COMPONENT_INFO, PIVOT_ORDER, type Component } from './components.ts';
 import type { DaemonSet, Pod } from './k8s-types.ts';
-import { API_GROUP, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.ts';
+import { API_GROUP, gateLabel, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from './labels.ts';
 import { checkConvertibleOnNodes } from './convertible.ts';
 import { skippedFileWarnings } from './directory-notes.ts';
 import type { BackupOwner, NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen } from './snapshot.ts';
@@ -16,6 +16,8 @@ import { mainContainer, readFlag } from './container.ts';
 import { isIP } from 'node:net';
 import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
+import { gated, gateText, openGate, type GateStep } from './node-gate.ts';
+import { unfinished } from './journal.ts';
 
 export const PLAN_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -61,6 +63,7 @@ export type PlannedStep = StepBase & (
   | { action: 'handover'; node: string; target: StepNode; file: string; port: number }
   | { action: 'guard-endpoints'; node: null; addresses: string[]; on: boolean }
   | { action: 'checkpoint'; node: string; target: StepNode; port: number }
+  | Omit<GateStep, 'id' | 'description' | 'writes'>
 );
 
 export interface ComponentPlan {
@@ -162,6 +165,11 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
     staticPod: seen?.pod ?? null,
     daemonSet,
   };
+  // A DaemonSet made before the gate selects every control-plane node: said where this run does not replace it
+  // (it is replaced, gated, when the component is handed over on some node again).
+  if (withStatic.length === 0 && existing && existing.spec.template.spec.nodeSelector?.[gateLabel(component)] === undefined) {
+    warnings.push({ code: 'NoNodeGate', message: `DaemonSet kube-system/${component} has no node gate (made by an older kubectl-selfhost, or edited): a control-plane node that joins gets its pod at once, beside kubeadm's static pods, which do not share the port; pivot adds the gate (${gateText(component)}) the next time it hands ${component} over on a node; to add it now, run "kubectl selfhost rollback --components ${component}", then "kubectl selfhost pivot --components ${component}"` });
+  }
   if (missing.length > 0) {
     const names = missing.map((n) => n.name).join(', ');
     warnings.push({ code: 'ComponentMissing', message: `${component} runs neither as a static pod nor self-hosted on ${names}; it cannot be pivoted until it runs there (is this a kubeadm control-plane node?)` });
@@ -169,6 +177,12 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
   }
   if (withStatic.length === 0) return { ...base, action: 'skip', reason: 'already self-hosted on every control-plane node' };
   warnings.push(...verdict.notes.map((message) => ({ code: 'Conversion', message })));
+  const hostedOn = nodes.filter((n) => modeOf(n, component) === 'self-hosted');
+  const staticOnly = withStatic.filter((n) => !gated(n, component) && modeOf(n, component) === 'static');
+  if (existing && hostedOn.length > 0 && staticOnly.length > 0 && !unfinished(snapshot.journal)) {
+    const names = staticOnly.map((n) => n.name).join(', ');
+    warnings.push({ code: 'NotHandedOver', message: `${names} ${staticOnly.length > 1 ? 'run' : 'runs'} ${component} as a static pod while its DaemonSet runs it on ${hostedOn.map((n) => n.name).join(', ')} (a control-plane node joined since the pivot?); the DaemonSet keeps off a node without the label ${gateText(component)}: this pivot hands ${component} over there (backup, port sharing, the label, hand-over)` });
+  }
   if (verdict.blocked !== undefined) return { ...base, action: 'blocked', reason: verdict.blocked };
   for (const other of withStatic.slice(1)) {
     if (!sameTemplate(toDaemonSet(component, findStatic(other, component)!.pod), daemonSet)) {
@@ -221,6 +235,13 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, 
   }
   // The kubernetes Service keeps the handed-over addresses throughout (src/core/endpoint-guard.ts).
   if (c === 'kube-apiserver') steps.push(guardStep(apiserverAddresses(on.map(({ n }) => n)), true));
+  // The gate opened before the DaemonSet is applied, on every node it is to run on, so its pods start beside the
+  // static ones, which share the port by now, as they did before the gate (src/core/node-gate.ts).
+  const hosted = (n: NodeSnapshot) => modeOf(n, c) === 'self-hosted' || modeOf(n, c) === 'both';
+  for (const n of nodes.filter((x) => (cp.nodes.includes(x.name) || hosted(x)) && !gated(x, c))) {
+    const pivoting = cp.nodes.includes(n.name);
+    steps.push({ ...openGate(c, stepNode(n), !pivoting), cost: pivoting && cp.daemonSetExists !== 'absent' ? `the ${c} DaemonSet's pod starts on ${n.name} at once, beside the static pod` : 'none' });
+  }
   const verb = cp.daemonSetExists === 'absent' ? 'create' : cp.daemonSetExists === 'same' ? 'keep (unchanged)' : 'update';
   steps.push({
     id: `daemonset/${c}`, action: 'apply-daemonset', component: c, node: null, daemonSet: cp.daemonSet!, writes: 'api',

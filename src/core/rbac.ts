@@ -82,6 +82,6 @@ export function rbacYaml(o: RbacOptions): string {
     if ('url' in p || !p.names) return [];
     const names = namesOf(p, o.nodes);
     if (names) return [`#     only ${names.join(', ')}`];
-    return [`#     any: the backups are named ${p.names.perNode!('<node>')}, so only with --nodes NODE,... can the rule name them`];
+    return [`#     ${p.names.unlimited ?? `any: the backups are named ${p.names.perNode!('<node>')}, so only with --nodes NODE,... can the rule name them`}`];
   }
 }

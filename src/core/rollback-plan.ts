@@ -9,16 +9,20 @@
 //  2. the apiserver only, node by node after its static apiserver is proven: remove the checkpointer and any
 //     active checkpoint (a checkpoint is never removed while it may be the node's only apiserver);
 //  3. delete the DaemonSet, only once every node has a serving static instance; wait until they serve alone;
+//     then remove the component's gate label from each node that carries it (src/core/node-gate.ts): only now, so
+//     that it never takes a DaemonSet pod away before the static one serves; a component rolled back alone
+//     leaves the other components' labels in place;
 //  4. with --exact: put back the byte-identical originals (one more restart each);
 //  5. per node at the end: remove the backups of the components that run static and have no DaemonSet left; the
 //     backup of anything else is kept (it may be the last copy), and so is the backup directory.
 import { PIVOT_ORDER, type Component } from './components.ts';
 import { DEFAULT_SECURE_PORT, servingPort } from './serving-port.ts';
 import type { Pod } from './k8s-types.ts';
-import { API_GROUP } from './labels.ts';
+import { API_GROUP, gateLabel } from './labels.ts';
 import { guardMayBeLeft } from './endpoint-guard.ts';
 import { apiserverAddresses, findStatic, guardStep, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
 import type { Writes } from './runner.ts';
+import { closeGate, type GateStep } from './node-gate.ts';
 import type { NodeSnapshot, Snapshot, SnapshotSource } from './snapshot.ts';
 import { toStaticPod } from './transform/to-static.ts';
 import { sharesPort, withPortSharing } from './transform/mutators.ts';
@@ -72,6 +76,7 @@ export type RollbackStep = StepBase & (
   | { action: 'exact'; component: Component; node: string; target: StepNode; file: string; port: number; manifest: string | null }
   | { action: 'cleanup'; component: null; node: string; target: StepNode; components: Component[] }
   | { action: 'forget-node'; component: null; node: string }
+  | Omit<GateStep, 'id' | 'description' | 'writes'>
 );
 
 export interface RollbackPlan {
@@ -153,6 +158,8 @@ export const SOURCE_TEXT: Record<RestoreSource, string> = {
 };
 
 function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot, o: RollbackOptions): RollbackStep[] {
+  // Static everywhere with no DaemonSet, but labels left (a run stopped before it removed them): removed.
+  if (cp.action === 'skip') return nodes.some((n) => n.labels !== undefined) ? ungateSteps(cp.component, nodes) : [];
   if (cp.action !== 'rollback') return [];
   const c = cp.component;
   const port = portOf(c, s, cp);
@@ -176,6 +183,7 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
     id: `delete-daemonset/${c}`, action: 'delete-daemonset', component: c, node: null, targets: nodes.map(stepNode), port, writes: 'api',
     description: `delete DaemonSet kube-system/${c} once the static ${c} serves on every node, and wait until the static pods serve alone`,
   });
+  steps.push(...ungateSteps(c, nodes));
   if (o.exact) {
     for (const n of nodes) {
       steps.push({ id: `exact/${c}/${n.name}`, action: 'exact', component: c, node: n.name, target: stepNode(n), file: file(n), port, manifest: cp.nodes.find((p) => p.node === n.name)?.original ?? null, writes: 'node',
@@ -184,6 +192,11 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
   }
   if (c === 'kube-apiserver') steps.push(rollbackGuard(addresses, false));
   return steps;
+}
+
+/** The component's gate label off every node that carries it (offline: not known, so every node). */
+function ungateSteps(c: Component, nodes: readonly NodeSnapshot[]): RollbackStep[] {
+  return nodes.filter((n) => n.labels === undefined || n.labels[gateLabel(c)] !== undefined).map((n) => closeGate(c, stepNode(n)));
 }
 
 function rollbackGuard(addresses: string[], on: boolean): RollbackStep {

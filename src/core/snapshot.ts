@@ -43,6 +43,8 @@ export interface NodeSnapshot {
   ready: boolean | null;
   /** The node's InternalIP, where its apiserver listens (live only). */
   address?: string;
+  /** The Node object's labels (live only): which components' gate labels (src/core/labels.ts) it carries. */
+  labels?: Record<string, string>;
   staticPods: StaticPodSeen[];
   daemonPods: DaemonPodSeen[];
   /** Files of the static pod directory that hold no pod (offline only), left alone as the kubelet does. */

@@ -9,6 +9,7 @@ import { goneNodes } from './rollback-plan.ts';
 import type { Snapshot } from './snapshot.ts';
 import { imageVersion } from './static-pod.ts';
 import { checkpointMatches, checkpointOrphaned } from './checkpoint.ts';
+import { gated, gateText } from './node-gate.ts';
 
 export const STATUS_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -60,6 +61,12 @@ export function buildStatus(i: StatusInputs): Status {
   const problems: string[] = [];
   const pending: string[] = [];
   const nodes = [...s.nodes].sort((a, b) => a.name.localeCompare(b.name)).map((n) => {
+    // Static here, self-hosted elsewhere, outside a run: a node that joined since the pivot (its DaemonSets keep
+    // off it: it lacks their gate labels) or one a pivot run did not reach.
+    const notHandedOver = PIVOT_ORDER.filter((c) => s.daemonSets[c] && modeOf(n, c) === 'static' && !gated(n, c) && s.nodes.some((o) => modeOf(o, c) === 'self-hosted'));
+    if (notHandedOver.length > 0 && !unfinished(s.journal)) {
+      pending.push(`${n.name} runs ${notHandedOver.join(', ')} as static pods while the other control-plane nodes run ${notHandedOver.length > 1 ? 'them' : 'it'} from DaemonSets (joined since the pivot?); the DaemonSets keep off ${n.name} until it is handed over: run "kubectl selfhost pivot" to hand it over`);
+    }
     const comps: ComponentStatus[] = PIVOT_ORDER.map((c) => {
       const mode = modeOf(n, c);
       const st = findStatic(n, c);
@@ -67,7 +74,9 @@ export function buildStatus(i: StatusInputs): Status {
       const ready = mode === 'missing' ? false : (hosted?.ready ?? st?.ready ?? null);
       if (mode === 'missing') {
         const kept = s.backups?.[n.name]?.[c] !== undefined || (i.backups[n.name] ?? []).includes(c);
-        problems.push(kept
+        // Handed over once, and the DaemonSet keeps off the node now: its gate label went (removed by hand?).
+        if (kept && s.daemonSets[c] && n.labels !== undefined && !gated(n, c)) problems.push(`${c} runs nowhere on ${n.name}: its DaemonSet keeps off the node, which lacks the label ${gateText(c)} (removed by hand?); "kubectl label node ${n.name} ${gateText(c)}" brings the DaemonSet pod back`);
+        else problems.push(kept
           ? `${c} runs nowhere on ${n.name} (its DaemonSet deleted?); its original is kept: run "kubectl selfhost rollback --components ${c}" to run it static again`
           : `${c} is missing on ${n.name}, and no original of it is kept: recreate its static manifest on that node ("kubeadm init phase control-plane ${c.replace(/^kube-/, '')}")`);
       }

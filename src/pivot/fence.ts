@@ -7,7 +7,7 @@ import { LockLostError } from './lock.ts';
 export type WriteCheck = () => Promise<number | undefined>;
 
 /**
- * Every create, replace and delete first awaits check(), and is sent with the deadline it gives: the API port
+ * Every create, replace, patch and delete first awaits check(), and is sent with the deadline it gives: the API port
  * sends no attempt of it (retries included) after that time and abandons one still under way then, so no write
  * of this run reaches the server after its Lease may have passed on.
  */
@@ -28,6 +28,7 @@ export function fenced(kube: KubeApi, check: WriteCheck): KubeApi {
     raw: (p) => kube.raw(p),
     create: (p, b, o) => write((d) => kube.create(p, b, { ...o, ...at(d) })),
     replace: (p, b, o) => write((d) => kube.replace(p, b, { ...o, ...at(d) })),
+    patch: (p, b, o) => write((d) => kube.patch(p, b, { ...o, ...at(d) })),
     delete: (p, o) => write((d) => kube.delete(p, { ...o, ...at(d) })),
   };
 }
@@ -39,6 +40,7 @@ export function serverDryRun(kube: KubeApi): KubeApi {
     raw: (p) => kube.raw(p),
     create: (p, b, o) => kube.create(p, b, { ...o, dryRun: true }),
     replace: (p, b, o) => kube.replace(p, b, { ...o, dryRun: true }),
+    patch: (p, b, o) => kube.patch(p, b, { ...o, dryRun: true }),
     delete: (p, o) => kube.delete(p, { ...o, dryRun: true }),
   };
 }

@@ -3,6 +3,7 @@
 // because a run killed between doing a step and recording it does the step again, and every step says how to
 // re-check its outcome on resume.
 import { guardStepRuns } from './endpoint-guard-steps.ts';
+import { gateStepRuns } from './gate-steps.ts';
 import { COMPONENT_INFO } from '../core/components.ts';
 import type { DaemonSet, Pod } from '../core/k8s-types.ts';
 import { NAMESPACE, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from '../core/labels.ts';
@@ -35,6 +36,7 @@ export function pivotSteps(steps: readonly PlannedStep[]): Step<Ctx>[] {
       case 'handover': return { ...base, run: (ctx) => handover(ctx, s), verify: (ctx) => handedOver(ctx, s) };
       case 'checkpoint': return { ...base, run: (ctx) => writeCheckpoint(ctx, s), verify: (ctx) => checkpointed(ctx, s) };
       case 'guard-endpoints': return { ...base, ...guardStepRuns(s) };
+      case 'gate': return { ...base, ...gateStepRuns(s) };
     }
   });
 }

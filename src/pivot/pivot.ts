@@ -12,8 +12,10 @@
  *     not from the mirror pods, which carry API defaults);
  *  7. run the steps (one runner: journal, resume re-checks, dry run, the fault hook, the Lease guard): per
  *     component (scheduler, controller-manager, apiserver): back up on every node; restart the static pods with
- *     --permit-port-sharing if they lack it; apply the DaemonSet; node by node, hand over, and for the apiserver
- *     write that node's checkpoint at once (no reboot window);
+ *     --permit-port-sharing if they lack it; label each node with the component's node gate (the DaemonSet
+ *     selects only such nodes, so a node that joins later gets no pod beside kubeadm's static ones); apply the
+ *     DaemonSet; node by node, hand over, and for the apiserver write that node's checkpoint at once (no
+ *     reboot window);
  *  8. release the Lease (underLock does, whatever happened).
  */
 import { PreconditionError } from '../core/errors.ts';

@@ -4,8 +4,9 @@
  *     aside: rollback reads the cluster itself);
  *  2. plan (pure, src/core/rollback-plan.ts): per component, apiserver first, restore each node's static pod from
  *     what the DaemonSet runs now (or the original with --to-original), checkpoint off only after the static
- *     apiserver serves, DaemonSet deleted only once every node serves static, backups removed only where the
- *     component runs static from them; refuse a downgrade without --force;
+ *     apiserver serves, DaemonSet deleted only once every node serves static, then the component's node gate
+ *     label removed from each node, backups removed only where the component runs static from them; refuse a
+ *     downgrade without --force;
  *  3. show it; confirmation (or --yes);
  *  4. access review of the per-node objects, then the Lease: nothing is written before this point;
  *  5. under the Lease, read and plan again; stop if that differs from what was confirmed;

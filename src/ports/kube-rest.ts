@@ -24,7 +24,7 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
   const base = new URL(cfg.server);
   const { requestTimeoutMs } = opts;
 
-  async function send(method: string, path: string, body?: unknown, accept = 'application/json', deadline?: number): Promise<{ status: number; text: string; type: string }> {
+  async function send(method: string, path: string, body?: unknown, accept = 'application/json', deadline?: number, contentType = 'application/json'): Promise<{ status: number; text: string; type: string }> {
     const url = new URL(path, base);
     const what = `${method} ${path.split('?')[0]}`;
     const deadlineMs = deadline === undefined ? Infinity : deadline - Date.now();
@@ -32,7 +32,7 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
     const ro: RequestOptions = { method, headers: { Accept: accept } };
     await cfg.applyTo(ro);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) (ro.headers as Record<string, string>)['Content-Type'] = 'application/json';
+    if (payload !== undefined) (ro.headers as Record<string, string>)['Content-Type'] = contentType;
     const doRequest = url.protocol === 'http:' ? httpRequest : httpsRequest;
     const started = Date.now();
     const slowAfter = requestTimeoutMs > 0 ? Math.min(SLOW_AFTER_MS, requestTimeoutMs / 2) : SLOW_AFTER_MS;
@@ -74,8 +74,8 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
     }
   }
 
-  async function json<T>(method: string, path: string, body?: unknown, deadline?: number): Promise<T> {
-    const res = await send(method, path, body, undefined, deadline);
+  async function json<T>(method: string, path: string, body?: unknown, deadline?: number, contentType?: string): Promise<T> {
+    const res = await send(method, path, body, undefined, deadline, contentType);
     if (res.status >= 200 && res.status < 300) return parse<T>(method, path, res);
     throw apiError(cfg, method, path, res.status, res.text);
   }
@@ -101,6 +101,7 @@ export function restClient(cfg: LoadedConfig, opts: RestOptions): KubeApi {
     },
     create: <T extends Obj>(path: string, body: T, o?: WriteOptions) => json<T>('POST', q(path, { dryRun: dry(o) }), body, o?.deadline),
     replace: <T extends Obj>(path: string, body: T, o?: WriteOptions) => json<T>('PUT', q(path, { dryRun: dry(o) }), body, o?.deadline),
+    patch: <T>(path: string, body: object, o?: WriteOptions) => json<T>('PATCH', q(path, { dryRun: dry(o) }), body, o?.deadline, 'application/merge-patch+json'),
     async delete(path, o = {}) {
       const body = { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: o.gracePeriodSeconds, propagationPolicy: o.propagationPolicy, dryRun: o.dryRun ? ['All'] : undefined };
       const res = await send('DELETE', path, body, undefined, o.deadline);

@@ -28,6 +28,11 @@ export interface KubeApi {
   list<T = Obj>(path: string, opts?: ListOptions): Promise<T[]>;
   create<T extends Obj>(path: string, body: T, opts?: WriteOptions): Promise<T>;
   replace<T extends Obj>(path: string, body: T, opts?: WriteOptions): Promise<T>;
+  /**
+   * A JSON merge patch (RFC 7386): only the keys given change, a null removes one. For what may be sent twice
+   * without harm (a node label set or removed), where a replace would race the kubelet's own node updates.
+   */
+  patch<T = Obj>(path: string, body: object, opts?: WriteOptions): Promise<T>;
   /** DELETE; resolves false if it was already gone. */
   delete(path: string, opts?: WriteOptions & { gracePeriodSeconds?: number; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' }): Promise<boolean>;
   /** GET a non-JSON path (readyz, pod logs, configz): status code and text, never throws on HTTP status. */
@@ -48,6 +53,7 @@ export class ApiError extends Error {
 /** Paths for the resources this tool touches, so callers never build URLs by hand. */
 export const paths = {
   nodes: () => '/api/v1/nodes',
+  node: (name: string) => `/api/v1/nodes/${name}`,
   namespace: (ns: string) => `/api/v1/namespaces/${ns}`,
   nodeConfigz: (node: string) => `/api/v1/nodes/${node}/proxy/configz`,
   pods: (ns: string) => `/api/v1/namespaces/${ns}/pods`,

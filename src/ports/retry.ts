@@ -57,6 +57,7 @@ export function retrying(kube: KubeApi, policy: RetryPolicy, clock: Clock, onRet
     list: <T>(path: string, opts?: ListOptions) => attempt('LIST', path, () => kube.list<T>(path, opts)),
     create: <T extends Obj>(path: string, body: T, opts?: WriteOptions) => attempt('CREATE', path, () => kube.create(path, body, opts)),
     replace: <T extends Obj>(path: string, body: T, opts?: WriteOptions) => attempt('REPLACE', path, () => kube.replace(path, body, opts)),
+    patch: <T>(path: string, body: object, opts?: WriteOptions) => attempt('PATCH', path, () => kube.patch<T>(path, body, opts)),
     delete: (path, opts) => attempt('DELETE', path, () => kube.delete(path, opts)),
     // raw never throws on an HTTP status; its answers are GETs, so a transient status is asked again like a GET's.
     raw: (path) => attempt('GET', path, () => kube.raw(path), (r) => r.status),

@@ -50,6 +50,7 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
       staticPodPath: await staticPodPath(kube, n.metadata.name),
       ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
       address: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
+      labels: n.metadata.labels ?? {},
       staticPods: mirrors.filter((p) => p.spec.nodeName === n.metadata.name).map(mirrorToSeen),
       daemonPods: hosted.filter((p) => p.spec.nodeName === n.metadata.name && !isMirrorPod(p)).flatMap(daemonPodSeen),
       checkpoint: checkpointSeen(n.metadata.name, own, checkpointsCm?.data),

@@ -224,7 +224,9 @@ describe('dry runs, end to end', () => {
     const ds = (c: string) => `CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`;
     // The endpoint guard sent with dryRun too (the server validates its expressions), not waited for, not removed.
     const guard = ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'].map((r) => `CREATE /apis/admissionregistration.k8s.io/v1/${r}/kubectl-selfhost-keep-apiserver-endpoints (dry-run)`);
-    assert.deepEqual(writes, [ds('kube-scheduler'), ds('kube-controller-manager'), ...guard, ds('kube-apiserver')]);
+    // The node gate too, each label before its DaemonSet (the API server judges the patch; the node keeps its labels).
+    const gate = (c: string) => `PATCH /api/v1/nodes/cp-1 {"metadata":{"labels":{"kubectl-selfhost.dev/self-hosted-${c}":"true"}}} (dry-run)`;
+    assert.deepEqual(writes, [gate('kube-scheduler'), ds('kube-scheduler'), gate('kube-controller-manager'), ds('kube-controller-manager'), ...guard, gate('kube-apiserver'), ds('kube-apiserver')]);
     assert.equal(w.kube.calls.some((c) => c.includes('/leases') || c.startsWith('node ')), false);
     assert.equal(state(w), before);
   });
@@ -239,7 +241,8 @@ describe('dry runs, end to end', () => {
     assert.equal(w.kube.calls.some((c) => c.startsWith('node ')), false);
     await runRollback(w.env, rollbackArgs({ dryRun: 'server' }));
     const guard = ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'].map((r) => `CREATE /apis/admissionregistration.k8s.io/v1/${r}/kubectl-selfhost-keep-apiserver-endpoints (dry-run)`);
-    assert.deepEqual(writesIn(w.kube.calls), [...guard, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`)]);
+    const ungate = (c: string) => `PATCH /api/v1/nodes/cp-1 {"metadata":{"labels":{"kubectl-selfhost.dev/self-hosted-${c}":null}}} (dry-run)`;
+    assert.deepEqual(writesIn(w.kube.calls), [...guard, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].flatMap((c) => [`DELETE /apis/apps/v1/namespaces/kube-system/daemonsets/${c} (dry-run)`, ungate(c)])]);
     assert.equal(w.kube.calls.some((c) => c.includes('/leases') || c.startsWith('node ')), false);
     assert.equal(state(w), before);
   });

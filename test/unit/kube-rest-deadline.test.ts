@@ -14,7 +14,7 @@ describe('a write with a deadline', () => {
   let kube: KubeApi;
   before(async () => {
     local = await localServer((req, res) => {
-      seen.push(`${req.method} ${req.url}`);
+      seen.push(`${req.method} ${req.url}${req.method === 'PATCH' ? ` ${req.headers['content-type']}` : ''}`);
       if (!answer) { held.push(res); return; }
       res.setHeader('Content-Type', 'application/json');
       res.end('{"metadata":{"name":"x"}}');
@@ -31,10 +31,14 @@ describe('a write with a deadline', () => {
       () => kube.create('/api/v1/namespaces/kube-system/configmaps', { metadata: { name: 'x' } }, { deadline: past }),
       () => kube.replace('/api/v1/namespaces/kube-system/configmaps/x', { metadata: { name: 'x' } }, { deadline: past }),
       () => kube.delete('/api/v1/namespaces/kube-system/configmaps/x', { deadline: past }),
+      () => kube.patch('/api/v1/nodes/x', { metadata: { labels: { a: 'b' } } }, { deadline: past }),
     ]) await assert.rejects(write(), (e: unknown) => e instanceof DeadlineError && /not sent: its deadline passed/.test(e.message));
     assert.deepEqual(seen, [], 'nothing reached the server');
     await kube.create('/api/v1/namespaces/kube-system/configmaps', { metadata: { name: 'x' } }, { deadline: Date.now() + 10_000 });
     assert.deepEqual(seen, ['POST /api/v1/namespaces/kube-system/configmaps'], 'a deadline ahead lets it through');
+    // A node label is set by a JSON merge patch (a null removes it), with dryRun=All in a server dry run.
+    await kube.patch('/api/v1/nodes/x', { metadata: { labels: { a: null } } }, { deadline: Date.now() + 10_000, dryRun: true });
+    assert.equal(seen.at(-1), 'PATCH /api/v1/nodes/x?dryRun=All application/merge-patch+json');
   });
 
   it('is abandoned at its deadline when the server has not answered, well before --request-timeout', async () => {

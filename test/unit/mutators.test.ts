@@ -4,7 +4,7 @@ import type { PodTemplate } from '../../src/core/k8s-types.ts';
 import { readFlag } from '../../src/core/container.ts';
 import { toPodTemplate } from '../../src/core/transform/daemonset.ts';
 import {
-  addControlPlaneNodeSelector, addManagedLabel, criticalPriority, dropPriorityValue, enablePortSharing,
+  addControlPlaneNodeSelector, addManagedLabel, addNodeGate, criticalPriority, dropPriorityValue, enablePortSharing,
   noServiceAccountToken, nodeNeutralAddresses, probesWithoutNodeAddress, stripMirrorFields,
   tolerateEverything, withoutHostPorts,
 } from '../../src/core/transform/mutators.ts';
@@ -59,6 +59,12 @@ describe('mutators', () => {
   it('addControlPlaneNodeSelector adds the role and keeps existing selectors', () => {
     assert.deepEqual(addControlPlaneNodeSelector(empty()).spec.nodeSelector, { 'node-role.kubernetes.io/control-plane': '' });
     assert.deepEqual(addControlPlaneNodeSelector(filled()).spec.nodeSelector, { disk: 'ssd', 'node-role.kubernetes.io/control-plane': '' });
+  });
+
+  it('addNodeGate requires the component\'s own gate label, keeps existing selectors, and adds nothing without a component', () => {
+    assert.deepEqual(addNodeGate(empty(), 'kube-scheduler').spec.nodeSelector, { 'kubectl-selfhost.dev/self-hosted-kube-scheduler': 'true' });
+    assert.deepEqual(addNodeGate(addControlPlaneNodeSelector(filled()), 'kube-apiserver').spec.nodeSelector, { disk: 'ssd', 'node-role.kubernetes.io/control-plane': '', 'kubectl-selfhost.dev/self-hosted-kube-apiserver': 'true' });
+    assert.deepEqual(addNodeGate(empty()).spec.nodeSelector, undefined);
   });
 
   it('tolerateEverything replaces tolerations with a single Exists', () => {

@@ -118,11 +118,21 @@ describe('preflight against the shipped RBAC', () => {
       /may not get\/update\/delete leases\.coordination\.k8s\.io kubectl-selfhost in kube-system; create leases\.coordination\.k8s\.io in kube-system; as a cluster admin/);
   });
 
+  it('the node label is asked about per node, once the nodes are known (never before: nothing names them yet)', () => {
+    assert.equal(accessFor(['pivot']).some((a) => 'resource' in a && a.resource === 'nodes' && a.verb === 'patch'), false);
+    assert.deepEqual(accessFor(['pivot'], ['cp-1', 'cp-2']).filter((a) => a.verb === 'patch'), [
+      { verb: 'patch', group: '', resource: 'nodes', name: 'cp-1' },
+      { verb: 'patch', group: '', resource: 'nodes', name: 'cp-2' },
+    ]);
+    assert.equal(accessFor(['status'], ['cp-1']).some((a) => a.verb === 'patch'), false, 'not for the read-only verbs');
+  });
+
   it('roles limited to the nodes\' backups pass preflight before and after the nodes are known, and refuse other ConfigMaps', async () => {
     const narrow = grantsOf(rbacObjects({ readOnly: false, subjects: [], nodes: ['cp-1'] }));
     await checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), NEEDED_ACCESS, noRechecks);
     await checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), accessFor(['pivot', 'rollback'], ['cp-1']), noRechecks);
-    await assert.rejects(checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), accessFor(['rollback'], ['cp-2']), noRechecks), /may not get\/update\/delete configmaps kubectl-selfhost-backup-cp-2 in kube-system/);
+    // A node the roles do not name (joined since they were generated): its label and its backups, both refused.
+    await assert.rejects(checkAccess(authorizingKube(fakeKube(), narrow), fakeClock(), accessFor(['rollback'], ['cp-2']), noRechecks), /may not patch nodes cp-2; get\/update\/delete configmaps kubectl-selfhost-backup-cp-2 in kube-system/);
     await assert.rejects(authorizingKube(fakeKube(), narrow).get(paths.configMap('kube-system', 'kubeadm-config')), /403/);
   });
 

@@ -37,6 +37,7 @@ function world(c: Component, dryRun: DryRun = 'none') {
   };
   files.manifests.set(`${NODE.name}/${c}.yaml`, text(c));
   putMirror(text(c));
+  kube.put(paths.nodes(), { metadata: { name: NODE.name, labels: { 'node-role.kubernetes.io/control-plane': '' } } });
   const origWrite = files.write;
   files.write = async (node, d, f, content) => { await origWrite(node, d, f, content); putMirror(content); };
   files.onRemove = () => kube.objects.delete(mirrorPath);
@@ -63,7 +64,7 @@ function world(c: Component, dryRun: DryRun = 'none') {
 const relevant = (calls: string[]) => calls.filter((x) => !x.startsWith('GET') && !x.startsWith('LIST') && !x.startsWith('RAW'));
 
 describe('pivot steps against fakes at the ports', () => {
-  it('backs up, enables port sharing, creates the DaemonSet, then hands over, in that order', async () => {
+  it('backs up, enables port sharing, labels the node (the gate), creates the DaemonSet, then hands over, in that order', async () => {
     const w = world('kube-scheduler');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
     await runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', ['kube-scheduler'], w.ctx.clock.now()));
@@ -73,6 +74,7 @@ describe('pivot steps against fakes at the ports', () => {
       'CREATE /api/v1/namespaces/kube-system/configmaps/kubectl-selfhost-backup-cp-1',
       'node cp-1: read kube-scheduler.yaml',
       'node cp-1: write kube-scheduler.yaml',
+      'PATCH /api/v1/nodes/cp-1 {"metadata":{"labels":{"kubectl-selfhost.dev/self-hosted-kube-scheduler":"true"}}}',
       'CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler',
       'node cp-1: remove kube-scheduler.yaml',
     ]);
@@ -155,11 +157,15 @@ describe('pivot steps against fakes at the ports', () => {
     assert.equal(cm.data['kube-scheduler.yaml'], edited);
   });
 
-  it('--dry-run=server sends the DaemonSet with dryRun and touches no node', async () => {
+  it('--dry-run=server sends the node label and the DaemonSet with dryRun and touches no node', async () => {
     const w = world('kube-scheduler', 'server');
     const plan = buildPlan(w.snapshot, { components: ['kube-scheduler'] }, w.ctx.clock.now());
     await runSteps(pivotSteps(plan.steps), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
-    assert.deepEqual(relevant(w.kube.calls), ['CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler (dry-run)']);
+    assert.deepEqual(relevant(w.kube.calls), [
+      'PATCH /api/v1/nodes/cp-1 {"metadata":{"labels":{"kubectl-selfhost.dev/self-hosted-kube-scheduler":"true"}}} (dry-run)',
+      'CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-scheduler (dry-run)',
+    ]);
+    assert.deepEqual(w.kube.objects.get(paths.node('cp-1'))!.metadata['labels'], { 'node-role.kubernetes.io/control-plane': '' }, 'the node keeps its labels');
     assert.equal(w.files.manifests.get('cp-1/kube-scheduler.yaml'), text('kube-scheduler'));
   });
 
@@ -181,7 +187,7 @@ function pivoted(w: ReturnType<typeof world>): Snapshot {
   const cm = w.kube.objects.get(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1')) as (Obj & { data?: Record<string, string> }) | undefined;
   return {
     ...w.snapshot,
-    nodes: [{ ...w.snapshot.nodes[0]!, address: '10.0.0.7', staticPods: [], daemonPods: ds ? [{ component: 'kube-scheduler', name: 'kube-scheduler-abcde', ready: true, restarts: 0, image: ds.spec.template.spec.containers[0]!.image! }] : [] }],
+    nodes: [{ ...w.snapshot.nodes[0]!, address: '10.0.0.7', labels: w.kube.objects.get(paths.node('cp-1'))!.metadata['labels'] as Record<string, string>, staticPods: [], daemonPods: ds ? [{ component: 'kube-scheduler', name: 'kube-scheduler-abcde', ready: true, restarts: 0, image: ds.spec.template.spec.containers[0]!.image! }] : [] }],
     daemonSets: ds ? { 'kube-scheduler': ds } : {},
     backups: cm ? { 'cp-1': { 'kube-scheduler': cm.data!['kube-scheduler.yaml']! } } : {},
   };
@@ -380,7 +386,7 @@ describe('rollback steps against fakes at the ports', () => {
     };
     w.kube.calls.length = 0;
     const rb = buildRollbackPlan(pivoted(w), { components: ['kube-scheduler'], toOriginal: false, exact: false, force: false }, w.ctx.clock.now());
-    assert.deepEqual(rb.steps.map((s) => s.id), ['restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'cleanup/cp-1']);
+    assert.deepEqual(rb.steps.map((s) => s.id), ['restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'ungate/kube-scheduler/cp-1', 'cleanup/cp-1']);
     await runSteps(rollbackSteps(rb.steps), w.ctx, w.r, newJournal('rollback', 'r2', [], w.ctx.clock.now()));
     const restored = w.files.manifests.get('cp-1/kube-scheduler.yaml')!;
     assert.match(restored, /--permit-port-sharing=true/);
@@ -390,6 +396,8 @@ describe('rollback steps against fakes at the ports', () => {
     assert.equal(w.kube.objects.has(paths.configMap('kube-system', 'kubectl-selfhost-backup-cp-1')), false, 'backups removed at the end');
     const order = relevant(w.kube.calls);
     assert.ok(order.indexOf('node cp-1: write kube-scheduler.yaml') < order.indexOf(`DELETE ${dsPath}`), 'static back before the DaemonSet goes');
+    assert.ok(order.indexOf(`DELETE ${dsPath}`) < order.findIndex((x) => x.startsWith('PATCH /api/v1/nodes/cp-1')), 'the label goes once the DaemonSet is gone');
+    assert.deepEqual(w.kube.objects.get(paths.node('cp-1'))!.metadata['labels'], { 'node-role.kubernetes.io/control-plane': '' });
   });
 
   it('--to-original restores the pivot-time backup, and refuses a downgrade without --force', async () => {

@@ -7,6 +7,7 @@ import type { NodeSnapshot, Snapshot } from '../../src/core/snapshot.ts';
 import { toDaemonSet } from '../../src/core/transform/daemonset.ts';
 import { readManifestsDir, readStaticPod } from '../../src/sources/manifests-dir.ts';
 import { assertGolden, FIXTURES, REPO } from './helpers.ts';
+import { gateLabel } from '../../src/core/labels.ts';
 
 const NOW = new Date('2026-01-02T03:04:05Z');
 const dir = join(FIXTURES, 'kubeadm', 'v1.34.4');
@@ -22,10 +23,10 @@ describe('buildPlan', () => {
     assertGolden('v1.34.4/plan.json', JSON.stringify(plan, null, 2).replaceAll(REPO, '<repo>') + '\n');
   });
 
-  it('orders components scheduler, controller-manager, apiserver and steps backup -> port sharing -> DaemonSet -> hand-over', () => {
+  it('orders components scheduler, controller-manager, apiserver and steps backup -> port sharing -> node gate -> DaemonSet -> hand-over', () => {
     const plan = buildPlan(readManifestsDir(dir), { components: [...PIVOT_ORDER] }, NOW);
     assert.deepEqual(plan.components.map((c) => c.component), ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver']);
-    assert.deepEqual(plan.steps.filter((s) => s.component === 'kube-apiserver').map((s) => s.action), ['backup', 'enable-port-sharing', 'guard-endpoints', 'apply-daemonset', 'checkpoint', 'handover', 'guard-endpoints']);
+    assert.deepEqual(plan.steps.filter((s) => s.component === 'kube-apiserver').map((s) => s.action), ['backup', 'enable-port-sharing', 'guard-endpoints', 'gate', 'apply-daemonset', 'checkpoint', 'handover', 'guard-endpoints']);
     assert.equal(planExitCode(plan), 1);
   });
 
@@ -34,6 +35,29 @@ describe('buildPlan', () => {
     const ports = plan.steps.flatMap((s) => ('port' in s ? [`${s.action}:${s.port}`] : []));
     assert.ok(ports.length >= 2, JSON.stringify(plan.steps.map((s) => s.id)));
     assert.ok(ports.every((p) => p.endsWith(':8443')), ports.join(' '));
+  });
+
+  it('the node gate: a node that joined after the pivot is labelled before the hand-over, the others are not touched, and the plan names it', () => {
+    const gates = Object.fromEntries(PIVOT_ORDER.map((c) => [gateLabel(c), 'true']));
+    const hosted = (name: string): NodeSnapshot => ({ ...staticNode(name), labels: { 'node-role.kubernetes.io/control-plane': '', ...gates }, staticPods: staticNode(name).staticPods.filter((s) => s.recognition.kind === 'etcd'), daemonPods: PIVOT_ORDER.map((component) => ({ component, name: `${component}-${name}`, ready: true, restarts: 0 })) });
+    const joined: NodeSnapshot = { ...staticNode('cp-3'), labels: { 'node-role.kubernetes.io/control-plane': '' } };
+    const daemonSets = Object.fromEntries(PIVOT_ORDER.map((c) => [c, toDaemonSet(c, readStaticPod(dir, `${c}.yaml`).pod)]));
+    const plan = buildPlan(clusterSnapshot([hosted('cp-1'), hosted('cp-2'), joined], { daemonSets }), { components: [...PIVOT_ORDER] }, NOW);
+    const scheduler = plan.steps.filter((s) => s.component === 'kube-scheduler').map((s) => s.id);
+    assert.deepEqual(scheduler, ['backup/kube-scheduler/cp-3', 'port-sharing/kube-scheduler/cp-3', 'gate/kube-scheduler/cp-3', 'daemonset/kube-scheduler', 'handover/kube-scheduler/cp-3']);
+    assert.equal(plan.steps.some((s) => s.action === 'gate' && s.node !== 'cp-3'), false, 'the labelled nodes are left alone');
+    assert.match(plan.warnings.find((w) => w.code === 'NotHandedOver' && w.message.includes('kube-apiserver'))!.message, /cp-3 runs kube-apiserver as a static pod while its DaemonSet runs it on cp-1, cp-2 .*kubectl-selfhost\.dev\/self-hosted-kube-apiserver=true: this pivot hands kube-apiserver over there/);
+    // A DaemonSet made before the gate (its nodes unlabelled): they are labelled too, before the gated DaemonSet replaces it.
+    const old = (name: string): NodeSnapshot => ({ ...hosted(name), labels: { 'node-role.kubernetes.io/control-plane': '' } });
+    const upgrade = buildPlan(clusterSnapshot([old('cp-1'), joined], { daemonSets }), { components: ['kube-scheduler'] }, NOW);
+    assert.deepEqual(upgrade.steps.map((s) => s.id), ['backup/kube-scheduler/cp-3', 'port-sharing/kube-scheduler/cp-3', 'gate/kube-scheduler/cp-1', 'gate/kube-scheduler/cp-3', 'daemonset/kube-scheduler', 'handover/kube-scheduler/cp-3']);
+    assert.match(upgrade.steps.find((s) => s.id === 'gate/kube-scheduler/cp-1')!.description, /made without the node gate/);
+    // Such a DaemonSet is named, with the way to add the gate now; a gated one is not.
+    const ungated = structuredClone(daemonSets['kube-scheduler']!);
+    delete ungated.spec.template.spec.nodeSelector![gateLabel('kube-scheduler')];
+    const old1 = buildPlan(clusterSnapshot([old('cp-1')], { daemonSets: { ...daemonSets, 'kube-scheduler': ungated } }), { components: [...PIVOT_ORDER] }, NOW);
+    assert.deepEqual(old1.warnings.filter((w) => w.code === 'NoNodeGate').map((w) => w.message.split(' has ')[0]), ['DaemonSet kube-system/kube-scheduler']);
+    assert.match(old1.warnings.find((w) => w.code === 'NoNodeGate')!.message, /run "kubectl selfhost rollback --components kube-scheduler", then "kubectl selfhost pivot --components kube-scheduler"/);
   });
 
   it('--components selects a subset', () => {

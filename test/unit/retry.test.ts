@@ -47,6 +47,7 @@ function flaky(errors: Array<() => Error>): KubeApi {
     list: (p, o) => failing(() => kube.list(p, o))(),
     create: (p, b, o) => failing(() => kube.create(p, b, o))(),
     replace: (p, b, o) => failing(() => kube.replace(p, b, o))(),
+    patch: (p, b, o) => failing(() => kube.patch(p, b, o))(),
     delete: (p, o) => failing(() => kube.delete(p, o))(),
   } as KubeApi;
 }

@@ -17,6 +17,7 @@ import { toStaticPod } from '../../src/core/transform/to-static.ts';
 import { parseAll } from '../../src/core/yaml.ts';
 import { readStaticPod } from '../../src/sources/manifests-dir.ts';
 import { assertGolden, FIXTURES } from './helpers.ts';
+import { gateLabel } from '../../src/core/labels.ts';
 
 const NOW = new Date('2026-01-02T03:04:05Z');
 const dir = join(FIXTURES, 'kubeadm', 'v1.34.4');
@@ -30,6 +31,7 @@ function pivoted(): Snapshot {
     source: { kind: 'cluster', context: 'test', server: 'https://10.0.0.7:6443' },
     nodes: [{
       name: 'cp-1', staticPodPath: '/etc/kubernetes/manifests', ready: true, address: '10.0.0.7',
+      labels: { 'node-role.kubernetes.io/control-plane': '', ...Object.fromEntries(COMPONENTS.map((c) => [gateLabel(c), 'true'])) },
       staticPods: [readStaticPod(dir, 'etcd.yaml')],
       daemonPods: COMPONENTS.map((component) => ({ component, name: `${component}-x`, ready: true, restarts: 0, image: original(component).spec.containers[0]!.image! })),
       checkpoint: { recordedGeneration: 1, active: false, checkpointer: true },
@@ -46,12 +48,12 @@ describe('buildRollbackPlan', () => {
     assertGolden('v1.34.4/rollback-plan.json', JSON.stringify(buildRollbackPlan(pivoted(), all, NOW), null, 2) + '\n');
   });
 
-  it('apiserver first; its checkpoint removed only after its static pod is restored; DaemonSets deleted after; cleanup last', () => {
+  it('apiserver first; its checkpoint removed only after its static pod is restored; DaemonSets deleted after, then the node labels; cleanup last', () => {
     const ids = buildRollbackPlan(pivoted(), all, NOW).steps.map((s) => s.id);
     assert.deepEqual(ids, [
-      'guard/kube-apiserver', 'restore/kube-apiserver/cp-1', 'uncheckpoint/cp-1', 'delete-daemonset/kube-apiserver', 'unguard/kube-apiserver',
-      'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager',
-      'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler',
+      'guard/kube-apiserver', 'restore/kube-apiserver/cp-1', 'uncheckpoint/cp-1', 'delete-daemonset/kube-apiserver', 'ungate/kube-apiserver/cp-1', 'unguard/kube-apiserver',
+      'restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'ungate/kube-controller-manager/cp-1',
+      'restore/kube-scheduler/cp-1', 'delete-daemonset/kube-scheduler', 'ungate/kube-scheduler/cp-1',
       'cleanup/cp-1',
     ]);
   });
@@ -60,7 +62,7 @@ describe('buildRollbackPlan', () => {
     const plan = buildRollbackPlan(pivoted(), all, NOW);
     const guard = plan.steps.find((st) => st.id === 'guard/kube-apiserver') as { addresses: string[] };
     assert.deepEqual(guard.addresses, ['10.0.0.7']);
-    const staticNow: Snapshot = { ...pivoted(), nodes: [{ ...pivoted().nodes[0]!, staticPods: COMPONENTS.map((c) => readStaticPod(dir, `${c}.yaml`)), daemonPods: [], checkpoint: undefined }], daemonSets: {}, backups: {} };
+    const staticNow: Snapshot = { ...pivoted(), nodes: [{ ...pivoted().nodes[0]!, labels: {}, staticPods: COMPONENTS.map((c) => readStaticPod(dir, `${c}.yaml`)), daemonPods: [], checkpoint: undefined }], daemonSets: {}, backups: {} };
     const journal = { apiVersion: 'kubectl-selfhost.dev/v1alpha1', kind: 'Journal', operation: 'pivot', runId: 'r', startedAt: NOW.toISOString(), updatedAt: NOW.toISOString(), state: 'in-progress', components: ['kube-apiserver'], done: [] } as unknown as Snapshot['journal'];
     assert.deepEqual(buildRollbackPlan({ ...staticNow, journal }, all, NOW).steps.map((st) => st.id), ['unguard/kube-apiserver'], 'a killed run may have left it');
     assert.deepEqual(buildRollbackPlan({ ...staticNow, journal: { ...journal!, state: 'completed' } }, all, NOW).steps.map((st) => st.id), [], 'a finished run left none');
@@ -119,11 +121,18 @@ describe('buildRollbackPlan', () => {
   });
 
   it('nothing to do on a static control plane with no backups; a partial rollback touches only what it names', () => {
-    const st: Snapshot = { ...pivoted(), daemonSets: {}, backups: {}, nodes: [{ ...pivoted().nodes[0]!, daemonPods: [], checkpoint: { active: false, checkpointer: false }, staticPods: [...COMPONENTS, 'etcd'].map((c) => readStaticPod(dir, `${c}.yaml`)) }] };
+    const st: Snapshot = { ...pivoted(), daemonSets: {}, backups: {}, nodes: [{ ...pivoted().nodes[0]!, labels: { 'node-role.kubernetes.io/control-plane': '' }, daemonPods: [], checkpoint: { active: false, checkpointer: false }, staticPods: [...COMPONENTS, 'etcd'].map((c) => readStaticPod(dir, `${c}.yaml`)) }] };
     assert.equal(buildRollbackPlan(st, all, NOW).steps.length, 0);
     const partial = buildRollbackPlan(pivoted(), { ...all, components: ['kube-controller-manager'] }, NOW);
-    assert.deepEqual(partial.steps.map((s) => s.id), ['restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'cleanup/cp-1']);
+    // Only the controller-manager's label goes: the apiserver and scheduler DaemonSets still select the node by theirs.
+    assert.deepEqual(partial.steps.map((s) => s.id), ['restore/kube-controller-manager/cp-1', 'delete-daemonset/kube-controller-manager', 'ungate/kube-controller-manager/cp-1', 'cleanup/cp-1']);
     assert.deepEqual(partial.steps.find((s) => s.action === 'cleanup')!.action === 'cleanup' && (partial.steps.at(-1) as { components: string[] }).components, ['kube-controller-manager']);
+  });
+
+  it('labels left by a run that stopped after deleting the DaemonSet (static everywhere, no DaemonSet) are removed; a node without them needs nothing', () => {
+    const s = pivoted();
+    const st: Snapshot = { ...s, daemonSets: {}, backups: {}, nodes: [{ ...s.nodes[0]!, labels: { [gateLabel('kube-scheduler')]: 'true' }, daemonPods: [], checkpoint: { active: false, checkpointer: false }, staticPods: [...COMPONENTS, 'etcd'].map((c) => readStaticPod(dir, `${c}.yaml`)) }] };
+    assert.deepEqual(buildRollbackPlan(st, all, NOW).steps.map((x) => x.id), ['ungate/kube-scheduler/cp-1']);
   });
 
   it('the apiserver DaemonSet deleted by hand: restores what the active checkpoint runs; before it runs, refuses the older original', () => {

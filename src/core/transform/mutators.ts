@@ -2,7 +2,7 @@
 // pod template being built and returns a new one; none does I/O. `MUTATORS[component]` lists what applies.
 import type { Component } from '../components.ts';
 import { mainContainer, mainContainerIndex, mapMainContainer, readFlag, setFlag } from '../container.ts';
-import { CONTROL_PLANE_ROLE, MANAGED_BY_KEY, MANAGED_BY_VALUE, PORT_SHARING_FLAG } from '../labels.ts';
+import { CONTROL_PLANE_ROLE, GATE_VALUE, gateLabel, MANAGED_BY_KEY, MANAGED_BY_VALUE, PORT_SHARING_FLAG } from '../labels.ts';
 import type { Container, Pod, PodTemplate } from '../k8s-types.ts';
 import { servingPort } from '../serving-port.ts';
 import { nodeNeutralAddresses, PROBES, probesWithoutNodeAddress } from './node-neutral.ts';
@@ -54,6 +54,14 @@ export const addControlPlaneNodeSelector: Mutator = (t) => ({
   ...t,
   spec: { ...t.spec, nodeSelector: { ...(t.spec.nodeSelector ?? {}), [CONTROL_PLANE_ROLE]: '' } },
 });
+
+/**
+ * Runs only on the nodes pivot handed the component over on (their gate label, src/core/labels.ts): not on a
+ * control-plane node that joined since, whose fresh static pod does not share its port. Without a component there
+ * is no gate to name: the template is left as it is.
+ */
+export const addNodeGate: Mutator = (t, component) =>
+  component === undefined ? t : { ...t, spec: { ...t.spec, nodeSelector: { ...(t.spec.nodeSelector ?? {}), [gateLabel(component)]: GATE_VALUE } } };
 
 /**
  * Tolerates every taint: a control-plane component must never be kept off, or evicted from, its node by a taint
@@ -133,6 +141,7 @@ const COMMON: Mutator[] = [
   criticalPriority,
   addManagedLabel,
   addControlPlaneNodeSelector,
+  addNodeGate,
   tolerateEverything,
   noServiceAccountToken,
   enablePortSharing,

@@ -24,6 +24,7 @@ async function learnScripts(): Promise<Map<string, Op>> {
     list: async () => [],
     create: async (_p, body) => { scripts.set(scriptOf(body), current); return body; },
     replace: async (_p, body) => body,
+    patch: async () => ({}) as never,
     delete: async () => true,
     raw: async () => ({ status: 200, body: '' }),
   };

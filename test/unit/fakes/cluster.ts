@@ -66,7 +66,7 @@ export function rollbackArgs(o: Partial<RollbackArgs> = {}): RollbackArgs {
   return { ...opArgs(o), toOriginal: false, exact: false, force: false, ...o };
 }
 
-const WRITE = /^(CREATE|REPLACE|DELETE) |^node \S+ (write|remove|backup)/;
+const WRITE = /^(CREATE|REPLACE|PATCH|DELETE) |^node \S+ (write|remove|backup)/;
 
 /** The calls that change something: API writes and node-file writes (an access review is a question, not a write). */
 export const writesIn = (calls: readonly string[]) => calls.filter((c) => WRITE.test(c) && !c.includes('selfsubjectaccessreviews'));
@@ -95,4 +95,16 @@ export async function editDaemonSet(w: FakeCluster, name: string, edit: (ds: Dae
   const ds = structuredClone(w.kube.objects.get(path)) as unknown as DaemonSet;
   edit(ds);
   await w.kube.replace(path, ds as unknown as Obj);
+}
+
+/**
+ * `kubeadm join --control-plane` after a pivot: a Node with the control-plane role label only (none of this
+ * tool's), kubeadm's fresh static manifests (no --permit-port-sharing), the kubelet running them. The Node is
+ * created through the API, so the fake DaemonSet controller sees it as the real one would.
+ */
+export async function joinNode(w: FakeCluster, name: string, address: string): Promise<void> {
+  w.nodes.push({ name, address });
+  for (const m of MANIFESTS) w.files.manifests.set(`${name}/${m}.yaml`, fixture(m, address));
+  w.kubelet.sync(name);
+  await w.kube.create(paths.nodes(), { metadata: { name, labels: { [CONTROL_PLANE_ROLE]: '' } }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address }] } } as Obj);
 }

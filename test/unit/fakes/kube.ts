@@ -10,7 +10,7 @@ export interface FakeKube extends KubeApi {
   rawAnswers: Map<string, { status: number; body: string }>;
   put(collectionPath: string, obj: Obj): void;
   /** Called after each persisted write (never for a dry run), with the object's path. */
-  onWrite?: (verb: 'create' | 'replace' | 'delete', path: string) => void | Promise<void>;
+  onWrite?: (verb: 'create' | 'replace' | 'patch' | 'delete', path: string) => void | Promise<void>;
 }
 
 function matches(obj: Obj, selector: string | undefined): boolean {
@@ -20,6 +20,17 @@ function matches(obj: Obj, selector: string | undefined): boolean {
     const [k, v] = term.split('=');
     return v === undefined ? k! in labels : labels[k!] === v;
   });
+}
+
+/** RFC 7386 JSON merge patch: objects merge key by key, null removes a key, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
 
 export function fakeKube(): FakeKube {
@@ -67,6 +78,17 @@ export function fakeKube(): FakeKube {
         await f.onWrite?.('replace', path);
       }
       return structuredClone(body);
+    },
+    async patch<T>(path: string, body: object, o?: { dryRun?: boolean }) {
+      calls.push(`PATCH ${path} ${JSON.stringify(body)}${o?.dryRun ? ' (dry-run)' : ''}`);
+      const current = objects.get(path);
+      if (!current) throw new ApiError(404, `${path} not found`, 'NotFound');
+      const patched = mergePatch(current, body) as Obj;
+      if (!o?.dryRun) {
+        objects.set(path, patched);
+        await f.onWrite?.('patch', path);
+      }
+      return structuredClone(patched) as T;
     },
     async delete(path, o = {}) {
       calls.push(`DELETE ${path}${o.dryRun ? ' (dry-run)' : ''}`);

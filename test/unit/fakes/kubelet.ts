@@ -4,8 +4,10 @@
 //    `<pod name>-<node>`, replaced (a new process) when the file changes and deleted with the file; so the
 //    checkpointer's file gives `kubectl-selfhost-checkpointer-<node>`;
 //  - DaemonSets (the fake KubeApi): metadata.generation and status kept as the API server and the controller
-//    keep them, and a pod `<name>-g<generation>-<node>` on every node, labelled pod-template-generation, replaced
-//    when the template changes (the old pod goes once the new one is ready) and deleted with the DaemonSet;
+//    keep them, and a pod `<name>-g<generation>-<node>` on every node whose Node object's labels match the
+//    template's nodeSelector, labelled pod-template-generation, replaced when the template changes (the old pod
+//    goes once the new one is ready), deleted with the DaemonSet or once its node no longer matches (a node
+//    label changed: every DaemonSet is reconciled again);
 //  - node-agent pods: run to their end on the fake NodeFiles (fakes/agent-pods.ts).
 // Every pod that runs has a process whose start time is later than any before, by a minute, so the apiserver's
 // own-process proof can tell old from new; fakes/probe.ts reports the apiserver processes that listen on a node.
@@ -110,10 +112,14 @@ export function fakeKubelet(kube: FakeKube, files: FakeFiles, clock: Clock, node
     const seen = daemonSets.get(name);
     const generation = !seen ? 1 : seen.template === template ? seen.generation : seen.generation + 1;
     daemonSets.set(name, { generation, template });
-    const n = nodes.length;
+    const selector = (ds.spec.template.spec['nodeSelector'] ?? {}) as Record<string, string>;
+    const labelsOf = (node: string) => ((kube.objects.get(`${paths.nodes()}/${node}`)?.metadata['labels'] ?? {}) as Record<string, string>);
+    const placed = nodes.filter((node) => Object.entries(selector).every(([key, value]) => labelsOf(node.name)[key] === value));
+    mine.filter((p) => !placed.some((node) => p.endsWith(`-${node.name}`))).forEach(stop);
+    const n = placed.length;
     ds.metadata['generation'] = generation;
     ds['status'] = { observedGeneration: generation, desiredNumberScheduled: n, numberReady: n, updatedNumberScheduled: n };
-    for (const node of nodes) {
+    for (const node of placed) {
       const podName = `${name}-g${generation}-${node.name}`;
       if (mine.includes(podName)) continue;
       const t = ds.spec.template;
@@ -130,6 +136,7 @@ export function fakeKubelet(kube: FakeKube, files: FakeFiles, clock: Clock, node
   files.onChange = (node) => k.sync(node);
   kube.onWrite = async (verb, path) => {
     if (path.startsWith(DS_PREFIX)) reconcileDaemonSet(path.slice(DS_PREFIX.length));
+    else if (path.startsWith(`${paths.nodes()}/`)) [...daemonSets.keys()].forEach(reconcileDaemonSet);
     else if (verb === 'create' && path.startsWith(PODS_PREFIX) && isAgentPod(kube.objects.get(path))) await runAgentPod(kube, files, path, STATIC_POD_PATH, (op, node) => k.agentFault(op, node));
   };
   return k;

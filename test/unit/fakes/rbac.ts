@@ -49,7 +49,7 @@ export function attributesOf(method: string, fullPath: string): Attributes {
   let namespace: string | undefined;
   if (rest[0] === 'namespaces' && rest.length > 2) { namespace = rest[1]; rest = rest.slice(2); }
   const [resource, name, subresource] = rest;
-  const verb = { GET: name ? 'get' : 'list', POST: 'create', PUT: 'update', DELETE: 'delete' }[method] ?? method.toLowerCase();
+  const verb = { GET: name ? 'get' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[method] ?? method.toLowerCase();
   return { verb, group, resource: resource!, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
 }
 
@@ -88,6 +88,7 @@ export function authorizingKube(inner: KubeApi, grants: Grants, user = 'selfhost
       return inner.create(path, body, opts);
     },
     async replace(path, body, opts) { check('PUT', path); return inner.replace(path, body, opts); },
+    async patch(path, body, opts) { check('PATCH', path); return inner.patch(path, body, opts); },
     async delete(path, opts) { check('DELETE', path); return inner.delete(path, opts); },
     async raw(path) {
       try { check('GET', path); } catch (err) { return { status: 403, body: (err as Error).message }; }
