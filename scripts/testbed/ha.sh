@@ -648,6 +648,55 @@ ha_start() {
   say "started $n"
 }
 
+# join: one more control-plane node (the next free name), as an operator adds one: the certificates uploaded again
+# (kubeadm deletes the Secret after 2 h), a bootstrap token made if it expired, kubeadm join --control-plane.
+ha_join() {
+  local n i bin
+  need_root
+  [ -f "$STATE/join.env" ] || die "the bed is not up with several control-plane nodes (up --control-planes N)"
+  # shellcheck disable=SC1091
+  . "$STATE/join.env"
+  for ((i = 1; i <= 5; i++)); do nodes | grep -qxF "selfhost-cp$i" || break; done
+  ((i <= 5)) || die "the bed has room for 5 control-plane nodes"
+  n=selfhost-cp$i
+  bin=$(bin_dir)
+  IMAGES_DIR=$(BED_ADDONS=1 bash "$here/build-images.sh" "$bin" | tail -n 1) || die "build-images.sh failed"
+  local t0=$SECONDS first
+  first=$(nodes | head -n 1)
+  ha_in_node "$first" env PATH="$bin:$PATH" kubeadm init phase upload-certs --upload-certs --certificate-key "$CERT_KEY" \
+    --config "$(nstate "$first")/kubeadm.yaml" >"$LOGS/upload-certs.log" 2>&1 || die "kubeadm init phase upload-certs failed, see $LOGS/upload-certs.log"
+  if ! ha_in_node "$first" env PATH="$bin:$PATH" kubeadm token list --kubeconfig /etc/kubernetes/admin.conf 2>/dev/null | grep -q "^${TOKEN%%.*}"; then
+    ha_in_node "$first" env PATH="$bin:$PATH" kubeadm token create "$TOKEN" --kubeconfig /etc/kubernetes/admin.conf >/dev/null ||
+      die "kubeadm token create failed"
+  fi
+  echo "$n" >>"$STATE/nodes.list"
+  node_up_namespaces "$n"
+  write_node_configs "$n" join
+  node_start_daemons "$n"
+  node_import_images "$n"
+  join_node "$n"
+  wait_for "node $n Ready" 180 node_ready_named "$n"
+  sync_routes
+  say "joined $n ($(node_ip "$n")) in $((SECONDS - t0))s"
+}
+
+# remove NODE: what an operator does to take a control-plane node out for good: kubeadm reset on the node (it
+# leaves etcd and deletes its files), the Node object deleted, the node's machine stopped.
+ha_remove() {
+  local n=${1:-} bin
+  need_root
+  [ -n "$n" ] || die "remove needs a node: remove NODE"
+  valid_node "$n"
+  bin=$(bin_dir)
+  ha_in_node "$n" env PATH="$bin:$PATH" kubeadm reset --force --cri-socket unix:///run/containerd/containerd.sock \
+    >"$(nstate "$n")/logs/kubeadm-reset.log" 2>&1 || die "kubeadm reset on $n failed, see $(nstate "$n")/logs/kubeadm-reset.log"
+  kubectl_ delete node "$n" --wait=true >/dev/null || die "kubectl delete node $n failed"
+  node_stop "$n" 2
+  grep -vxF "$n" "$STATE/nodes.list" >"$STATE/nodes.list.new" && mv "$STATE/nodes.list.new" "$STATE/nodes.list"
+  rm -rf --one-file-system "$(nstate "$n")"
+  say "removed $n"
+}
+
 ha_status() {
   local n rc=0
   say "HA bed: $(nodes | tr '\n' ' ')behind $LB_IP:6443"
@@ -670,6 +719,8 @@ ha_main() {
     stop) need_root; ha_stop "$@" ;;
     start) need_root; ha_start "$@" ;;
     status) ha_status ;;
+    join) ha_join ;;
+    remove) ha_remove "$@" ;;
     nodes) nodes ;;
     exec)
       local n=${1:-}

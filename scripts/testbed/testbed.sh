@@ -839,7 +839,7 @@ main() {
   fi
   if [ "$cmd" = up ] && ha_mode; then need_root; bash "$here/ha.sh" down; fi
   case $cmd in
-    down | reboot | stop | start | status | exec | ctr | nodes | path | logs)
+    down | reboot | stop | start | status | exec | ctr | nodes | path | logs | join | remove)
       if ha_mode; then exec bash "$here/ha.sh" "$cmd" "$@"; fi ;;
   esac
   case $cmd in
@@ -860,7 +860,7 @@ main() {
     ctr) exec ctr --address "$CTR_SOCK" --namespace k8s.io "$@" ;;
     nodes) echo "$NODE_NAME" ;;
     path) echo "${2:-}" ;;  # path NODE PATH: where the host sees PATH of NODE (the single node shares the host's)
-    stop | start) die "$cmd NODE is for a bed with several control-plane nodes (up --control-planes N)" ;;
+    stop | start | join | remove) die "$cmd is for a bed with several control-plane nodes (up --control-planes N)" ;;
     kubectl) exec kubectl --kubeconfig "$HOST_KUBECONFIG" --cache-dir "$KUBECTL_CACHE" "$@" ;;
     __kubelet-supervisor) kubelet_supervisor "$@" ;;
     -h | --help | help) usage ;;
