@@ -690,8 +690,9 @@ ha_remove() {
   bin=$(bin_dir)
   ha_in_node "$n" env PATH="$bin:$PATH" kubeadm reset --force --cri-socket unix:///run/containerd/containerd.sock \
     >"$(nstate "$n")/logs/kubeadm-reset.log" 2>&1 || die "kubeadm reset on $n failed, see $(nstate "$n")/logs/kubeadm-reset.log"
-  kubectl_ delete node "$n" --wait=true >/dev/null || die "kubectl delete node $n failed"
+  # Powered off before its Node object goes, so that no kubelet of it is left to register it again.
   node_stop "$n" 2
+  kubectl_ delete node "$n" --wait=true >/dev/null || die "kubectl delete node $n failed"
   grep -vxF "$n" "$STATE/nodes.list" >"$STATE/nodes.list.new" && mv "$STATE/nodes.list.new" "$STATE/nodes.list"
   rm -rf --one-file-system "$(nstate "$n")"
   say "removed $n"
