@@ -648,6 +648,13 @@ ha_start() {
   say "started $n"
 }
 
+node_rss_of_pidfile() {
+  local p
+  p=$(cat "$1" 2>/dev/null) || { echo 0; return; }
+  { echo "$p"; pgrep -P "$p"; } | while read -r q; do awk '/^VmRSS:/ {print $2}' "/proc/$q/status" 2>/dev/null; done |
+    awk '{kb += $1} END {printf "%d", kb / 1024}'
+}
+
 # join: one more control-plane node (the next free name), as an operator adds one: the certificates uploaded again
 # (kubeadm deletes the Secret after 2 h), a bootstrap token made if it expired, kubeadm join --control-plane.
 ha_join() {
@@ -698,12 +705,24 @@ ha_remove() {
   say "removed $n"
 }
 
+# node_memory NODE: the resident memory of every process of the node (its daemons, shims, hostNetwork pods by
+# namespace; other pods by cgroup), in MiB; shared pages count once per process, as ps's RSS does.
+node_memory() {
+  local n=$1
+  { node_ns_pids_of "$n"; node_pod_pids "$n"; } | sort -un | while read -r p; do
+    awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null
+  done | awk '{kb += $1} END {printf "%d", kb / 1024}'
+}
+
 ha_status() {
-  local n rc=0
+  local n rc=0 total=0 mib
   say "HA bed: $(nodes | tr '\n' ' ')behind $LB_IP:6443"
   for n in $(nodes); do
-    if pid_of "$(nrun "$n")/kubelet.pid" "$KUBELET_MARK" >/dev/null; then say "$n ($(node_ip "$n")): kubelet running"; else say "$n: kubelet not running"; rc=1; fi
+    mib=$(node_memory "$n")
+    total=$((total + mib))
+    if pid_of "$(nrun "$n")/kubelet.pid" "$KUBELET_MARK" >/dev/null; then say "$n ($(node_ip "$n")): kubelet running; memory (RSS of its processes) $mib MiB"; else say "$n: kubelet not running"; rc=1; fi
   done
+  say "memory of all nodes: $total MiB; haproxy $(node_rss_of_pidfile "$RUN/lb/haproxy.pid") MiB"
   say "load balancer:"; lb_servers | sed 's/^/  /'
   if readyz; then say "/readyz through the load balancer: ok"; else say "/readyz: not ok"; rc=1; fi
   kubectl_ get nodes -o wide 2>&1 | sed 's/^/  /' || true
