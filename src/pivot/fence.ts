@@ -25,7 +25,7 @@ export function fenced(kube: KubeApi, check: WriteCheck): KubeApi {
   return {
     get: (p) => kube.get(p),
     list: (p, o) => kube.list(p, o),
-    raw: (p) => kube.raw(p),
+    raw: (p, o) => kube.raw(p, o),
     create: (p, b, o) => write((d) => kube.create(p, b, { ...o, ...at(d) })),
     replace: (p, b, o) => write((d) => kube.replace(p, b, { ...o, ...at(d) })),
     patch: (p, b, o) => write((d) => kube.patch(p, b, { ...o, ...at(d) })),
@@ -37,7 +37,7 @@ export function serverDryRun(kube: KubeApi): KubeApi {
   return {
     get: (p) => kube.get(p),
     list: (p, o) => kube.list(p, o),
-    raw: (p) => kube.raw(p),
+    raw: (p, o) => kube.raw(p, o),
     create: (p, b, o) => kube.create(p, b, { ...o, dryRun: true }),
     replace: (p, b, o) => kube.replace(p, b, { ...o, dryRun: true }),
     patch: (p, b, o) => kube.patch(p, b, { ...o, dryRun: true }),

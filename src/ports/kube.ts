@@ -22,6 +22,11 @@ export class DeadlineError extends Error {
   readonly code = 'EDEADLINE';
 }
 
+/** once: ask one time, whatever the answer (the retrying port otherwise asks again on transient statuses). */
+export interface RawOptions {
+  once?: boolean;
+}
+
 export interface KubeApi {
   /** GET a path; resolves to the parsed JSON, or null on 404. */
   get<T = Obj>(path: string): Promise<T | null>;
@@ -36,7 +41,7 @@ export interface KubeApi {
   /** DELETE; resolves false if it was already gone. */
   delete(path: string, opts?: WriteOptions & { gracePeriodSeconds?: number; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' }): Promise<boolean>;
   /** GET a non-JSON path (readyz, pod logs, configz): status code and text, never throws on HTTP status. */
-  raw(path: string): Promise<{ status: number; body: string }>;
+  raw(path: string, opts?: RawOptions): Promise<{ status: number; body: string }>;
 }
 
 /** An HTTP error from the API server, with its Status reason when the body had one. */

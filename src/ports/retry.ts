@@ -60,6 +60,6 @@ export function retrying(kube: KubeApi, policy: RetryPolicy, clock: Clock, onRet
     patch: <T>(path: string, body: object, opts?: WriteOptions) => attempt('PATCH', path, () => kube.patch<T>(path, body, opts)),
     delete: (path, opts) => attempt('DELETE', path, () => kube.delete(path, opts)),
     // raw never throws on an HTTP status; its answers are GETs, so a transient status is asked again like a GET's.
-    raw: (path) => attempt('GET', path, () => kube.raw(path), (r) => r.status),
+    raw: (path, opts) => (opts?.once ? kube.raw(path) : attempt('GET', path, () => kube.raw(path), (r) => r.status)),
   };
 }

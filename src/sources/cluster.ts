@@ -47,7 +47,7 @@ export async function readCluster(kube: KubeApi, source: { context: string; serv
   const snapshotNodes = await Promise.all(
     nodes.map(async (n): Promise<NodeSnapshot> => ({
       name: n.metadata.name,
-      staticPodPath: await staticPodPath(kube, n.metadata.name),
+      staticPodPath: await staticPodPath(kube, n.metadata.name, n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True'),
       ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
       address: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
       labels: n.metadata.labels ?? {},
@@ -87,10 +87,14 @@ function guardInPlace(kube: KubeApi): Promise<boolean | undefined> {
   });
 }
 
-/** The kubelet's real static pod path from its /configz, kubeadm's default when configz is not readable. */
-export async function staticPodPath(kube: KubeApi, node: string): Promise<string> {
+/**
+ * The kubelet's real static pod path from its /configz, kubeadm's default when configz is not readable. A node not
+ * Ready is asked once: its kubelet is likely down, and the retries for a control plane in hand-over (about 16 s of
+ * 503s from the API server's node proxy) would delay every read of the cluster, status's and pivot's refusal too.
+ */
+export async function staticPodPath(kube: KubeApi, node: string, ready = true): Promise<string> {
   try {
-    const res = await kube.raw(paths.nodeConfigz(node));
+    const res = await kube.raw(paths.nodeConfigz(node), { once: !ready });
     if (res.status === 200) {
       const path = (JSON.parse(res.body) as { kubeletconfig?: { staticPodPath?: string } }).kubeletconfig?.staticPodPath;
       if (path) return path.replace(/\/+$/, '');

@@ -64,6 +64,18 @@ describe('readCluster', () => {
     assert.equal((await readCluster(kube, where)).nodes[0]!.staticPodPath, '/etc/kubernetes/manifests');
   });
 
+  it('asks the kubelet of a node that is not Ready for its configz once, a Ready node\'s with the usual retries', async () => {
+    const kube = fakeKube();
+    kube.put(paths.nodes(), node('cp-1'));
+    kube.put(paths.nodes(), { ...node('cp-2'), status: { conditions: [{ type: 'Ready', status: 'Unknown' }] } });
+    kube.put(paths.pods('kube-system'), mirror('kube-apiserver', 'cp-1'));
+    const asked: Array<[string, boolean]> = [];
+    kube.raw = async (p, o) => { asked.push([p, o?.once === true]); return { status: 503, body: 'no kubelet' }; };
+    const snap = await readCluster(kube, where);
+    assert.deepEqual(asked.sort(), [[paths.nodeConfigz('cp-1'), false], [paths.nodeConfigz('cp-2'), true]]);
+    assert.deepEqual(snap.nodes.map((n) => n.staticPodPath), ['/etc/kubernetes/manifests', '/etc/kubernetes/manifests']);
+  });
+
   it('refuses a cluster with no static control plane, saying why', async () => {
     const kube = fakeKube();
     kube.put(paths.nodes(), node('cp-1'));

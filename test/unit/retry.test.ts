@@ -93,6 +93,15 @@ test('raw GETs (pod logs, configz) are asked again on a transient status and ret
   assert.equal(retried, 0, 'a 404 is an answer, not a hiccup');
 });
 
+test('a raw GET asked once is not asked again, whatever it answers', async () => {
+  const kube = fakeKube();
+  kube.raw = async () => ({ status: 503, body: 'no kubelet' });
+  let retried = 0;
+  const api = retrying(kube, handoverRetries, fakeClock(), () => retried++);
+  assert.deepEqual(await api.raw('/configz', { once: true }), { status: 503, body: 'no kubelet' });
+  assert.equal(retried, 0);
+});
+
 test('retries are summarised in a few words, never with the request body', () => {
   assert.equal(failureSummary(new ApiError(403, 'GET /x: 403 Forbidden pods is forbidden', 'Forbidden')), 'HTTP 403 Forbidden');
   assert.equal(failureSummary(refused()), 'ECONNREFUSED');
