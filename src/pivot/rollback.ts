@@ -2,6 +2,9 @@
  * rollback: back to static pods, from any state. The algorithm, in the order the code below runs it:
  *  1. access review of everything rollback does, then read the cluster (an unreadable journal is reported and set
  *     aside: rollback reads the cluster itself);
+ *     a node not Ready that the plan has steps on gets --timeout to be Ready again, then rollback refuses, naming it
+ *     and the two ways on (start it; or remove it from the cluster, and rollback finishes the others and forgets it):
+ *     its steps need a node agent there, and a rollback stopped half-way across the nodes helps no one;
  *  2. plan (pure, src/core/rollback-plan.ts): per component, apiserver first, restore each node's static pod from
  *     what the DaemonSet runs now (or the original with --to-original), checkpoint off only after the static
  *     apiserver serves, DaemonSet deleted only once every node serves static, then the component's node gate
@@ -17,8 +20,20 @@ import { PreconditionError } from '../core/errors.ts';
 import { unfinished, type Journal } from '../core/journal.ts';
 import { buildRollbackPlan, type RollbackOptions, type RollbackPlan } from '../core/rollback-plan.ts';
 import type { Snapshot } from '../core/snapshot.ts';
+import { waitFor } from '../core/wait.ts';
 import { assertUnchanged, confirmOrRefuse, nothingToDo, preflightAccess, runOperation, underLock, type OpArgs, type OpEnv } from './operation.ts';
 import { rollbackSteps } from './rollback-steps.ts';
+
+/** The nodes not Ready that the plan has steps on (each such step needs a node agent, or that node's pods). */
+function down(s: Snapshot, p: RollbackPlan): string[] {
+  return s.nodes.filter((n) => n.ready === false && p.steps.some((step) => step.node === n.name)).map((n) => n.name);
+}
+
+export function nodesDown(names: readonly string[]): string {
+  const list = names.join(', ');
+  const one = names.length === 1;
+  return `control-plane node${one ? '' : 's'} ${list} ${one ? 'is' : 'are'} not Ready, and rollback needs a node agent on each node it restores; nothing was changed: start ${one ? 'it' : 'them'} and run "kubectl selfhost rollback" again, or, if ${one ? 'it is' : 'they are'} gone for good, remove ${one ? 'it' : 'them'} from the cluster ("kubeadm reset" there, then "kubectl delete node ${names[0]}") and run rollback again: it rolls back the other nodes and forgets ${list}`;
+}
 
 export type RollbackArgs = OpArgs & Omit<RollbackOptions, 'components'>;
 
@@ -27,7 +42,18 @@ export async function runRollback(env: OpEnv, a: RollbackArgs): Promise<{ plan: 
   const plan = (s: Snapshot) => buildRollbackPlan(s, { components: a.components, toOriginal: a.toOriginal, exact: a.exact, force: a.force }, clock.now());
   // 1.
   await preflightAccess(env, 'rollback', a.dryRun);
-  const snapshot = await session.readSnapshot();
+  let snapshot = await session.readSnapshot();
+  if (down(snapshot, plan(snapshot)).length > 0) {
+    await waitFor({ clock, emit, timeoutMs: a.timeoutMs }, '[rollback]', 'every node rollback acts on to be Ready', async () => {
+      snapshot = await session.readSnapshot();
+      const names = down(snapshot, plan(snapshot));
+      return { done: names.length === 0, seen: names.length === 0 ? 'ready' : `${names.join(', ')} not Ready` };
+    }).catch((err: unknown) => {
+      const names = down(snapshot, plan(snapshot));
+      if (names.length === 0) throw err;
+      throw new PreconditionError(nodesDown(names));
+    });
+  }
   // 2.
   const confirmed = plan(snapshot);
   const blocked = confirmed.components.filter((c) => c.action === 'blocked');

@@ -86,6 +86,33 @@ describe('rollback executor: order', () => {
   });
 });
 
+describe('rollback executor: a node not Ready', () => {
+  const setReady = (w: FakeCluster, node: string, status: string) => {
+    const path = `${paths.nodes()}/${node}`;
+    const n = w.kube.objects.get(path) as unknown as { status: { conditions: Array<{ type: string; status: string }> } };
+    n.status.conditions = [{ type: 'Ready', status }];
+  };
+
+  it('waits --timeout for it, then refuses, naming it and the two ways on, with nothing written', async () => {
+    const w = await pivoted(2);
+    setReady(w, 'cp-2', 'Unknown');
+    await assert.rejects(runRollback(w.env, rollbackArgs({ timeoutMs: 5000 })), (e: unknown) => e instanceof PreconditionError
+      && /^control-plane node cp-2 is not Ready, and rollback needs a node agent on each node it restores; nothing was changed: start it and run "kubectl selfhost rollback" again, or, if it is gone for good, remove it from the cluster \("kubeadm reset" there, then "kubectl delete node cp-2"\) and run rollback again/.test(e.message));
+    assert.deepEqual(writesIn(w.kube.calls), []);
+    assert.ok(w.kube.objects.has(DS));
+  });
+
+  it('goes on once the node is Ready again within --timeout', async () => {
+    const w = await pivoted(2);
+    setReady(w, 'cp-2', 'False');
+    const orig = w.session.readSnapshot;
+    let reads = 0;
+    w.session.readSnapshot = async () => { if (++reads === 2) setReady(w, 'cp-2', 'True'); return orig(); };
+    await runRollback(w.env, rollbackArgs());
+    assert.equal(w.kube.objects.has(DS), false, 'rolled back');
+  });
+});
+
 describe('rollback executor: what it restores', () => {
   it('keeps an edit made through the API; --exact then puts back the byte-identical originals', async () => {
     const w = await pivoted(1);
