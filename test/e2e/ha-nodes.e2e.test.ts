@@ -167,8 +167,9 @@ describe('HA: nodes that go down, come, reboot and go', { timeout: 5_400_000 }, 
       await until(`${down} NotReady`, 180_000, () => nodeReady(down) !== 'True');
       r = await throughLb(`rollback with ${down} down`, () => selfhostAsync(['rollback', '--yes', '--timeout', '60s']));
       console.log(`# rollback with ${down} down: exit ${r.code}\n${(r.out + r.err).trim().split('\n').slice(-6).map((l) => `#   ${l}`).join('\n')}`);
-      assert.notEqual(r.code, 0, 'rollback does not claim success with a node down');
-      assert.match(r.out + r.err, new RegExp(down), 'it names the node');
+      assert.equal(r.code, 5, 'rollback refuses with a node down (5: precondition)');
+      assert.match(r.err, new RegExp(`node ${down} is not Ready, and rollback needs a node agent on each node it restores; nothing was changed`));
+      assert.equal(ourDaemonSets().length, 3, 'nothing was changed: the DaemonSets are all there');
     } finally {
       bed(['start', down]);
     }
