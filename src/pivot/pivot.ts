@@ -43,6 +43,10 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
       snapshot = await session.readSnapshot();
       const why = notReady(snapshot, a.components);
       return { done: why === null, seen: why ?? 'ready' };
+    }).catch((err: unknown) => {
+      // Still not ready after --timeout: nothing was changed, so a refusal (exit 5) that says why, not a failure.
+      const why = notReady(snapshot, a.components);
+      throw why === null ? err : new PreconditionError(`${why} (waited ${Math.round(a.timeoutMs / 1000)}s)`);
     });
   }
   // 2.

@@ -10,7 +10,8 @@ import { buildStatus } from '../../src/core/status.ts';
 import { parseAll } from '../../src/core/yaml.ts';
 import { runPivot } from '../../src/pivot/pivot.ts';
 import { paths } from '../../src/ports/kube.ts';
-import { apiGaps, editDaemonSet, fakeCluster, fixture, killAt, opArgs, type FakeCluster } from './fakes/cluster.ts';
+import { apiGaps, editDaemonSet, fakeCluster, fixture, killAt, opArgs, writesIn, type FakeCluster } from './fakes/cluster.ts';
+import { PreconditionError } from '../../src/core/errors.ts';
 
 const API = { components: ['kube-apiserver' as const] };
 const SCHEDULER = { components: ['kube-scheduler' as const] };
@@ -64,6 +65,18 @@ describe('pivot executor: the apiserver hand-over proof', () => {
     assert.ok(w.files.manifests.has('cp-1/kubectl-selfhost-checkpointer.yaml'), 'a reboot now finds the checkpoint');
     assert.ok(w.files.backups.has('cp-1/kube-apiserver.checkpoint.yaml'));
     assert.ok((w.files.backups.get('cp-1/kube-apiserver.yaml') ?? '').includes('kube-apiserver'), 'the static manifest is kept (its backup), for a rollback');
+  });
+});
+
+describe('pivot executor: a node not Ready', () => {
+  it('is given --timeout, then pivot refuses (a precondition, exit 5) naming it, with nothing written', async () => {
+    const w = fakeCluster(2);
+    const node = w.kube.objects.get(`${paths.nodes()}/cp-2`) as unknown as { status: { conditions: Array<{ type: string; status: string }> } };
+    node.status.conditions = [{ type: 'Ready', status: 'Unknown' }];
+    w.kube.calls.length = 0;
+    await assert.rejects(runPivot(w.env, opArgs({ timeoutMs: 5000 })), (e: unknown) => e instanceof PreconditionError
+      && /^control-plane node cp-2 is not Ready; fix it before pivoting \("kubectl describe node cp-2"\) \(waited 5s\)$/.test(e.message));
+    assert.deepEqual(writesIn(w.kube.calls), []);
   });
 });
 
