@@ -656,7 +656,7 @@ node_rss_of_pidfile() {
 }
 
 # join: one more control-plane node (the next free name), as an operator adds one: the certificates uploaded again
-# (kubeadm deletes the Secret after 2 h), a bootstrap token made if it expired, kubeadm join --control-plane.
+# with the key in the first node's config (kubeadm deletes the Secret after 2 h), a bootstrap token made if it expired, kubeadm join --control-plane.
 ha_join() {
   local n i bin
   need_root
@@ -670,7 +670,7 @@ ha_join() {
   IMAGES_DIR=$(BED_ADDONS=1 bash "$here/build-images.sh" "$bin" | tail -n 1) || die "build-images.sh failed"
   local t0=$SECONDS first
   first=$(nodes | head -n 1)
-  ha_in_node "$first" env PATH="$bin:$PATH" kubeadm init phase upload-certs --upload-certs --certificate-key "$CERT_KEY" \
+  ha_in_node "$first" env PATH="$bin:$PATH" kubeadm init phase upload-certs --upload-certs \
     --config "$(nstate "$first")/kubeadm.yaml" >"$LOGS/upload-certs.log" 2>&1 || die "kubeadm init phase upload-certs failed, see $LOGS/upload-certs.log"
   if ! ha_in_node "$first" env PATH="$bin:$PATH" kubeadm token list --kubeconfig /etc/kubernetes/admin.conf 2>/dev/null | grep -q "^${TOKEN%%.*}"; then
     ha_in_node "$first" env PATH="$bin:$PATH" kubeadm token create "$TOKEN" --kubeconfig /etc/kubernetes/admin.conf >/dev/null ||
