@@ -40,7 +40,14 @@ ha_ctr() { local n=$1; shift; ha_in_node "$n" ctr --address /run/containerd/cont
 # ---------------------------------------------------------------------------------------------------------------
 # Network: the fabric (a bridge in its own namespace), the load balancer's namespace, each node's namespaces
 fabric_port() { # fabric_port NETNS PORT IP: a veth from the bridge to eth0 in NETNS, with IP/24
-  local ns=$1 port=$2 ip=$3
+  local ns=$1 port=$2 ip=$3 i
+  # A deleted network namespace is cleaned up by the kernel asynchronously: the old port of a node stopped a moment
+  # ago may still be on the bridge. Wait for it, then delete it (which deletes its peer too).
+  for ((i = 0; i < 100; i++)); do ip -n "$FABRIC" link show "$port" >/dev/null 2>&1 || break; sleep 0.1; done
+  if ip -n "$FABRIC" link show "$port" >/dev/null 2>&1; then
+    warn "the fabric still has $port 10s after its node stopped; deleting it"
+    ip -n "$FABRIC" link delete "$port"
+  fi
   ip -n "$FABRIC" link add "$port" type veth peer name eth0 netns "$ns"
   ip netns exec "$FABRIC" sysctl -q -w "net.ipv6.conf.$port.disable_ipv6=1" || true
   ip -n "$FABRIC" link set "$port" master br0 up
