@@ -730,6 +730,8 @@ ha_status() {
     if pid_of "$(nrun "$n")/kubelet.pid" "$KUBELET_MARK" >/dev/null; then say "$n ($(node_ip "$n")): kubelet running; memory (RSS of its processes) $mib MiB"; else say "$n: kubelet not running"; rc=1; fi
   done
   say "memory of all nodes: $total MiB; haproxy $(node_rss_of_pidfile "$RUN/lb/haproxy.pid") MiB"
+  # Every kubelet and containerd watches files: the host's per-user limit of inotify instances is shared by all nodes.
+  say "inotify instances on the host: $(find /proc/[0-9]*/fd -lname 'anon_inode:inotify' 2>/dev/null | wc -l) (limit per user $(cat /proc/sys/fs/inotify/max_user_instances))"
   say "load balancer:"; lb_servers | sed 's/^/  /'
   if readyz; then say "/readyz through the load balancer: ok"; else say "/readyz: not ok"; rc=1; fi
   kubectl_ get nodes -o wide 2>&1 | sed 's/^/  /' || true
