@@ -157,7 +157,7 @@ describe('HA: nodes that go down, come, reboot and go', { timeout: 5_400_000 }, 
     const gone = nodes().at(-1)!;
     bed(['remove', gone]);
     const s = status();
-    assert.ok(s.doc.problems.some((p) => p.includes(gone) && p.includes('kubectl delete configmap')), `status names ${gone}'s records: ${JSON.stringify(s.doc.problems)}`);
+    assert.ok(s.doc.problems.some((p) => p.includes(`delete configmap kubectl-selfhost-backup-${gone}`)), `status names ${gone}'s records and the command that forgets them: ${JSON.stringify(s.doc.problems)}`);
     assert.ok(tryKubectl(['-n', 'kube-system', 'get', 'configmap', `kubectl-selfhost-backup-${gone}`]) !== null, 'its backup is still there before rollback');
     // Rollback with one node down: what it says to do, and that it changes nothing unsafe.
     const down = nodes()[1]!;
