@@ -704,6 +704,7 @@ ha_remove() {
   bin=$(bin_dir)
   ha_in_node "$n" env PATH="$bin:$PATH" kubeadm reset --force --cri-socket unix:///run/containerd/containerd.sock \
     >"$(nstate "$n")/logs/kubeadm-reset.log" 2>&1 || die "kubeadm reset on $n failed, see $(nstate "$n")/logs/kubeadm-reset.log"
+  etcd_forget "$n"
   # Powered off before its Node object goes, so that no kubelet of it is left to register it again.
   node_stop "$n" 2
   kubectl_ delete node "$n" --wait=true >/dev/null || die "kubectl delete node $n failed"
@@ -719,6 +720,21 @@ node_memory() {
   { node_ns_pids_of "$n"; node_pod_pids "$n"; } | sort -un | while read -r p; do
     awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null
   done | awk '{kb += $1} END {printf "%d", kb / 1024}'
+}
+
+# etcd_forget NODE: kubeadm reset does not always take the node's member out of etcd (on this bed it left it, with
+# no word in its output); a member left behind counts in the quorum, so the next node down stops the API. Done with
+# etcdctl from another node, as an operator does after a reset that did not.
+etcd_forget() {
+  local n=$1 other id e
+  other=$(nodes | grep -vxF "$n" | head -n 1)
+  e="$(bin_dir)/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
+  # shellcheck disable=SC2086
+  id=$(ha_in_node "$other" $e member list 2>/dev/null | awk -F', ' -v n="$n" '$3 == n {print $1}')
+  [ -n "$id" ] || return 0
+  say "etcd still has a member for $n ($id) after kubeadm reset; removing it"
+  # shellcheck disable=SC2086
+  ha_in_node "$other" $e member remove "$id" >/dev/null || die "etcdctl member remove $id (for $n) failed"
 }
 
 ha_status() {
@@ -774,6 +790,7 @@ ha_main() {
           tail -n "${BED_LOG_LINES:-100}" "$f" ;;
       esac ;;
     __node-mounts) node_mounts "$@" ;;
+    __etcd-forget) need_root; etcd_forget "$@" ;;
     *) die "'$cmd' is not a command of the HA bed" ;;
   esac
 }
