@@ -110,7 +110,7 @@ describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, ()
   });
 
   it('a kubeadm-style hand-over of the apiserver (no port sharing) measured for comparison', async () => {
-    const docs = loadAll(selfhost(['plan', '-o', 'yaml', '--components', 'kube-apiserver']).out) as Array<{ metadata: { name: string; labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ command: string[] }> } } } }>;
+    const docs = loadAll(selfhost(['plan', '-o', 'yaml', '--components', 'kube-apiserver']).out) as Array<{ metadata: { name: string; labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { nodeSelector?: Record<string, string>; containers: Array<{ command: string[] }> } } } }>;
     const ds = docs[0]!;
     // What kubeadm's pivot created: the same pod spec without SO_REUSEPORT, under its own name and labels.
     ds.metadata.name = 'kubeadm-style-apiserver';
@@ -119,6 +119,9 @@ describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, ()
     ds.spec.selector.matchLabels = labels;
     ds.spec.template.metadata.labels = { ...labels, component: 'kube-apiserver-kubeadm-style' };
     ds.spec.template.spec.containers[0]!.command = ds.spec.template.spec.containers[0]!.command.filter((a) => !a.startsWith('--permit-port-sharing'));
+    // kubeadm's DaemonSets selected every control-plane node; ours also need the node gate's label, which only pivot sets.
+    ds.spec.template.spec.nodeSelector = Object.fromEntries(Object.entries(ds.spec.template.spec.nodeSelector ?? {}).filter(([k]) => !k.startsWith('kubectl-selfhost.dev/self-hosted-')));
+    assert.deepEqual(ds.spec.template.spec.nodeSelector, { 'node-role.kubernetes.io/control-plane': '' });
     const dir = mkdtempSync(join(tmpdir(), 'kubeadm-style-'));
     writeFileSync(join(dir, 'ds.yaml'), dump(ds));
     const saved = join(dir, 'kube-apiserver.yaml');
