@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
 import { KUBECONFIG, kubectl, ourDaemonSets, REPO, selfhost, selfhostAsync, selfhostBackground, status, tryKubectl, until, Fatal, type StatusDoc } from './helpers.ts';
 
@@ -61,6 +61,7 @@ function backSince(node: string, since: number): boolean {
 }
 
 describe('HA: nodes that go down, come, reboot and go', { timeout: 5_400_000 }, () => {
+  before(() => assert.ok(nodes().length >= 3, `needs the bed with three control-plane nodes (npm run test:e2e:ha); testbed.sh nodes: ${nodes().join(' ')}`));
   after(() => {
     if (figures.length > 0) console.log(`# FIGURES (HA nodes)\n${figures.map((f) => `#   ${f}`).join('\n')}`);
   });

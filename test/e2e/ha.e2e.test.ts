@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ensureInClusterProber, inClusterWindow } from './incluster-prober.ts';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
 import { agentPods, endpointGuards, KUBECONFIG, kubectl, ourDaemonSets, REPO, selfhost, status, tryKubectl, until, type StatusDoc } from './helpers.ts';
@@ -58,6 +58,7 @@ function modesByNode(doc: StatusDoc): Record<string, Record<string, string>> {
 const everyNode = (m: Record<string, string>) => Object.fromEntries(NODES.map((n) => [n, m]));
 
 describe('HA: three control-plane nodes behind a load balancer', { timeout: 2_400_000 }, () => {
+  before(() => assert.ok(NODES.length >= 3, `needs the bed with three control-plane nodes (npm run test:e2e:ha); testbed.sh nodes: ${NODES.join(' ')}`));
   after(() => {
     if (figures.length > 0) console.log(`# FIGURES (HA)\n${figures.map((f) => `#   ${f}`).join('\n')}`);
   });
