@@ -269,28 +269,7 @@ EOF
 }
 
 write_cni_template() {
-  cat >"$STATE/cni-template.json" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NET",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "cni0",
-      "isGateway": true,
-      "ipMasq": false,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{ "subnet": "{{.PodCIDR}}" }]],
-        "routes": [{ "dst": "0.0.0.0/0" }],
-        "dataDir": "/run/containerd/cni-ipam"
-      }
-    },
-    { "type": "portmap", "capabilities": { "portMappings": true } }
-  ]
-}
-EOF
+  cni_conflist '{{.PodCIDR}}' /run/containerd/cni-ipam >"$STATE/cni-template.json"
 }
 
 # ---------------------------------------------------------------------------------------------------------------

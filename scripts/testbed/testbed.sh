@@ -309,6 +309,33 @@ no_sys_resource() {
   (((16#$bnd >> 24) & 1)) && echo false || echo true
 }
 
+# cni_conflist SUBNET IPAM_DIR: the bed's CNI network (bridge cni0, no masquerade, host-local IPAM, portmap); the
+# single node writes it with its fixed pod CIDR, ha.sh as containerd's template ({{.PodCIDR}}).
+cni_conflist() {
+  cat <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$CNI_NET",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "cni0",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "$1" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }],
+        "dataDir": "$2"
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+}
+
 write_configs() {
   local bin=$1 pause_image
   pause_image=$(grep '/pause:' "$IMAGES_DIR/images.txt" | cut -d' ' -f1)
@@ -340,28 +367,7 @@ state = "$CTR_STATE"
       conf_dir = "$CNI_CONF_DIR"
       max_conf_num = 1
 EOF
-  cat >"$CNI_CONF_DIR/10-$CNI_NET.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NET",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "cni0",
-      "isGateway": true,
-      "ipMasq": false,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{ "subnet": "$NODE_POD_CIDR" }]],
-        "routes": [{ "dst": "0.0.0.0/0" }],
-        "dataDir": "$RUN/cni/networks"
-      }
-    },
-    { "type": "portmap", "capabilities": { "portMappings": true } }
-  ]
-}
-EOF
+  cni_conflist "$NODE_POD_CIDR" "$RUN/cni/networks" >"$CNI_CONF_DIR/10-$CNI_NET.conflist"
   {
     cat <<EOF
 # kubeadm config of the kubectl-selfhost test bed (written by scripts/testbed/testbed.sh)
