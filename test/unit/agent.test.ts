@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AGENT_OPS, agentNodeFiles, agentNodeSockets, agentPod, agentScript } from '../../src/ports/agent.ts';
+import { AGENT_OPS, AGENT_POLL_MS, agentNodeFiles, agentNodeSockets, agentPod, agentScript } from '../../src/ports/agent.ts';
 import { paths, type Obj } from '../../src/ports/kube.ts';
 import { nodeDirs } from '../../src/ports/nodefs.ts';
 import { fakeClock } from './fakes/clock.ts';
@@ -96,6 +96,27 @@ describe('node agent pod', () => {
     await assert.rejects(files.read('cp-1', DIRS, 'kube-apiserver.yaml'), /cannot read the log of node agent .* \(HTTP 403: /);
     assert.equal(logOf(), undefined, 'the agent pod is deleted either way');
     assert.ok(kube.calls.some((c) => c.startsWith(`DELETE ${paths.pods('kube-system')}/kubectl-selfhost-agent-cp-1-`)));
+  });
+
+  it('looks at a running agent pod every quarter second, whatever the operation\'s other waits poll at', async () => {
+    const kube = fakeKube();
+    const clock = fakeClock();
+    const sleeps: number[] = [];
+    const sleep = clock.sleep;
+    clock.sleep = async (ms) => { sleeps.push(ms); await sleep(ms); };
+    // The pod finishes on the fourth read of it.
+    const get = kube.get.bind(kube);
+    let reads = 0;
+    kube.get = (async (p: string) => {
+      const o = await get(p);
+      if (o && p.includes('/pods/kubectl-selfhost-agent-') && ++reads >= 4) return { ...o, status: { phase: 'Succeeded', containerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } };
+      return o;
+    }) as typeof kube.get;
+    kube.raw = async () => ({ status: 200, body: 'kind: Pod\n' });
+    const files = agentNodeFiles({ kube, wait: { clock, emit: () => {}, timeoutMs: 10_000, pollMs: 1000 }, image: 'busybox:x' });
+    assert.equal(await files.read('cp-1', DIRS, 'kube-apiserver.yaml'), 'kind: Pod\n');
+    assert.deepEqual(sleeps, [AGENT_POLL_MS, AGENT_POLL_MS, AGENT_POLL_MS]);
+    assert.ok(AGENT_POLL_MS <= 250, 'a finished agent pod is seen within a quarter second');
   });
 
   it('keeps backups beside the static pod directory, never inside it', () => {
