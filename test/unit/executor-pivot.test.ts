@@ -195,3 +195,20 @@ describe('pivot executor: resume', () => {
     assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'), 'the backup is still the original');
   });
 });
+
+describe('pivot executor: static manifests that differ between the nodes', () => {
+  it('refuses a component whose manifest on one node has its own flag (exit 5), with nothing written; the others pivot', async () => {
+    const w = fakeCluster(2);
+    // A hand edit (or a kubeadm patch) on cp-2 only.
+    w.files.manifests.set('cp-2/kube-apiserver.yaml', fixture('kube-apiserver', '10.213.0.3').replace('    - --allow-privileged=true\n', '    - --allow-privileged=true\n    - --max-requests-inflight=800\n'));
+    w.kubelet.sync('cp-2');
+    w.kube.calls.length = 0;
+    await assert.rejects(runPivot(w.env, opArgs()), (e: unknown) => e instanceof PreconditionError
+      && /^cannot pivot kube-apiserver \(cp-1 and cp-2 have different kube-apiserver manifests beyond the node address: --max-requests-inflight=800 on cp-2 only; .*\); see "kubectl selfhost plan"$/.test(e.message));
+    assert.deepEqual(writesIn(w.kube.calls), []);
+    assert.equal((await runPivot(w.env, opArgs(SCHEDULER))).journal?.state, 'completed', 'a component not asked for is no matter');
+    assert.equal(w.files.manifests.get('cp-2/kube-scheduler.yaml'), undefined);
+    assert.ok(w.files.manifests.has('cp-2/kube-apiserver.yaml'));
+  });
+
+});
