@@ -18,6 +18,7 @@ import { sharesPort } from './transform/mutators.ts';
 import type { Writes } from './runner.ts';
 import { gated, gateText, openGate, type GateStep } from './node-gate.ts';
 import { unfinished } from './journal.ts';
+import { manifestsDifferReason } from './manifest-difference.ts';
 
 export const PLAN_API_VERSION = `${API_GROUP}/v1alpha1`;
 
@@ -184,10 +185,17 @@ function planComponent(component: Component, nodes: NodeSnapshot[], snapshot: Sn
     warnings.push({ code: 'NotHandedOver', message: `${names} ${staticOnly.length > 1 ? 'run' : 'runs'} ${component} as a static pod while its DaemonSet runs it on ${hostedOn.map((n) => n.name).join(', ')} (a control-plane node joined since the pivot?); the DaemonSet keeps off a node without the label ${gateText(component)}: this pivot hands ${component} over there (backup, port sharing, the label, hand-over)` });
   }
   if (verdict.blocked !== undefined) return { ...base, action: 'blocked', reason: verdict.blocked };
-  for (const other of withStatic.slice(1)) {
-    if (!sameTemplate(toDaemonSet(component, findStatic(other, component)!.pod), daemonSet)) {
-      warnings.push({ code: 'ManifestsDiffer', message: `${component} on ${other.name} differs from ${source!.name} beyond its node address; the DaemonSet uses ${source!.name}'s manifest (compare both before pivoting)` });
-    }
+  // One template for every node: a per-node setting (a kubeadm patch on one node, a hand edit) or a node mid-upgrade
+  // would be dropped, or up- or downgraded, by it. Only the nodes still static are compared.
+  const differing = withStatic.slice(1)
+    .map((n) => ({ n, daemonSet: toDaemonSet(component, findStatic(n, component)!.pod) }))
+    .filter((o) => !sameTemplate(o.daemonSet, daemonSet));
+  if (differing.length > 0) {
+    const { n, daemonSet: theirs } = differing[0]!;
+    const path = `${n.staticPodPath}/${findStatic(n, component)!.file ?? `${component}.yaml`}`;
+    const others = differing.slice(1).map((o) => o.n.name);
+    const reason = manifestsDifferReason(component, { node: source!.name, template: daemonSet!.spec.template }, { node: n.name, template: theirs.spec.template }, path, others);
+    return { ...base, action: 'blocked', reason };
   }
   if (!base.portSharing.static) {
     const restarted = withStatic.map((n) => ({ n, m: sharingMethod(n, helperArchs) })).filter((x) => x.m.how === 'restart');

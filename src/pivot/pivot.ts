@@ -9,7 +9,7 @@
  *  4. access review of the per-node objects, then the Lease: nothing at all is written before this point;
  *  5. under the Lease, read the cluster again and plan again: if that differs from what was confirmed, stop;
  *  6. read the real manifests through node agents and plan from them (the DaemonSets are built from the files,
- *     not from the mirror pods, which carry API defaults);
+ *     not from the mirror pods, which carry API defaults); refuse a component blocked by the files;
  *  7. run the steps (one runner: journal, resume re-checks, dry run, the fault hook, the Lease guard): per
  *     component (scheduler, controller-manager, apiserver): back up on every node; restart the static pods with
  *     --permit-port-sharing if they lack it; label each node with the component's node gate (the DaemonSet
@@ -53,8 +53,7 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
   if (snapshot.journalProblem) throw new PreconditionError(`${snapshot.journalProblem}; pivot cannot tell what an earlier run did: check "kubectl selfhost status", then delete that ConfigMap or run "kubectl selfhost rollback"`);
   checkHealthy(snapshot, a.components);
   const confirmed = plan(snapshot);
-  const blocked = confirmed.components.filter((c) => c.action === 'blocked');
-  if (blocked.length > 0) throw new PreconditionError(`cannot pivot ${blocked.map((c) => `${c.component} (${c.reason})`).join(', ')}; see "kubectl selfhost plan"`);
+  refuseBlocked(confirmed, '');
   // 3.
   for (const w of confirmed.warnings) emit({ type: 'warn', tag: '[pivot]', message: w.message });
   for (const c of confirmed.components.filter((x) => x.action === 'skip')) emit({ type: 'info', tag: `[pivot/${c.component}]`, message: `skipped: ${c.reason}` });
@@ -75,10 +74,18 @@ export async function runPivot(env: OpEnv, a: OpArgs): Promise<{ plan: Plan; jou
     assertUnchanged('pivot', confirmed, plan(now));
     // 6.
     const final = a.dryRun === 'none' ? plan(await withNodeFiles(ctx, now, a.components)) : plan(now);
+    // The files can say what the mirror pods did not yet (a manifest edited since the kubelet last read it): a
+    // component blocked by them would otherwise be left out of the run without a word.
+    refuseBlocked(final, ' (in the manifests read from the nodes; nothing was changed on the nodes)');
     // 7.
     const journal = await runOperation(env, ctx, 'pivot', pivotSteps(final.steps), now.journal, a, guard);
     return { plan: final, journal };
   });
+}
+
+function refuseBlocked(p: Plan, where: string): void {
+  const blocked = p.components.filter((c) => c.action === 'blocked');
+  if (blocked.length > 0) throw new PreconditionError(`cannot pivot ${blocked.map((c) => `${c.component} (${c.reason})`).join(', ')}${where}; see "kubectl selfhost plan"`);
 }
 
 /** Replaces the mirror pods' view of each static pod with the manifest file itself, read by a node agent. */

@@ -195,3 +195,30 @@ describe('pivot executor: resume', () => {
     assert.equal(w.files.backups.get('cp-1/kube-scheduler.yaml'), fixture('kube-scheduler'), 'the backup is still the original');
   });
 });
+
+describe('pivot executor: static manifests that differ between the nodes', () => {
+  it('refuses a component whose manifest on one node has its own flag (exit 5), with nothing written; the others pivot', async () => {
+    const w = fakeCluster(2);
+    // A hand edit (or a kubeadm patch) on cp-2 only.
+    w.files.manifests.set('cp-2/kube-apiserver.yaml', fixture('kube-apiserver', '10.213.0.3').replace('    - --allow-privileged=true\n', '    - --allow-privileged=true\n    - --max-requests-inflight=800\n'));
+    w.kubelet.sync('cp-2');
+    w.kube.calls.length = 0;
+    await assert.rejects(runPivot(w.env, opArgs()), (e: unknown) => e instanceof PreconditionError
+      && /^cannot pivot kube-apiserver \(cp-1 and cp-2 have different kube-apiserver manifests beyond the node address: --max-requests-inflight=800 on cp-2 only; .*\); see "kubectl selfhost plan"$/.test(e.message));
+    assert.deepEqual(writesIn(w.kube.calls), []);
+    assert.equal((await runPivot(w.env, opArgs(SCHEDULER))).journal?.state, 'completed', 'a component not asked for is no matter');
+    assert.equal(w.files.manifests.get('cp-2/kube-scheduler.yaml'), undefined);
+    assert.ok(w.files.manifests.has('cp-2/kube-apiserver.yaml'));
+  });
+
+  it('refuses under the Lease too, when only the files read from the nodes differ (the kubelet has not read the edit yet), before any change on a node', async () => {
+    const w = fakeCluster(2);
+    w.files.manifests.set('cp-2/kube-apiserver.yaml', fixture('kube-apiserver', '10.213.0.3').replace('    - --allow-privileged=true\n', '    - --allow-privileged=true\n    - --max-requests-inflight=800\n'));
+    w.kube.calls.length = 0;
+    await assert.rejects(runPivot(w.env, opArgs()), (e: unknown) => e instanceof PreconditionError
+      && /^cannot pivot kube-apiserver \(cp-1 and cp-2 have different kube-apiserver manifests beyond the node address: --max-requests-inflight=800 on cp-2 only; .*\) \(in the manifests read from the nodes; nothing was changed on the nodes\); see "kubectl selfhost plan"$/.test(e.message));
+    // Only the Lease and the node agents that read the files, each removed again.
+    assert.deepEqual(writesIn(w.kube.calls).filter((c) => !/\/leases\/kubectl-selfhost$|\/pods\/kubectl-selfhost-agent-/.test(c)), []);
+    assert.equal(w.kube.objects.has(paths.daemonSet('kube-system', 'kube-scheduler')), false);
+  });
+});
