@@ -80,16 +80,14 @@ async function backupExists(ctx: Pick<Ctx, 'files' | 'kube'>, s: S<'backup'>): P
 /**
  * Gives the static pod's listening socket SO_REUSEPORT, so that a second process can bind its port during the
  * hand-over: in place where the plan chose it (src/core/port-sharing.ts; the process keeps running), else, or when
- * the node refuses it, by restarting the static pod with the flag.
+ * the node refuses it, by restarting the static pod with the flag. In place needs no look at the manifest first
+ * (one node agent pod less per node and component): a listener that already shares the port says so, and the
+ * manifest is read only when the restart is the way.
  */
 export async function enablePortSharing(ctx: Ctx, s: S<'enable-port-sharing'>): Promise<string | void> {
   const dirs = nodeDirs(s.target.staticPodPath);
-  const text = await ctx.files.read(s.node, dirs, s.file);
-  if (text === null) return 'the static manifest is gone already (handed over by an earlier run)';
-  const pod = parseAll(text)[0] as Pod;
-  const already = sharesPort(pod);
   let fellBack = '';
-  if (!already && s.method.how === 'in-place') {
+  if (s.method.how === 'in-place') {
     const r = await ctx.sockets.sharePort(s.node, dirs, s.method.arch, processName(s.component), s.port);
     if (r.done) {
       // Run again after a reboot (the static pod restarted without it): a DaemonSet pod that could not bind the
@@ -102,6 +100,10 @@ export async function enablePortSharing(ctx: Ctx, s: S<'enable-port-sharing'>): 
     }
     fellBack = `; not in place (${r.why}), so by restart`;
   }
+  const text = await ctx.files.read(s.node, dirs, s.file);
+  if (text === null) return 'the static manifest is gone already (handed over by an earlier run)';
+  const pod = parseAll(text)[0] as Pod;
+  const already = sharesPort(pod);
   if (!already) await ctx.files.write(s.node, dirs, s.file, toYaml(withPortSharing(pod)));
   await waitFor(ctx.wait, tagOf('pivot', s.component), `the static ${s.component} on ${s.node} to run again with ${PORT_SHARING_FLAG}`, async () => {
     const m = await mirrorPod(ctx.kube, s.component, s.node);
