@@ -113,6 +113,8 @@ stop_pids() {
   shift
   [ $# -gt 0 ] || return 0
   kill -TERM "$@" 2>/dev/null || true
+  # With TIMEOUT 0 (stop --kill) the loop below does not run: everything is left.
+  left=("$@")
   for ((i = 0; i < timeout * 10; i++)); do
     left=()
     for p in "$@"; do if alive "$p"; then left+=("$p"); fi; done
