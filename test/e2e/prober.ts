@@ -19,6 +19,8 @@ export interface ProbeReport {
   firstErrors: string[];
   /** Failures by kind (failure-kind.ts). */
   kinds: Record<string, number>;
+  /** Up to three distinct reasons of failures of kind "other" (none of failure-kind.ts's names fits them yet). */
+  unclassified?: string[];
 }
 
 interface KubeconfigFile {
@@ -67,6 +69,7 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
   let longestGapEnd = start;
   const firstErrors: string[] = [];
   const kinds: Record<string, number> = {};
+  const unclassified: string[] = [];
   const inflight = new Set<Promise<void>>();
 
   const one = (path: string) => new Promise<void>((resolve) => {
@@ -75,6 +78,7 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
       failed++;
       const kind = failureKind(why);
       kinds[kind] = (kinds[kind] ?? 0) + 1;
+      if (kind === 'other' && unclassified.length < 3 && !unclassified.includes(why)) unclassified.push(why);
       if (firstErrors.length < 5) firstErrors.push(`${new Date(t0).toISOString().slice(11, 23)} ${path}: ${why}`);
       resolve();
     };
@@ -108,13 +112,13 @@ export function probeInThisThread(kubeconfig: string, label: string, ratePerSeco
       await Promise.all(inflight);
       const end = Date.now();
       if (end - lastSuccess > longestGapMs) [longestGapMs, longestGapEnd] = [end - lastSuccess, end];
-      return { label, sent, failed, longestGapMs, longestGapEnd: new Date(longestGapEnd).toISOString(), durationMs: Date.now() - start, firstErrors, kinds };
+      return { label, sent, failed, longestGapMs, longestGapEnd: new Date(longestGapEnd).toISOString(), durationMs: Date.now() - start, firstErrors, kinds, unclassified };
     },
   };
 }
 
 export function formatReport(r: ProbeReport): string {
-  return `${r.label}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)}s (${(r.sent / (r.durationMs / 1000)).toFixed(1)}/s, each on a new connection), ${r.failed} failed${r.failed ? ` (${formatKinds(r.kinds)})` : ''}, longest gap without a success ${(r.longestGapMs / 1000).toFixed(2)}s${r.firstErrors.length ? `; first failures: ${r.firstErrors.join('; ')}` : ''}`;
+  return `${r.label}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)}s (${(r.sent / (r.durationMs / 1000)).toFixed(1)}/s, each on a new connection), ${r.failed} failed${r.failed ? ` (${formatKinds(r.kinds)})` : ''}, longest gap without a success ${(r.longestGapMs / 1000).toFixed(2)}s${r.firstErrors.length ? `; first failures: ${r.firstErrors.join('; ')}` : ''}${r.unclassified?.length ? `; of kind "other": ${r.unclassified.join('; ')}` : ''}`;
 }
 
 let addons: boolean | undefined;
