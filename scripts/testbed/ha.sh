@@ -658,10 +658,16 @@ ha_join() {
   first=$(nodes | head -n 1)
   ha_in_node "$first" env PATH="$bin:$PATH" kubeadm init phase upload-certs --upload-certs \
     --config "$(nstate "$first")/kubeadm.yaml" >"$LOGS/upload-certs.log" 2>&1 || die "kubeadm init phase upload-certs failed, see $LOGS/upload-certs.log"
-  if ! ha_in_node "$first" env PATH="$bin:$PATH" kubeadm token list --kubeconfig /etc/kubernetes/admin.conf 2>/dev/null | grep -q "^${TOKEN%%.*}"; then
-    ha_in_node "$first" env PATH="$bin:$PATH" kubeadm token create "$TOKEN" --kubeconfig /etc/kubernetes/admin.conf >/dev/null ||
-      die "kubeadm token create failed"
-  fi
+  # The bootstrap token of up lives 24 h: made again if it expired, kept if it is there ("already exists"). kubeadm
+  # goes through the load balancer, whose apiservers may still be settling after a node came back (a 403 before
+  # RBAC syncs): a few tries. (A token list that failed that way once sent this to create a token that existed.)
+  local try out=
+  for ((try = 1; try <= 5; try++)); do
+    if out=$(ha_in_node "$first" env PATH="$bin:$PATH" kubeadm token create "$TOKEN" --kubeconfig /etc/kubernetes/admin.conf 2>&1) ||
+      grep -q 'already exists' <<<"$out"; then break; fi
+    ((try < 5)) || die "kubeadm token create failed: $(tail -n 1 <<<"$out")"
+    sleep 2
+  done
   echo "$n" >>"$STATE/nodes.list"
   node_up_namespaces "$n"
   write_node_configs "$n" join
