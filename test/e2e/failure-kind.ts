@@ -5,7 +5,7 @@ export function failureKind(why: string): string {
   const http = /^HTTP (\d{3})$/.exec(why);
   if (http) return http[1]!;
   if (/ECONNREFUSED|connection refused/.test(why)) return 'refused';
-  if (/ECONNRESET|socket hang up|connection reset|EOF/.test(why)) return 'reset';
+  if (/ECONNRESET|socket hang up|connection reset|EOF|socket disconnected before secure TLS/.test(why)) return 'reset';
   if (/ENETUNREACH|EHOSTUNREACH|network is unreachable|no route to host/.test(why)) return 'unreachable';
   if (/timeout|ETIMEDOUT|deadline exceeded/i.test(why)) return 'timeout';
   if (/ENOTFOUND|EAI_AGAIN|no such host/.test(why)) return 'dns';
