@@ -1,0 +1,2 @@
+module mptcptest
+go 1.24
