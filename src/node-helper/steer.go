@@ -4,7 +4,7 @@ package main
 //
 // Two processes share the port (the old one serving, the new one starting). Left to the kernel's hash, the new one
 // gets about half of the new connections before it can answer them (403/500 while it starts). A classic BPF program
-// attached to the group (SO_ATTACH_REUSEPORT_CBPF, through a copy of one of its sockets) returns the index of the
+// attached to the group (SO_ATTACH_REUSEPORT_CBPF, through a socket of our own that joins it) returns the index of the
 // socket to use: the group keeps its sockets in the order they joined it, so with two processes index 0 is the one
 // that listened first (the old one) and index 1 the new one. An index the group does not have (one socket left, or
 // the program's "no opinion") falls back to the hash. The program:
@@ -168,44 +168,110 @@ func steer(a steerArgs, root string) (steerResult, error) {
 	if len(ls) == 0 {
 		return steerResult{}, fail(exitNothing, "no %s process here listens on port %d", a.exe, a.port)
 	}
+	// With one listener, index 1 would be the socket withMember adds for a moment: no connection may go there.
+	if a.to == "new" && len(ls) < 2 {
+		return steerResult{}, fail(exitNothing, "only one %s listener on port %d: no new one to steer to", a.exe, a.port)
+	}
 	r := steerResult{To: a.to, Listeners: ls}
-	// The program belongs to the group: any member's socket reaches it. Detaching first tells whether one was there.
-	err = withCopy(ls[0], func(fd int) error {
-		// The kernel reads an int for every socket option, this one included (and ignores it).
-		zero := int32(0)
-		_, _, e := syscall.Syscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soDetachReuseportBPF, uintptr(unsafe.Pointer(&zero)), 4, 0)
-		switch {
-		case e == 0:
-			r.WasAttached = true
-		case errors.Is(e, syscall.ENOENT):
-		case errors.Is(e, syscall.EINVAL):
-			return fail(exitNothing, "the %s socket on port %d does not have SO_REUSEPORT: nothing to steer", a.exe, a.port)
-		default:
-			return classify("setsockopt SO_DETACH_REUSEPORT_BPF", e)
-		}
-		if a.to == "none" {
-			return nil
-		}
-		to := uint32(0)
-		if a.to == "new" {
-			to = 1
-		}
-		prog := program(to, a.probe)
-		fprog := struct {
-			len    uint16
-			_      [6]byte
-			filter *sockFilter
-		}{len: uint16(len(prog)), filter: &prog[0]}
-		if _, _, e := syscall.Syscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soAttachReuseportCBPF, uintptr(unsafe.Pointer(&fprog)), unsafe.Sizeof(fprog), 0); e != 0 {
-			if errors.Is(e, syscall.EINVAL) {
-				return fail(exitNothing, "the %s socket on port %d is in no SO_REUSEPORT group yet (alone, shared in place): nothing to steer", a.exe, a.port)
-			}
-			if errors.Is(e, syscall.ENOPROTOOPT) {
-				return fail(exitUnsupported, "setsockopt SO_ATTACH_REUSEPORT_CBPF: the kernel does not have it (%v)", e)
-			}
-			return classify("setsockopt SO_ATTACH_REUSEPORT_CBPF", e)
-		}
-		return nil
+	// The program belongs to the group: any member's socket reaches it, a member of our own too (member below).
+	// Detaching first tells whether one was there.
+	err = withCopy(ls[0], func(listener int) error {
+		return withMember(listener, a, func(member int) error { return steerThrough(member, a, &r) })
 	})
 	return r, err
+}
+
+// steerThrough detaches the group's program (noting whether there was one) and, unless --to none, attaches the
+// steering program, through fd, a socket of the group.
+func steerThrough(fd int, a steerArgs, r *steerResult) error {
+	// The kernel reads an int for every socket option, this one included (and ignores it).
+	zero := int32(0)
+	_, _, e := syscall.Syscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soDetachReuseportBPF, uintptr(unsafe.Pointer(&zero)), 4, 0)
+	switch {
+	case e == 0:
+		r.WasAttached = true
+	case errors.Is(e, syscall.ENOENT):
+	case errors.Is(e, syscall.EINVAL):
+		return fail(exitNothing, "the %s socket on port %d does not have SO_REUSEPORT: nothing to steer", a.exe, a.port)
+	default:
+		return classify("setsockopt SO_DETACH_REUSEPORT_BPF", e)
+	}
+	if a.to == "none" {
+		return nil
+	}
+	to := uint32(0)
+	if a.to == "new" {
+		to = 1
+	}
+	prog := program(to, a.probe)
+	fprog := struct {
+		len    uint16
+		_      [6]byte
+		filter *sockFilter
+	}{len: uint16(len(prog)), filter: &prog[0]}
+	if _, _, e := syscall.Syscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soAttachReuseportCBPF, uintptr(unsafe.Pointer(&fprog)), unsafe.Sizeof(fprog), 0); e != 0 {
+		if errors.Is(e, syscall.EINVAL) {
+			return fail(exitNothing, "the %s socket on port %d is in no SO_REUSEPORT group yet (alone, shared in place): nothing to steer", a.exe, a.port)
+		}
+		if errors.Is(e, syscall.ENOPROTOOPT) {
+			return fail(exitUnsupported, "setsockopt SO_ATTACH_REUSEPORT_CBPF: the kernel does not have it (%v)", e)
+		}
+		return classify("setsockopt SO_ATTACH_REUSEPORT_CBPF", e)
+	}
+	return nil
+}
+
+// withMember runs f with a listening TCP socket of our own in the SO_REUSEPORT group of the listener behind fd (a
+// copy of it): the same family, address, port and IPV6_V6ONLY, SO_REUSEPORT, and our uid (root, as the
+// control-plane processes). The program is attached and detached through it because Linux refuses both on an MPTCP
+// socket (EOPNOTSUPP, net/mptcp/sockopt.c), and Go 1.24 and later listen with MPTCP wherever the kernel has it
+// (kube-apiserver 1.34 does); the group is the subflow's TCP listener's, which our socket joins
+// (scripts/experiments/reuseport-mptcp shows it). It is closed as soon as f returns: it is then still the group's
+// last socket, so no other socket moves into its slot and the indices the program returns stay the listeners'.
+// While it is a member (a few system calls), a new connection may be given to it (by the hash before the program is
+// attached, or by the program's index 1 for the probe address when one listener is there), which its close resets.
+func withMember(fd int, a steerArgs, f func(member int) error) error {
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return classify("getsockname", err)
+	}
+	family, v6only := syscall.AF_INET, 0
+	switch sa.(type) {
+	case *syscall.SockaddrInet4:
+	case *syscall.SockaddrInet6:
+		family = syscall.AF_INET6
+		if v6only, err = syscall.GetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY); err != nil {
+			return classify("getsockopt IPV6_V6ONLY", err)
+		}
+	default:
+		return fail(exitNothing, "the %s socket on port %d is neither IPv4 nor IPv6: nothing to steer", a.exe, a.port)
+	}
+	if on, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, soReuseport); err != nil {
+		return classify("getsockopt SO_REUSEPORT", err)
+	} else if on == 0 {
+		return fail(exitNothing, "the %s socket on port %d does not have SO_REUSEPORT: nothing to steer", a.exe, a.port)
+	}
+	m, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return classify("socket", err)
+	}
+	defer syscall.Close(m)
+	if err := syscall.SetsockoptInt(m, syscall.SOL_SOCKET, soReuseport, 1); err != nil {
+		return classify("setsockopt SO_REUSEPORT", err)
+	}
+	if family == syscall.AF_INET6 {
+		if err := syscall.SetsockoptInt(m, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, v6only); err != nil {
+			return classify("setsockopt IPV6_V6ONLY", err)
+		}
+	}
+	if err := syscall.Bind(m, sa); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fail(exitNothing, "cannot join the SO_REUSEPORT group of the %s socket on port %d (%v; a listener of another user?): nothing to steer", a.exe, a.port, err)
+		}
+		return classify("bind", err)
+	}
+	if err := syscall.Listen(m, 1); err != nil {
+		return classify("listen", err)
+	}
+	return f(m)
 }

@@ -51,25 +51,27 @@ function secondListenerAndClients(pid: number): { bound: boolean; answers: Recor
 /**
  * A network namespace of this test with two listeners on every address of PORT (A, then B, both SO_REUSEPORT, as
  * the static pod and the DaemonSet pod after the first pivot), loopback up, and 192.0.2.1 and 2001:db8::1 on lo for
- * clients that are not loopback (TEST-NET addresses, inside the namespace only).
+ * clients that are not loopback (TEST-NET addresses, inside the namespace only). `listener`: another command than
+ * node's for A and B (what it prints first, "listening ...", is returned).
  */
-async function twoListenersInNewNetns(): Promise<{ ns: ChildProcess; a: ChildProcess; b: ChildProcess }> {
+async function twoListenersInNewNetns(listener?: (who: string) => string[]): Promise<{ ns: ChildProcess; a: ChildProcess; b: ChildProcess; said: string[] }> {
   const ns = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && ip addr add 192.0.2.1/32 dev lo && ip addr add 2001:db8::1/128 dev lo && echo up && exec sleep 600'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     ns.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('up')) resolve(); });
     ns.once('exit', (c) => reject(new Error(`namespace exited ${c}`)));
   });
+  const code = (who: string) => `require('net').createServer((s) => s.end(${JSON.stringify(who)})).listen({ port: ${PORT}, host: '::', reusePort: true }, () => console.log('listening'))`;
+  const argv = listener ?? ((who: string) => [process.execPath, '-e', code(who)]);
   const listen = (who: string) => {
-    const code = `require('net').createServer((s) => s.end(${JSON.stringify(who)})).listen({ port: ${PORT}, host: '::', reusePort: true }, () => console.log('listening'))`;
-    const child = spawn('nsenter', [`--net=/proc/${ns.pid}/ns/net`, '--', process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    return new Promise<ChildProcess>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(child); });
+    const child = spawn('nsenter', [`--net=/proc/${ns.pid}/ns/net`, '--', ...argv(who)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    return new Promise<{ child: ChildProcess; said: string }>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve({ child, said: d.toString().trim() }); });
       child.once('exit', (c) => reject(new Error(`listener ${who} exited ${c}`)));
     });
   };
   const a = await listen('A');
   const b = await listen('B');
-  return { ns, a, b };
+  return { ns, a: a.child, b: b.child, said: [a.said, b.said] };
 }
 
 /** In pid's namespace: n connections to host, one after the other, each answered by A or B (or failing: its code). */
@@ -155,6 +157,29 @@ describe('the node helper', { skip }, () => {
     assert.equal(steer('none').wasAttached, false, 'nothing left to detach');
   });
 
+  it('steer works on Go\'s MPTCP listeners (kube-apiserver 1.34\'s), on which Linux refuses the program: through a socket of its own in their group', async () => {
+    const bin = join(out, 'mptcp-listener');
+    execFileSync('go', ['build', '-o', bin, '.'], { cwd: join(REPO, 'test', 'fixtures', 'mptcp-listener'), env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } });
+    const { ns, a, b, said } = await twoListenersInNewNetns((who) => [bin, String(PORT), who]);
+    children.push(ns, a, b);
+    // Where the kernel has MPTCP (net.mptcp.enabled, per namespace), Go listens with it: SO_PROTOCOL 262.
+    const mptcp = inNetns(ns.pid!, ['cat', '/proc/sys/net/mptcp/enabled']).stdout.trim() === '1';
+    assert.deepEqual(said, mptcp ? ['listening 262', 'listening 262'] : ['listening 6', 'listening 6'], `MPTCP ${mptcp ? 'on' : 'off'} in the kernel`);
+    const steer = (to: string) => {
+      const r = inNetns(ns.pid!, [helper, 'steer', '--port', String(PORT), '--exe', 'mptcp-listener', '--to', to]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { wasAttached: boolean };
+    };
+    assert.equal(steer('old').wasAttached, false);
+    assert.deepEqual(clients(ns.pid!, '192.0.2.1', 40), { A: 40 }, 'IPv4 from elsewhere: the old one');
+    assert.deepEqual(clients(ns.pid!, '2001:db8::1', 40), { A: 40 }, 'IPv6 from elsewhere: the old one');
+    assert.equal(steer('new').wasAttached, true);
+    assert.deepEqual(clients(ns.pid!, '192.0.2.1', 40), { B: 40 }, 'from elsewhere: the new one');
+    assert.equal(steer('none').wasAttached, true, 'detached');
+    const hash = clients(ns.pid!, '192.0.2.1', 60);
+    assert.ok((hash['A'] ?? 0) > 0 && (hash['B'] ?? 0) > 0 && hash['A']! + hash['B']! === 60, `the hash again, no connection lost: ${JSON.stringify(hash)}`);
+  });
+
   /**
    * A hand-over under load: clients from elsewhere, eight at a time, new connections one after the other (2 ms apart),
    * until told to stop; once they run, the old listener is told to go (steered: the program switched to the new one,
@@ -219,6 +244,7 @@ describe('the node helper', { skip }, () => {
       [['share-port', '--port'], 2, /usage: node-helper share-port --port N --exe NAME/],
       [['bogus'], 2, /unknown command "bogus"/],
       [['steer', '--port', String(PORT), '--exe', 'node', '--to', 'old'], 3, /the node socket on port 7443 does not have SO_REUSEPORT: nothing to steer/],
+      [['steer', '--port', String(PORT), '--exe', 'node', '--to', 'new'], 3, /only one node listener on port 7443: no new one to steer to/],
       [['steer', '--port', String(PORT), '--exe', 'node', '--to', 'sideways'], 2, /--to must be old, new or none, not "sideways"/],
       [['steer', '--port', String(PORT), '--exe', 'node', '--to', 'new', '--probe', '10.0.0.1'], 2, /--probe must be an IPv4 loopback address outside 127.0.0.0\/16/],
       [['steer', '--port', '9', '--exe', 'node', '--to', 'none'], 3, /no node process here listens on port 9/],
