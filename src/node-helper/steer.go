@@ -182,7 +182,8 @@ func steer(a steerArgs, root string) (steerResult, error) {
 }
 
 // steerThrough detaches the group's program (noting whether there was one) and, unless --to none, attaches the
-// steering program, through fd, a socket of the group.
+// steering program, through fd, withMember's socket: a socket with SO_REUSEPORT in a group, so neither call has the
+// "no SO_REUSEPORT" or "no group yet" answer (EINVAL) a listener of its own could give; any error is the kernel's.
 func steerThrough(fd int, a steerArgs, r *steerResult) error {
 	// The kernel reads an int for every socket option, this one included (and ignores it).
 	zero := int32(0)
@@ -191,8 +192,6 @@ func steerThrough(fd int, a steerArgs, r *steerResult) error {
 	case e == 0:
 		r.WasAttached = true
 	case errors.Is(e, syscall.ENOENT):
-	case errors.Is(e, syscall.EINVAL):
-		return fail(exitNothing, "the %s socket on port %d does not have SO_REUSEPORT: nothing to steer", a.exe, a.port)
 	default:
 		return classify("setsockopt SO_DETACH_REUSEPORT_BPF", e)
 	}
@@ -210,9 +209,6 @@ func steerThrough(fd int, a steerArgs, r *steerResult) error {
 		filter *sockFilter
 	}{len: uint16(len(prog)), filter: &prog[0]}
 	if _, _, e := syscall.Syscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soAttachReuseportCBPF, uintptr(unsafe.Pointer(&fprog)), unsafe.Sizeof(fprog), 0); e != 0 {
-		if errors.Is(e, syscall.EINVAL) {
-			return fail(exitNothing, "the %s socket on port %d is in no SO_REUSEPORT group yet (alone, shared in place): nothing to steer", a.exe, a.port)
-		}
 		if errors.Is(e, syscall.ENOPROTOOPT) {
 			return fail(exitUnsupported, "setsockopt SO_ATTACH_REUSEPORT_CBPF: the kernel does not have it (%v)", e)
 		}
