@@ -35,7 +35,7 @@ export async function planCommand({ flags, g, given, io, now }: Invocation): Pro
   if (rollback && dir !== undefined) throw new UsageError('plan --rollback reads the live cluster (the DaemonSets and the backups): drop --manifests-dir');
   const snapshot = dir !== undefined ? readManifestsDir(dir) : await (await connect(g, io.env, (what) => io.err(`${escapeTerminal(what)}\n`))).readSnapshot();
   if (rollback) {
-    const rb = buildRollbackPlan(snapshot, { components, toOriginal: args['to-original'] === true, force: args.force === true, exact: args.exact === true }, now);
+    const rb = buildRollbackPlan(snapshot, { components, toOriginal: args['to-original'] === true, force: args.force === true, exact: args.exact === true, helperArchs: loadNodeHelper().archs }, now);
     io.out(formatRollbackPlan(rb, args.output, chalkFor(g, io), commandLine('rollback', given)));
     return planExitCode(rb);
   }

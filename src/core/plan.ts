@@ -9,7 +9,8 @@ import type { BackupOwner, NodeSnapshot, Snapshot, SnapshotSource, StaticPodSeen
 import { imageVersion } from './static-pod.ts';
 import { EXIT_CODES } from './errors.ts';
 import { servingPort } from './serving-port.ts';
-import { sharingMethod, type SharingMethod } from './port-sharing.ts';
+import { sharingMethod, type HelperArch, type SharingMethod } from './port-sharing.ts';
+import { steeredCost, steeringFor, steerStep, type SteerTo } from './steering.ts';
 import { toDaemonSet } from './transform/daemonset.ts';
 import { GUARD_HOLD_MS, guardMayBeLeft } from './endpoint-guard.ts';
 import { mainContainer, readFlag } from './container.ts';
@@ -64,6 +65,7 @@ export type PlannedStep = StepBase & (
   | { action: 'handover'; node: string; target: StepNode; file: string; port: number }
   | { action: 'guard-endpoints'; node: null; addresses: string[]; on: boolean }
   | { action: 'checkpoint'; node: string; target: StepNode; port: number }
+  | { action: 'steer'; node: string; target: StepNode; port: number; to: SteerTo; arch: HelperArch; migrate: boolean }
   | Omit<GateStep, 'id' | 'description' | 'writes'>
 );
 
@@ -243,6 +245,12 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, 
   }
   // The kubernetes Service keeps the handed-over addresses throughout (src/core/endpoint-guard.ts).
   if (c === 'kube-apiserver') steps.push(guardStep(apiserverAddresses(on.map(({ n }) => n)), true));
+  // Steered hand-overs (src/core/steering.ts): each node's program is attached before its DaemonSet pod can start.
+  const steering = new Map(on.map(({ n }) => [n.name, c === 'kube-apiserver' ? steeringFor(n, helperArchs, cp.daemonSet!.spec.template) : null]));
+  for (const { n } of on) {
+    const st = steering.get(n.name);
+    if (st?.how === 'steer') steps.push(steerStep(stepNode(n), port, 'old', st));
+  }
   // The gate opened before the DaemonSet is applied, on every node it is to run on, so its pods start beside the
   // static ones, which share the port by now, as they did before the gate (src/core/node-gate.ts).
   const hosted = (n: NodeSnapshot) => modeOf(n, c) === 'self-hosted' || modeOf(n, c) === 'both';
@@ -260,12 +268,15 @@ function stepsFor(cp: ComponentPlan, nodes: NodeSnapshot[], snapshot: Snapshot, 
   for (const { n, target, file, path } of on) {
     // The checkpoint first: written from the DaemonSet pod once it serves, while the static pod still runs, so
     // that a reboot at any moment of the hand-over finds an apiserver to start.
+    const st = steering.get(n.name);
+    if (st?.how === 'steer') steps.push(steerStep(target, port, 'new', st));
     if (c === 'kube-apiserver') steps.push(checkpointStep(n, port));
     steps.push({
       id: `handover/${c}/${n.name}`, action: 'handover', component: c, node: n.name, target, file, port, writes: 'node',
       description: `on ${n.name}: wait until the DaemonSet pod serves${info.servesApi ? ' (its own process, proven)' : ''}, remove ${path}, wait for the mirror pod to go, check health`,
-      cost: info.handoverCost,
+      cost: st ? steeredCost(st) : info.handoverCost,
     });
+    if (st?.how === 'steer') steps.push(steerStep(target, port, 'none', st));
   }
   if (c === 'kube-apiserver') steps.push(guardStep(apiserverAddresses(on.map(({ n }) => n)), false));
   return steps;

@@ -21,6 +21,8 @@ import type { Pod } from './k8s-types.ts';
 import { API_GROUP, gateLabel } from './labels.ts';
 import { guardMayBeLeft } from './endpoint-guard.ts';
 import { apiserverAddresses, findStatic, guardStep, modeOf, stepNode, type StepNode, type Warning } from './plan.ts';
+import { steeringFor, steerStep, type SteerTo } from './steering.ts';
+import type { HelperArch } from './port-sharing.ts';
 import type { Writes } from './runner.ts';
 import { closeGate, type GateStep } from './node-gate.ts';
 import type { NodeSnapshot, Snapshot, SnapshotSource } from './snapshot.ts';
@@ -39,6 +41,8 @@ export interface RollbackOptions {
   exact: boolean;
   /** Allow restoring an older version than the one that runs. */
   force: boolean;
+  /** The node helper's architectures in this build: where it can run, a steering program a killed pivot left is detached first. */
+  helperArchs?: readonly string[];
 }
 
 export type RestoreSource = 'daemonset' | 'checkpoint' | 'original' | 'node-backup';
@@ -76,6 +80,7 @@ export type RollbackStep = StepBase & (
   | { action: 'exact'; component: Component; node: string; target: StepNode; file: string; port: number; manifest: string | null }
   | { action: 'cleanup'; component: null; node: string; target: StepNode; components: Component[] }
   | { action: 'forget-node'; component: null; node: string }
+  | { action: 'steer'; component: 'kube-apiserver'; node: string; target: StepNode; port: number; to: SteerTo; arch: HelperArch; migrate: boolean }
   | Omit<GateStep, 'id' | 'description' | 'writes'>
 );
 
@@ -167,7 +172,14 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
   const steps: RollbackStep[] = [];
   // The kubernetes Service keeps the handed-back addresses throughout (src/core/endpoint-guard.ts).
   const addresses = apiserverAddresses(nodes.filter((n) => cp.nodes.some((p) => p.node === n.name)));
-  if (c === 'kube-apiserver') steps.push(rollbackGuard(addresses, true));
+  if (c === 'kube-apiserver') {
+    // A pivot killed mid-hand-over may have left its steering program and tcp_migrate_req: undone first.
+    for (const n of nodes.filter((x) => cp.nodes.some((p) => p.node === x.name))) {
+      const st = steeringFor(n, o.helperArchs ?? [], null);
+      if (st.how === 'steer') steps.push(steerStep(stepNode(n), port, 'none', st));
+    }
+    steps.push(rollbackGuard(addresses, true));
+  }
   for (const p of cp.nodes) {
     const n = nodes.find((x) => x.name === p.node)!;
     steps.push({

@@ -179,7 +179,14 @@ func steer(a steerArgs, root string) (steerResult, error) {
 		if errors.Is(err, errMPTCP) {
 			// Go 1.24 and later listen with MPTCP where the kernel has it (kube-apiserver 1.34 does), and Linux refuses
 			// reuseport programs on MPTCP sockets: through a TCP socket of our own in the group instead (withMember).
-			return withMember(listener, a, func(member int) error { return steerThrough(member, a, &r) })
+			// Attached without a detach first (attaching replaces a program at once): between the two, the hash could
+			// give our socket a connection, which its close would reset. Whether one was there is then not known.
+			return withMember(listener, a, func(member int) error {
+				if a.to == "none" {
+					return steerThrough(member, a, &r)
+				}
+				return attach(member, a)
+			})
 		}
 		return err
 	})
@@ -209,6 +216,11 @@ func steerThrough(fd int, a steerArgs, r *steerResult) error {
 	if a.to == "none" {
 		return nil
 	}
+	return attach(fd, a)
+}
+
+// attach attaches the steering program for --to through fd, replacing any program the group has.
+func attach(fd int, a steerArgs) error {
 	to := uint32(0)
 	if a.to == "new" {
 		to = 1
@@ -238,9 +250,11 @@ func steerThrough(fd int, a steerArgs, r *steerResult) error {
 // (kube-apiserver 1.34 does); the group is the subflow's TCP listener's, which our socket joins
 // (scripts/experiments/reuseport-mptcp shows it). It is closed as soon as f returns: it is then still the group's
 // last socket, so no other socket moves into its slot and the indices the program returns stay the listeners'.
-// While it is a member (a few system calls), a new connection may be given to it (by the hash between steerThrough's
-// detach and attach, or by the program's index 1 for the probe address when one listener is there), which its close
-// resets: the unit test's hand-over under heavy load saw 2 such resets once. Only MPTCP listeners take this way.
+// While it is a member (a few system calls), a new connection may be given to it (by the hash before the first
+// program is attached, or by the program's index 1 for the probe address when one listener is there), which its close
+// resets unless net.ipv4.tcp_migrate_req moves it to another listener (pivot sets it first). Detaching first widened
+// that window (2 resets once in the unit test's hand-over under heavy load), so --to old|new attach only. Only MPTCP
+// listeners take this way.
 func withMember(fd int, a steerArgs, f func(member int) error) error {
 	sa, err := syscall.Getsockname(fd)
 	if err != nil {

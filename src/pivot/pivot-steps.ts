@@ -4,6 +4,7 @@
 // re-check its outcome on resume.
 import { guardStepRuns } from './endpoint-guard-steps.ts';
 import { gateStepRuns } from './gate-steps.ts';
+import { steerStepRuns } from './steer-steps.ts';
 import { COMPONENT_INFO } from '../core/components.ts';
 import type { DaemonSet, Pod } from '../core/k8s-types.ts';
 import { NAMESPACE, PORT_SHARING_FLAG, SOURCE_HASH_ANNOTATION } from '../core/labels.ts';
@@ -37,6 +38,7 @@ export function pivotSteps(steps: readonly PlannedStep[]): Step<Ctx>[] {
       case 'checkpoint': return { ...base, run: (ctx) => writeCheckpoint(ctx, s), verify: (ctx) => checkpointed(ctx, s) };
       case 'guard-endpoints': return { ...base, ...guardStepRuns(s) };
       case 'gate': return { ...base, ...gateStepRuns(s) };
+      case 'steer': return { ...base, ...steerStepRuns({ ...s, op: 'pivot' }) };
     }
   });
 }

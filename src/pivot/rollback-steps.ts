@@ -4,6 +4,7 @@
 // apiserver serves, and a DaemonSet is deleted only once every node it runs on has a serving static instance.
 import { guardStepRuns } from './endpoint-guard-steps.ts';
 import { gateStepRuns } from './gate-steps.ts';
+import { steerStepRuns } from './steer-steps.ts';
 import { COMPONENT_INFO, type Component } from '../core/components.ts';
 import { PreconditionError } from '../core/errors.ts';
 import type { Pod } from '../core/k8s-types.ts';
@@ -38,6 +39,7 @@ export function rollbackSteps(steps: readonly RollbackStep[]): Step<Ctx>[] {
       case 'forget-node': return { ...base, run: (ctx) => forgetNode(ctx, s), verify: async (ctx) => (await ctx.kube.get(paths.configMap(NAMESPACE, backupConfigMapName(s.node)))) === null };
       case 'guard-endpoints': return { ...base, ...guardStepRuns(s) };
       case 'gate': return { ...base, ...gateStepRuns(s) };
+      case 'steer': return { ...base, ...steerStepRuns({ ...s, op: 'rollback' }) };
     }
   });
 }

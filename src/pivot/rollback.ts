@@ -39,7 +39,7 @@ export type RollbackArgs = OpArgs & Omit<RollbackOptions, 'components'>;
 
 export async function runRollback(env: OpEnv, a: RollbackArgs): Promise<{ plan: RollbackPlan; journal: Journal | null }> {
   const { session, emit, clock } = env;
-  const plan = (s: Snapshot) => buildRollbackPlan(s, { components: a.components, toOriginal: a.toOriginal, exact: a.exact, force: a.force }, clock.now());
+  const plan = (s: Snapshot) => buildRollbackPlan(s, { components: a.components, toOriginal: a.toOriginal, exact: a.exact, force: a.force, helperArchs: env.nodeHelper?.archs ?? [] }, clock.now());
   // 1.
   await preflightAccess(env, 'rollback', a.dryRun);
   let snapshot = await session.readSnapshot();

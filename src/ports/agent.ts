@@ -38,6 +38,12 @@ interface AgentOp {
    * CAP_SYS_PTRACE, which pidfd_getfd requires (it takes a copy of another process's descriptor). Nothing else.
    */
   helper?: true;
+  /**
+   * The node's /proc/sys/net/ipv4/tcp_migrate_req (a hostPath file, read-write) at /s, when the call's $MIGRATE is 1.
+   * Net sysctls are per network namespace: the pod is in the node's (hostNetwork), and writing the file needs only
+   * root there, no capability.
+   */
+  sysctl?: true;
   script: string;
 }
 
@@ -70,6 +76,14 @@ const OWNED = [
   'fi',
 ].join('\n');
 
+/** Unpacks the node helper from its ConfigMap ($H) into memory ($W) and checks it against $SHA before it runs. */
+const UNPACK = [
+  ': "${H:=/h}" "${W:=/w}"',
+  'gunzip -c "$H/node-helper.gz" > "$W/node-helper" || { echo "cannot unpack the node helper" >&2; exit 1; }',
+  'echo "$SHA  $W/node-helper" | sha256sum -c - >/dev/null 2>&1 || { rm -f "$W/node-helper"; echo "the node helper does not match its checksum; nothing was changed" >&2; exit 1; }',
+  'chmod 700 "$W/node-helper"',
+].join('\n');
+
 export const AGENT_OPS = {
   read: { manifests: 'ro', script: 'if [ -f "$M/$F" ]; then cat "$M/$F"; else exit 3; fi' },
   readBackup: { backup: 'ro', script: 'if [ -f "$B/$F" ]; then cat "$B/$F"; else exit 3; fi' },
@@ -97,14 +111,26 @@ export const AGENT_OPS = {
   // kubeconfigs included.
   // $SHA: the binary's sha256, checked before it runs; $PORT and $EXE: what share-port acts on. The helper's exit
   // codes 3 (nothing to act on), 4 (kernel lacks it) and 5 (not permitted) tell pivot to restart instead.
-  sharePort: {
-    helper: true,
+  sharePort: { helper: true, script: `${UNPACK}\nexec "$W/node-helper" share-port --port "$PORT" --exe "$F"` },
+  // $TO: old, new or none (src/core/steering.ts); $MIGRATE=1: the node's net.ipv4.tcp_migrate_req, mounted at $S,
+  // is set to 1 for the hand-over, its value kept first in the backup directory (once: a run again keeps the
+  // first), and put back by none. A value that cannot be kept or set exits 5: the hand-over goes on unsteered.
+  steer: {
+    helper: true, backup: 'rw', sysctl: true,
     script: [
-      ': "${H:=/h}" "${W:=/w}"',
-      'gunzip -c "$H/node-helper.gz" > "$W/node-helper" || { echo "cannot unpack the node helper" >&2; exit 1; }',
-      'echo "$SHA  $W/node-helper" | sha256sum -c - >/dev/null 2>&1 || { rm -f "$W/node-helper"; echo "the node helper does not match its checksum; nothing was changed" >&2; exit 1; }',
-      'chmod 700 "$W/node-helper"',
-      'exec "$W/node-helper" share-port --port "$PORT" --exe "$F"',
+      UNPACK,
+      ': "${S:=/s/tcp_migrate_req}"',
+      'K="$B/tcp_migrate_req.orig"',
+      'if [ "$TO" = none ]; then',
+      '  "$W/node-helper" steer --port "$PORT" --exe "$F" --to none; rc=$?',
+      '  if [ -f "$K" ]; then { cat "$K" > "$S" && rm -f "$K"; } || { echo "cannot put net.ipv4.tcp_migrate_req back to $(cat "$K"); set it by hand on the node (sysctl -w) and delete $K" >&2; exit 1; }; fi',
+      '  exit $rc',
+      'fi',
+      'if [ "$MIGRATE" = 1 ]; then',
+      '  if [ ! -f "$K" ]; then { cat "$S" > "$B/.tcp_migrate_req.tmp" && mv -f "$B/.tcp_migrate_req.tmp" "$K"; } || { rm -f "$B/.tcp_migrate_req.tmp"; echo "cannot keep the node\'s net.ipv4.tcp_migrate_req (disk full?)" >&2; exit 5; }; fi',
+      '  echo 1 > "$S" || { echo "cannot set net.ipv4.tcp_migrate_req" >&2; exit 5; }',
+      'fi',
+      'exec "$W/node-helper" steer --port "$PORT" --exe "$F" --to "$TO"',
     ].join('\n'),
   },
   removeBackups: {
@@ -154,6 +180,10 @@ export function agentPod(name: string, node: string, dirs: NodeDirs, image: stri
     mounts.push({ name: 'helper', mountPath: '/h', readOnly: true });
     volumes.push({ name: 'work', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } });
     mounts.push({ name: 'work', mountPath: '/w', readOnly: false });
+  }
+  if (spec.sysctl && env['MIGRATE'] === '1') {
+    volumes.push({ name: 'sysctl', hostPath: { path: '/proc/sys/net/ipv4/tcp_migrate_req', type: 'File' } });
+    mounts.push({ name: 'sysctl', mountPath: '/s/tcp_migrate_req', readOnly: false });
   }
   if (spec.manifests) {
     volumes.push({ name: 'manifests', hostPath: { path: dirs.manifests, type: 'Directory' } });
@@ -259,23 +289,32 @@ const HELPER_FALLBACK = { 3: 'nothing to act on', 4: 'the kernel lacks it', 5: '
  * (created for the call, deleted after it whatever happened) and is checked against its sha256 before it runs.
  */
 export function agentNodeSockets(o: AgentOptions & { helper: NodeHelper }): NodeSockets {
+  // The helper's ConfigMap for one call: created (one a killed run left is replaced), deleted after it whatever happened.
+  const withHelper = async <T>(arch: HelperArch, f: (sha256: string) => Promise<T>): Promise<T> => {
+    const b = o.helper.binary(arch);
+    const cm = helperConfigMapName(arch);
+    const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': HELPER_COMPONENT }, annotations: { [`${API_GROUP}/sha256`]: b.sha256 } }, binaryData: { 'node-helper.gz': b.gz.toString('base64') } };
+    await createOrReplace(o.kube, paths.configMaps(NAMESPACE), paths.configMap(NAMESPACE, cm), body);
+    try {
+      return await f(b.sha256);
+    } finally {
+      await o.kube.delete(paths.configMap(NAMESPACE, cm)).catch(() => false);
+    }
+  };
+  const soft = { soft: Object.keys(HELPER_FALLBACK).map(Number) };
+  const why = (r: { exitCode: number; output: string | null }) => `${HELPER_FALLBACK[r.exitCode as 3 | 4 | 5]}: ${r.output ?? ''}`.trim();
   return {
-    async sharePort(node, dirs, arch, exe, port) {
-      const b = o.helper.binary(arch);
-      const cm = helperConfigMapName(arch);
-      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, namespace: NAMESPACE, labels: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, 'app.kubernetes.io/component': HELPER_COMPONENT }, annotations: { [`${API_GROUP}/sha256`]: b.sha256 } }, binaryData: { 'node-helper.gz': b.gz.toString('base64') } };
-      // One a killed run left is replaced.
-      await createOrReplace(o.kube, paths.configMaps(NAMESPACE), paths.configMap(NAMESPACE, cm), body);
-      try {
-        const r = await runAgent(o, 'sharePort', node, dirs, exe, undefined, { SHA: b.sha256, PORT: String(port) }, { helperArch: arch, soft: Object.keys(HELPER_FALLBACK).map(Number) });
-        if (r.exitCode === 0) {
-          const shared = JSON.parse(r.output ?? '[]') as Array<{ alreadyShared: boolean }>;
-          return { done: true, already: shared.length > 0 && shared.every((x) => x.alreadyShared) };
-        }
-        return { done: false, why: `${HELPER_FALLBACK[r.exitCode as 3 | 4 | 5]}: ${r.output ?? ''}`.trim() };
-      } finally {
-        await o.kube.delete(paths.configMap(NAMESPACE, cm)).catch(() => false);
-      }
-    },
+    sharePort: (node, dirs, arch, exe, port) => withHelper(arch, async (sha) => {
+      const r = await runAgent(o, 'sharePort', node, dirs, exe, undefined, { SHA: sha, PORT: String(port) }, { helperArch: arch, ...soft });
+      if (r.exitCode !== 0) return { done: false, why: why(r) };
+      const shared = JSON.parse(r.output ?? '[]') as Array<{ alreadyShared: boolean }>;
+      return { done: true, already: shared.length > 0 && shared.every((x) => x.alreadyShared) };
+    }),
+    steer: (node, dirs, arch, exe, port, to, migrate) => withHelper(arch, async (sha) => {
+      const r = await runAgent(o, 'steer', node, dirs, exe, undefined, { SHA: sha, PORT: String(port), TO: to, MIGRATE: migrate ? '1' : '0' }, { helperArch: arch, ...soft });
+      if (r.exitCode !== 0) return { done: false, why: why(r) };
+      const out = JSON.parse(r.output?.trim().split('\n').pop() ?? '{}') as { wasAttached?: boolean };
+      return { done: true, wasAttached: out.wasAttached === true };
+    }),
   };
 }

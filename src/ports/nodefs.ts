@@ -48,10 +48,17 @@ export interface NodeSockets {
    * the caller restarts the static pod with the flag instead.
    */
   sharePort(node: string, dirs: NodeDirs, arch: HelperArch, exe: string, port: number): Promise<{ done: true; already: boolean } | { done: false; why: string }>;
+  /**
+   * Steers the port's SO_REUSEPORT group (src/core/steering.ts): `old` or `new` attaches the program (and, with
+   * `migrate`, sets net.ipv4.tcp_migrate_req=1, keeping the node's value in the backup directory); `none` detaches
+   * it and puts the kept value back. done: false (with why) when the node cannot: the hand-over goes on unsteered.
+   */
+  steer(node: string, dirs: NodeDirs, arch: HelperArch, exe: string, port: number, to: SteerTo, migrate: boolean): Promise<{ done: true; wasAttached: boolean } | { done: false; why: string }>;
 }
 
 export type { BackupOwner } from '../core/snapshot.ts';
 import type { HelperArch } from '../core/port-sharing.ts';
+import type { SteerTo } from '../core/steering.ts';
 import type { BackupOwner } from '../core/snapshot.ts';
 
 export function nodeDirs(staticPodPath: string): NodeDirs {

@@ -17,8 +17,8 @@ const DIRS = nodeDirs('/etc/kubernetes/manifests');
 type PodSpec = { nodeName: string; automountServiceAccountToken: boolean; volumes: Array<{ name: string; hostPath: { path: string; type: string } }>; containers: Array<{ image: string; securityContext: Record<string, unknown>; volumeMounts: Array<{ name: string; mountPath: string; readOnly: boolean }>; command: string[] }> };
 const specOf = (op: keyof typeof AGENT_OPS) => (agentPod('a', 'cp-1', DIRS, 'busybox:x', op, { F: 'kube-apiserver.yaml' }) as Obj & { spec: PodSpec }).spec;
 
-/** The operations on files; sharePort runs the node helper (its own test below). */
-const FILE_OPS = (Object.keys(AGENT_OPS) as Array<keyof typeof AGENT_OPS>).filter((op) => op !== 'sharePort');
+/** The operations on files; sharePort and steer run the node helper (their own tests below). */
+const FILE_OPS = (Object.keys(AGENT_OPS) as Array<keyof typeof AGENT_OPS>).filter((op) => !('helper' in AGENT_OPS[op]));
 
 describe('node agent pod', () => {
   it('for sharePort: the host\'s PID namespace and CAP_SYS_PTRACE only, the helper from a ConfigMap, no host path', () => {
@@ -35,6 +35,17 @@ describe('node agent pod', () => {
     ] as never);
     assert.deepEqual(s.containers[0]!.volumeMounts.map((m) => `${m.name}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`), ['helper:/h:ro', 'work:/w:rw']);
     for (const op of FILE_OPS) assert.equal((specOf(op) as { hostPID?: boolean }).hostPID, undefined, `${op} stays out of the host's PID namespace`);
+  });
+
+  it('for steer: the helper\'s privileges, the backup directory, and the node\'s tcp_migrate_req file only when it is to be set', () => {
+    const spec = (migrate: string) => (agentPod('a', 'cp-1', DIRS, 'busybox:x', 'steer', { F: 'kube-apiserver', SHA: 'x', PORT: '6443', TO: 'old', MIGRATE: migrate }, 'amd64') as Obj & { spec: PodSpec & { hostPID?: boolean } }).spec;
+    const mounts = (s: PodSpec) => s.containers[0]!.volumeMounts.map((m) => `${m.name}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`);
+    const withSysctl = spec('1');
+    assert.equal(withSysctl.hostPID, true);
+    assert.deepEqual((withSysctl.containers[0]!.securityContext as { capabilities: unknown }).capabilities, { drop: ['ALL'], add: ['SYS_PTRACE'] });
+    assert.deepEqual(mounts(withSysctl), ['helper:/h:ro', 'work:/w:rw', 'sysctl:/s/tcp_migrate_req:rw', 'backup:/b:rw']);
+    assert.deepEqual(withSysctl.volumes.find((v) => v.name === 'sysctl')!.hostPath, { path: '/proc/sys/net/ipv4/tcp_migrate_req', type: 'File' });
+    assert.deepEqual(mounts(spec('0')), ['helper:/h:ro', 'work:/w:rw', 'backup:/b:rw'], 'a kernel without it: no such file is mounted (a File hostPath that is missing would keep the pod from starting)');
   });
 
   it('mounts only the directories its operation touches, read-only where it only reads', () => {
@@ -219,6 +230,38 @@ for (const shell of shells) {
       assert.deepEqual(n.files(n.M), ['etcd.yaml']);
     });
 
+    it('steer: keeps the node\'s tcp_migrate_req once, sets 1, runs the checked helper; none detaches and puts the value back', () => {
+      const n = node();
+      const H = join(n.B, '..', 'h'), W = join(n.B, '..', 'w'), S = join(n.B, '..', 'tcp_migrate_req');
+      mkdirSync(H); mkdirSync(W);
+      const fake = `#!${shell.sh === 'sh' ? '/bin/sh' : shell.sh}\necho "helper $*" >> "${join(W, 'calls')}"\n[ "$7" = none ] && echo '{"to":"none","listenerPids":[1],"wasAttached":true}' || echo '{"to":"x"}'\n`;
+      writeFileSync(join(H, 'node-helper.gz'), execFileSync('gzip', ['-c'], { input: fake }));
+      const sha = execFileSync('sha256sum', { input: fake, encoding: 'utf8' }).split(' ')[0]!;
+      writeFileSync(S, '0\n');
+      const steer = (TO: string, MIGRATE: string, SHA = sha) => spawnSync(shell.sh, ['-c', agentScript('steer')], { env: { PATH: `${shell.PATH}:/usr/bin:/bin`, B: n.B, H, W, S, F: 'kube-apiserver', SHA, PORT: '6443', TO, MIGRATE }, encoding: 'utf8' });
+      let r = steer('old', '1');
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(readFileSync(S, 'utf8').trim(), '1');
+      assert.equal(readFileSync(join(n.B, 'tcp_migrate_req.orig'), 'utf8').trim(), '0');
+      r = steer('new', '1');
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(readFileSync(join(n.B, 'tcp_migrate_req.orig'), 'utf8').trim(), '0', 'a second set keeps the first value, not its own 1');
+      r = steer('none', '1');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /"wasAttached":true/);
+      assert.equal(readFileSync(S, 'utf8').trim(), '0', 'put back');
+      assert.equal(existsSync(join(n.B, 'tcp_migrate_req.orig')), false);
+      assert.deepEqual(readFileSync(join(W, 'calls'), 'utf8').trim().split('\n'), ['--to old', '--to new', '--to none'].map((t) => `helper steer --port 6443 --exe kube-apiserver ${t}`));
+      writeFileSync(S, '0\n');
+      r = steer('old', '0');
+      assert.equal(readFileSync(S, 'utf8').trim(), '0', 'MIGRATE=0 leaves it');
+      assert.equal(existsSync(join(n.B, 'tcp_migrate_req.orig')), false);
+      r = steer('old', '1', '0'.repeat(64));
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /does not match its checksum/);
+      assert.equal(readFileSync(S, 'utf8').trim(), '0', 'a helper that fails its check changes nothing');
+    });
+
     it('removeBackups empties the backup directory, dotfiles too, and leaves the directory itself', () => {
       const n = node();
       for (const f of ['kube-apiserver.checkpoint.yaml', 'cluster-uid', '.kube-apiserver.yaml.tmp', '..odd']) writeFileSync(join(n.B, f), 'x');
@@ -277,8 +320,18 @@ describe('node sockets through the node helper', () => {
       assert.match((r as { why: string }).why, why);
       assert.ok(w.kube.calls.some((c) => c.startsWith('DELETE') && c.includes('node-helper')), `exit ${code}: the ConfigMap still goes`);
     }
+    const s = await world(4, 'node-helper: setsockopt SO_ATTACH_REUSEPORT_CBPF: the kernel does not have it\n').sockets.steer('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443, 'old', true);
+    assert.deepEqual(s, { done: false, why: 'the kernel lacks it: node-helper: setsockopt SO_ATTACH_REUSEPORT_CBPF: the kernel does not have it' });
     const w = world(1, 'node-helper: the node helper does not match its checksum; nothing was changed\n');
     await assert.rejects(w.sockets.sharePort('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443), /failed to sharePort kube-apiserver \(exit 1\): .*does not match its checksum/);
     assert.ok(w.kube.calls.some((c) => c.startsWith('DELETE') && c.includes('node-helper')));
+  });
+
+  it('steer: passes where to and whether to set tcp_migrate_req, and reads whether a program was attached', async () => {
+    const w = world(0, '{"to":"none","listenerPids":[42],"wasAttached":true}\n');
+    assert.deepEqual(await w.sockets.steer('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443, 'none', true), { done: true, wasAttached: true });
+    const pod = w.seen.find((o) => o.kind === 'Pod') as Obj & { spec: { containers: Array<{ env: Array<{ name: string; value: string }> }> } };
+    assert.deepEqual(Object.fromEntries(pod.spec.containers[0]!.env.map((e) => [e.name, e.value])), { SHA: 'f'.repeat(64), PORT: '6443', TO: 'none', MIGRATE: '1', F: 'kube-apiserver' });
+    assert.ok(w.kube.calls.includes(`DELETE ${paths.configMap('kube-system', 'kubectl-selfhost-node-helper-amd64')}`));
   });
 });

@@ -110,11 +110,26 @@ describe('mutators', () => {
     assert.deepEqual(nodeNeutralAddresses(empty(), 'kube-scheduler'), empty(), 'no component container: unchanged');
   });
 
-  it('probesWithoutNodeAddress drops only the probe host', () => {
+  it('probesWithoutNodeAddress: the apiserver listening on every address is probed at the steering address; else only the node\'s host goes', () => {
     assert.deepEqual(probesWithoutNodeAddress(empty()), empty());
     const c = probesWithoutNodeAddress(filled(), 'kube-apiserver').spec.containers[0]!;
-    assert.deepEqual(c.livenessProbe, { httpGet: { path: '/livez', port: 6443 }, periodSeconds: 10 });
-    assert.deepEqual(c.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
+    assert.deepEqual(c.livenessProbe, { httpGet: { host: '127.100.0.1', path: '/livez', port: 6443 }, periodSeconds: 10 });
+    assert.deepEqual(c.readinessProbe, { httpGet: { host: '127.100.0.1', path: '/readyz', port: 6443 } });
+    for (const bind of ['0.0.0.0', '::']) {
+      const t = filled();
+      t.spec.containers[0]!.command!.push(`--bind-address=${bind}`);
+      assert.equal(probesWithoutNodeAddress(t, 'kube-apiserver').spec.containers[0]!.readinessProbe!.httpGet!.host, '127.100.0.1', bind);
+    }
+    // Bound to one address, the probe address would not reach it: the node's host is dropped, as for other components.
+    const bound = filled();
+    bound.spec.containers[0]!.command!.push('--bind-address=10.0.0.1');
+    const b = probesWithoutNodeAddress(bound, 'kube-apiserver').spec.containers[0]!;
+    assert.deepEqual(b.livenessProbe, { httpGet: { path: '/livez', port: 6443 }, periodSeconds: 10 });
+    assert.deepEqual(b.readinessProbe, { httpGet: { path: '/readyz', port: 6443 } });
+    const scheduler = filled();
+    scheduler.spec.containers[0]!.name = 'kube-scheduler';
+    scheduler.spec.containers[0]!.command = ['kube-scheduler'];
+    assert.deepEqual(probesWithoutNodeAddress(scheduler, 'kube-scheduler').spec.containers[0]!.livenessProbe, { httpGet: { path: '/livez', port: 6443 }, periodSeconds: 10 });
   });
 
   it('withoutHostPorts drops ports and gives named probe ports their number', () => {

@@ -173,7 +173,9 @@ describe('the node helper', { skip }, () => {
     assert.equal(steer('old').wasAttached, false);
     assert.deepEqual(clients(ns.pid!, '192.0.2.1', 40), { A: 40 }, 'IPv4 from elsewhere: the old one');
     assert.deepEqual(clients(ns.pid!, '2001:db8::1', 40), { A: 40 }, 'IPv6 from elsewhere: the old one');
-    assert.equal(steer('new').wasAttached, true);
+    // Through its own socket the helper attaches without detaching first (no window for the hash to give that socket
+    // a connection), so whether a program was there is not known and not claimed.
+    assert.equal(steer('new').wasAttached, !mptcp);
     assert.deepEqual(clients(ns.pid!, '192.0.2.1', 40), { B: 40 }, 'from elsewhere: the new one');
     assert.equal(steer('none').wasAttached, true, 'detached');
     const hash = clients(ns.pid!, '192.0.2.1', 60);

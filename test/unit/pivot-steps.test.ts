@@ -45,7 +45,7 @@ function world(c: Component, dryRun: DryRun = 'none') {
   kube.create = async (path, body, o) => {
     const out = await origCreate(path, body, o);
     if (path === paths.daemonSets('kube-system') && !o?.dryRun) {
-      kube.put(paths.pods('kube-system'), { metadata: { name: `${c}-abcde`, labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: c } }, spec: { nodeName: NODE.name, containers: [{}] }, status: ready } as Obj);
+      kube.put(paths.pods('kube-system'), { metadata: { name: `${c}-abcde`, labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: c } }, spec: { nodeName: NODE.name, containers: [{}] }, status: { ...ready, containerStatuses: [{ restartCount: 0, state: { running: { startedAt: '2026-01-02T03:01:00Z' } } }] } } as Obj);
     }
     return out;
   };
@@ -178,6 +178,79 @@ describe('pivot steps against fakes at the ports', () => {
       /gave up after 10s waiting for the DaemonSet pod of kube-scheduler on cp-1 to serve; last seen: no pod; no DaemonSet pod was created/,
     );
     assert.equal(w.files.manifests.has('cp-1/kube-scheduler.yaml'), true, 'the static manifest stays when the hand-over cannot happen');
+  });
+});
+
+describe('steered apiserver hand-over (src/core/steering.ts)', () => {
+  const steered = (kernel = '6.1.0-18-amd64') => {
+    const w = world('kube-apiserver');
+    w.snapshot.nodes[0] = { ...w.snapshot.nodes[0]!, kernel, arch: 'amd64' };
+    return { w, plan: buildPlan(w.snapshot, { components: ['kube-apiserver'], helperArchs: ['amd64'] }, w.ctx.clock.now()) };
+  };
+  const steerIds = (ids: string[]) => ids.filter((id) => /^(steer|steer-new|unsteer|gate|daemonset|checkpoint|handover)\//.test(id));
+
+  it('plans the program before the gate opens, to the new process before its checkpoint, detached after the hand-over', () => {
+    const { plan } = steered();
+    assert.deepEqual(steerIds(plan.steps.map((x) => x.id)), [
+      'steer/kube-apiserver/cp-1', 'gate/kube-apiserver/cp-1', 'daemonset/kube-apiserver',
+      'steer-new/kube-apiserver/cp-1', 'checkpoint/kube-apiserver/cp-1', 'handover/kube-apiserver/cp-1', 'unsteer/kube-apiserver/cp-1',
+    ]);
+    const first = plan.steps.find((x) => x.id === 'steer/kube-apiserver/cp-1')!;
+    assert.match(first.description, /tcp_migrate_req=1, its value kept/);
+    assert.match(plan.steps.find((x) => x.action === 'handover')!.cost, /^none expected/);
+  });
+
+  it('a kernel before 5.14 is steered without tcp_migrate_req; one without pidfd_getfd, or other components, not at all', () => {
+    const old = steered('5.10.0-28-amd64').plan;
+    assert.equal(old.steps.filter((x) => x.action === 'steer').every((x) => x.action === 'steer' && !x.migrate), true);
+    assert.match(old.steps.find((x) => x.action === 'handover')!.cost, /may reset a few .* no tcp_migrate_req/);
+    const none = steered('5.4.0-150-generic').plan;
+    assert.equal(none.steps.some((x) => x.action === 'steer'), false);
+    assert.match(none.steps.find((x) => x.action === 'handover')!.cost, /shared by the kernel's hash .*not steered: kernel 5\.4 lacks pidfd_getfd/);
+    const w = world('kube-scheduler');
+    w.snapshot.nodes[0] = { ...w.snapshot.nodes[0]!, kernel: '6.1.0', arch: 'amd64' };
+    assert.equal(buildPlan(w.snapshot, { components: ['kube-scheduler'], helperArchs: ['amd64'] }, w.ctx.clock.now()).steps.some((x) => x.action === 'steer'), false);
+  });
+
+  it('runs old before the DaemonSet pod can start, new once it is ready, none at the end', async () => {
+    const { w, plan } = steered();
+    const ids = new Set(['steer/kube-apiserver/cp-1', 'gate/kube-apiserver/cp-1', 'daemonset/kube-apiserver', 'steer-new/kube-apiserver/cp-1', 'unsteer/kube-apiserver/cp-1']);
+    await runSteps(pivotSteps(plan.steps).filter((x) => ids.has(x.id)), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.deepEqual(relevant(w.kube.calls).filter((x) => /steer|PATCH|CREATE \/apis/.test(x)), [
+      'node cp-1: steer port 6443 of kube-apiserver to old, tcp_migrate_req (amd64)',
+      'PATCH /api/v1/nodes/cp-1 {"metadata":{"labels":{"kubectl-selfhost.dev/self-hosted-kube-apiserver":"true"}}}',
+      'CREATE /apis/apps/v1/namespaces/kube-system/daemonsets/kube-apiserver',
+      'node cp-1: steer port 6443 of kube-apiserver to new, tcp_migrate_req (amd64)',
+      'node cp-1: steer port 6443 of kube-apiserver to none, tcp_migrate_req (amd64)',
+    ]);
+  });
+
+  it('waits for the DaemonSet pod to be ready before steering to it, and fails naming it when it never is', async () => {
+    const { w, plan } = steered();
+    w.kube.put(paths.pods('kube-system'), { metadata: { name: 'kube-apiserver-abcde', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: 'cp-1', containers: [{}] }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ restartCount: 0, state: { running: { startedAt: '2026-01-02T03:05:00Z' } } }] } } as Obj);
+    const step = pivotSteps(plan.steps).filter((x) => x.id === 'steer-new/kube-apiserver/cp-1');
+    await assert.rejects(runSteps(step, w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now())), /DaemonSet pod of kube-apiserver on cp-1 to be ready.*kube-apiserver-abcde/s);
+    assert.equal(relevant(w.kube.calls).some((x) => x.includes('steer port')), false, 'not steered to a process that is not ready');
+  });
+
+  it('a static apiserver that started after its DaemonSet pod (the group\'s order unknown) is not steered: the program is detached', async () => {
+    const { w, plan } = steered();
+    w.kube.put(paths.pods('kube-system'), { metadata: { name: 'kube-apiserver-abcde', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: 'cp-1', containers: [{}] }, status: { ...ready, containerStatuses: [{ restartCount: 0, state: { running: { startedAt: '2026-01-02T02:00:00Z' } } }] } } as Obj);
+    const notes: string[] = [];
+    w.r.emit = ((e: { type: string; skipped?: string }) => { if (e.type === 'step-done' && e.skipped) notes.push(e.skipped); }) as never;
+    await runSteps(pivotSteps(plan.steps).filter((x) => x.id === 'steer-new/kube-apiserver/cp-1'), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.deepEqual(relevant(w.kube.calls), ['node cp-1: steer port 6443 of kube-apiserver to none, tcp_migrate_req (amd64)']);
+    assert.match(notes[0]!, /^not steered: the static apiserver on cp-1 started after its DaemonSet pod/);
+  });
+
+  it('a node that cannot be steered is no failure: the hand-over goes on, and the step says why', async () => {
+    const { w, plan } = steered();
+    w.ctx.sockets = fakeSockets(w.kube.calls, undefined, () => ({ done: false, why: 'the kernel lacks it: setsockopt SO_ATTACH_REUSEPORT_CBPF' }));
+    const notes: string[] = [];
+    w.r.emit = ((e: { type: string; skipped?: string }) => { if (e.type === 'step-done' && e.skipped) notes.push(e.skipped); }) as never;
+    const r = await runSteps(pivotSteps(plan.steps).filter((x) => x.id === 'steer/kube-apiserver/cp-1'), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.equal(r.state, 'completed');
+    assert.match(notes[0]!, /^not steered \(the kernel lacks it: .*\); new connections are shared by the kernel's hash/);
   });
 });
 

@@ -80,6 +80,16 @@ describe('buildRollbackPlan', () => {
     assert.deepEqual(buildRollbackPlan(pivoted(), all, NOW).steps.filter((st) => st.action === 'forget-node'), [], 'none without a gone node');
   });
 
+  it('where the node helper can run, a steering program and tcp_migrate_req a killed pivot left are undone before anything else', () => {
+    const s = pivoted();
+    s.nodes[0] = { ...s.nodes[0]!, kernel: '6.1.0', arch: 'amd64' };
+    const ids = (archs: string[]) => buildRollbackPlan(s, { ...all, helperArchs: archs }, NOW).steps.map((st) => st.id).filter((id) => /kube-apiserver/.test(id));
+    assert.deepEqual(ids(['amd64']).slice(0, 3), ['unsteer/kube-apiserver/cp-1', 'guard/kube-apiserver', 'restore/kube-apiserver/cp-1']);
+    const st = buildRollbackPlan(s, { ...all, helperArchs: ['amd64'] }, NOW).steps.find((x) => x.action === 'steer');
+    assert.deepEqual(st && st.action === 'steer' ? [st.to, st.migrate, st.arch] : null, ['none', true, 'amd64']);
+    assert.equal(ids([]).some((id) => id.startsWith('unsteer/')), false, 'no helper in this build: nothing it could have left');
+  });
+
   it('every static pod comes back from its DaemonSet template as the original, but for the port-sharing flag', () => {
     for (const c of COMPONENTS) {
       const back = toStaticPod(c, toDaemonSet(c, original(c)).spec.template, { name: 'cp-1', address: '10.0.0.7' }, original(c));
@@ -94,6 +104,7 @@ describe('buildRollbackPlan', () => {
     const main = back.spec.containers[0]!;
     assert.equal(readFlag(main, '--advertise-address'), '10.0.0.8');
     assert.equal(main.env, undefined, 'no downward API in a static pod');
+    for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) assert.equal(main[k]?.httpGet?.host, undefined, `${k}: not the DaemonSet's steering probe address`);
     assert.equal(back.metadata.labels?.['app.kubernetes.io/managed-by'], undefined, 'never taken for a DaemonSet pod');
     for (const f of ['nodeSelector', 'tolerations', 'dnsPolicy', 'automountServiceAccountToken']) assert.equal(back.spec[f], undefined, f);
     assert.throws(() => toStaticPod(c, toDaemonSet(c, original(c)).spec.template, { name: 'cp-3', address: null }, null), /cp-3 has no InternalIP/);

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { Component } from '../components.ts';
 import { mainContainer, mapMainContainer, readFlag, setFlag } from '../container.ts';
 import type { Container, Pod, PodTemplate } from '../k8s-types.ts';
+import { listensOnProbeAddress, PROBE_ADDRESS } from '../steering.ts';
 
 export const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
 export const HOST_IP = '$(HOST_IP)';
@@ -37,11 +38,21 @@ export function nodeNeutralAddresses(t: PodTemplate, component?: Component): Pod
   }, component);
 }
 
-/** The component's probes lose a `host` that names one node (loopback stays: it is the same on every node). */
+/**
+ * The component's probes lose a `host` that names one node (loopback stays: it is the same on every node). The
+ * apiserver's HTTP probes go to the steering probe address instead wherever it listens on every address, so that
+ * during a steered hand-over the kubelet probes the DaemonSet pod's own process (src/core/steering.ts); unsteered,
+ * that address reaches the port as the node's own does.
+ */
 export function probesWithoutNodeAddress(t: PodTemplate, component?: Component): PodTemplate {
+  const probeAt = component === 'kube-apiserver' && listensOnProbeAddress(t) ? PROBE_ADDRESS : undefined;
   return mapMainContainer(t, (c) => {
     const out: Container = { ...c };
     for (const key of PROBES) {
+      if (probeAt !== undefined && c[key]?.httpGet) {
+        out[key] = { ...c[key], httpGet: { ...c[key]!.httpGet!, host: probeAt } };
+        continue;
+      }
       const host = c[key]?.httpGet?.host;
       if (host === undefined || isNeutralAddress(host)) continue;
       const { host: _host, ...httpGet } = c[key]!.httpGet!;

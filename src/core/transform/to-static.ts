@@ -6,6 +6,7 @@ import type { Component } from '../components.ts';
 import type { Container, ObjectMeta, Pod, PodSpec } from '../k8s-types.ts';
 import { MANAGED_BY_KEY, NAMESPACE, SOURCE_HASH_ANNOTATION } from '../labels.ts';
 import { mainContainerIndex, readFlag, setFlag } from '../container.ts';
+import { PROBE_ADDRESS } from '../steering.ts';
 
 export interface NodeAddress {
   name: string;
@@ -56,12 +57,18 @@ function fromOriginal(c: Container, original: Container | undefined): Container 
   const ports = (original?.['ports'] ?? []) as Port[];
   if (ports.length > 0 && out['ports'] === undefined) out['ports'] = structuredClone(ports);
   for (const key of PROBES) {
-    const probe = c[key];
+    let probe = c[key];
     if (!probe?.httpGet) continue;
+    // The steering probe address is the DaemonSet's (node-neutral.ts): the static pod probes where the original did.
+    if (probe.httpGet.host === PROBE_ADDRESS) {
+      const { host: _steered, ...httpGet } = probe.httpGet;
+      probe = { ...probe, httpGet };
+      out[key] = probe;
+    }
     const host = original?.[key]?.httpGet?.host;
     const named = ports.find((p) => p.name !== undefined && p.containerPort === probe.httpGet!.port && original?.[key]?.httpGet?.port === p.name);
-    if ((host !== undefined && probe.httpGet.host === undefined) || named) {
-      out[key] = { ...probe, httpGet: { ...probe.httpGet, ...(host !== undefined && probe.httpGet.host === undefined ? { host } : {}), ...(named ? { port: named.name! } : {}) } };
+    if ((host !== undefined && probe.httpGet!.host === undefined) || named) {
+      out[key] = { ...probe, httpGet: { ...probe.httpGet!, ...(host !== undefined && probe.httpGet!.host === undefined ? { host } : {}), ...(named ? { port: named.name! } : {}) } };
     }
   }
   return out;
