@@ -1,7 +1,9 @@
 // e2e helpers: run the built kubectl-selfhost and kubectl against the real test bed (KUBECONFIG set by
 // scripts/e2e.sh), read the node's static pod directory, and wait with bounded polls.
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 
 export const REPO = join(import.meta.dirname, '..', '..');
@@ -149,4 +151,36 @@ export function restoreStaticControlPlane(suite: string): void {
   console.log(`# ${suite} left ${left.join(', ')} behind; rolling back before the next suite`);
   const r = selfhost(['rollback', '--yes']);
   console.log(`# rollback after ${suite}: exit ${r.code}\n${(r.out + r.err).trim().split('\n').slice(-5).map((l) => `#   ${l}`).join('\n')}`);
+}
+
+const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
+let helperBin: string | null = null;
+
+/** This build's node helper, unpacked once where the host (and the single node, which shares its files) can run it. */
+function nodeHelperBin(): string {
+  if (helperBin) return helperBin;
+  const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const file = join(mkdtempSync(join(tmpdir(), 'e2e-helper-')), 'node-helper');
+  writeFileSync(file, gunzipSync(readFileSync(join(REPO, 'dist', 'node-helper', `node-helper-linux-${arch}.gz`))));
+  chmodSync(file, 0o700);
+  return (helperBin = file);
+}
+
+/** The single node's net.ipv4.tcp_migrate_req (the value in its network namespace). */
+export function migrateReq(): string {
+  return execFileSync('bash', [BED, 'exec', 'cat', '/proc/sys/net/ipv4/tcp_migrate_req'], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * What a run left on the single node of steering (src/core/steering.ts): net.ipv4.tcp_migrate_req not as it was
+ * before the suite, a program on the apiserver's port (the helper's detach tells, and detaches it).
+ */
+export function steeringLeft(migrateBefore: string): string[] {
+  const left: string[] = [];
+  const now = migrateReq();
+  if (now !== migrateBefore) left.push(`net.ipv4.tcp_migrate_req=${now} (it was ${migrateBefore})`);
+  const r = spawnSync('bash', [BED, 'exec', nodeHelperBin(), 'steer', '--port', '6443', '--exe', 'kube-apiserver', '--to', 'none'], { encoding: 'utf8' });
+  if (r.status === 0 && (JSON.parse(r.stdout) as { wasAttached: boolean }).wasAttached) left.push('a steering program on port 6443');
+  else if (r.status !== 0 && r.status !== 3) left.push(`cannot tell whether a steering program is left: ${r.stderr.trim()}`);
+  return left;
 }

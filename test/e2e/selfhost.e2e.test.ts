@@ -5,13 +5,16 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { dump, loadAll } from 'js-yaml';
 import { probed as probeDuring } from './prober.ts';
 import {
   agentPods, backupsLeft, endpointGuards, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
-  restoreStaticControlPlane, staticManifests, status, tryKubectl, until, Fatal,
+  restoreStaticControlPlane, staticManifests, status, tryKubectl, until, Fatal, migrateReq, steeringLeft,
 } from './helpers.ts';
+
+/** The node's net.ipv4.tcp_migrate_req before the suite: every run puts it back. */
+let migrateBefore = '';
 
 const figures: string[] = [];
 const report = (line: string) => {
@@ -30,6 +33,7 @@ function assertStaticControlPlane(): void {
   assert.deepEqual(endpointGuards(), [], 'the endpoint guard is gone');
   assert.deepEqual(backupsLeft(), [], 'nothing of the tool left on the node');
   assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-checkpoints']), null);
+  assert.deepEqual(steeringLeft(migrateBefore), [], 'no steering program and no changed sysctl left on the node');
 }
 
 function assertSelfHosted(): void {
@@ -40,6 +44,7 @@ function assertSelfHosted(): void {
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kubectl-selfhost-checkpointer.yaml'], 'no static control-plane manifests left; the checkpointer for reboot recovery');
   assert.deepEqual(agentPods(), []);
   assert.deepEqual(endpointGuards(), [], 'the endpoint guard is gone');
+  assert.deepEqual(steeringLeft(migrateBefore), [], 'no steering program and no changed sysctl left on the node');
 }
 
 /** Starts a pivot and SIGKILLs it once the journal shows the apiserver's hand-over under way. */
@@ -61,6 +66,7 @@ async function killDuringApiserverHandover(): Promise<void> {
 }
 
 describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, () => {
+  before(() => { migrateBefore = migrateReq(); });
   after(() => restoreStaticControlPlane('the selfhost suite'));
 
   it('plan reads the live cluster: context first, three components to pivot, exit 1', () => {
