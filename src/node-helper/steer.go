@@ -176,7 +176,7 @@ func steer(a steerArgs, root string) (steerResult, error) {
 	// The program belongs to the group: any member's socket reaches it. Detaching first tells whether one was there.
 	err = withCopy(ls[0], func(listener int) error {
 		err := steerThrough(listener, a, &r)
-		if errors.Is(err, errMPTCP) {
+		if errors.Is(err, errMPTCP) || errors.Is(err, errNoGroup) {
 			// Go 1.24 and later listen with MPTCP where the kernel has it (kube-apiserver 1.34 does), and Linux refuses
 			// reuseport programs on MPTCP sockets: through a TCP socket of our own in the group instead (withMember).
 			// Attached without a detach first (attaching replaces a program at once): between the two, the hash could
@@ -195,6 +195,11 @@ func steer(a steerArgs, root string) (steerResult, error) {
 
 // errMPTCP: the socket refused the program's socket options (EOPNOTSUPP, net/mptcp/sockopt.c): an MPTCP listener.
 var errMPTCP = errors.New("an MPTCP socket: no reuseport program through it")
+
+// errNoGroup: a listener given SO_REUSEPORT in place (share-port) is in no group until a second socket joins it (the
+// kernel makes the group then), so a program cannot be attached to it alone (EINVAL); withMember's socket joining
+// makes the group, which stays after that socket has gone.
+var errNoGroup = errors.New("a listener alone, shared in place: no SO_REUSEPORT group yet")
 
 // steerThrough detaches the group's program (noting whether there was one) and, unless --to none, attaches the
 // steering program, through fd, a socket of the group: the listener's own (a copy of it), or withMember's.
@@ -233,7 +238,7 @@ func attach(fd int, a steerArgs) error {
 	}{len: uint16(len(prog)), filter: &prog[0]}
 	if _, _, e := syscall.Syscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soAttachReuseportCBPF, uintptr(unsafe.Pointer(&fprog)), unsafe.Sizeof(fprog), 0); e != 0 {
 		if errors.Is(e, syscall.EINVAL) {
-			return fail(exitNothing, "the %s socket on port %d is in no SO_REUSEPORT group yet (alone, shared in place): nothing to steer", a.exe, a.port)
+			return errNoGroup
 		}
 		if errors.Is(e, syscall.ENOPROTOOPT) {
 			return fail(exitUnsupported, "setsockopt SO_ATTACH_REUSEPORT_CBPF: the kernel does not have it (%v)", e)

@@ -17,6 +17,8 @@ import { tagOf, type OpContext } from './context.ts';
 import { daemonPod, describePod, lastEvents, mirrorPod, readiness, startedAt } from './observe.ts';
 
 type Ctx = Pick<OpContext, 'kube' | 'sockets' | 'wait'>;
+/** The helper's answer to --to new while the new process does not listen yet (steer.go). */
+const ONE_LISTENER = /only one \S+ listener on port/;
 export interface SteerStep { node: string; target: { staticPodPath: string }; port: number; to: SteerTo; arch: HelperArch; migrate: boolean; op: 'pivot' | 'rollback' }
 
 /** Why the two listeners' order may not be static first, DaemonSet second; null when it is (or nothing runs yet). */
@@ -30,19 +32,24 @@ async function outOfOrder(ctx: Ctx, s: SteerStep): Promise<string | null> {
 export async function steer(ctx: Ctx, s: SteerStep): Promise<string | void> {
   const dirs = nodeDirs(s.target.staticPodPath);
   const exe = 'kube-apiserver';
-  if (s.to === 'new') {
-    await waitFor(ctx.wait, tagOf(s.op, 'kube-apiserver'), `the DaemonSet pod of kube-apiserver on ${s.node} to be ready (probed at its own process)`,
+  if (s.to !== 'none') {
+    if (s.to === 'new') await waitFor(ctx.wait, tagOf(s.op, 'kube-apiserver'), `the DaemonSet pod of kube-apiserver on ${s.node} to be ready (probed at its own process)`,
       async () => readiness(await daemonPod(ctx.kube, 'kube-apiserver', s.node)),
       async () => { const p = await daemonPod(ctx.kube, 'kube-apiserver', s.node); return p ? `${describePod(p)}; ${await lastEvents(ctx.kube, p.metadata.name)}` : `no DaemonSet pod on ${s.node}`; });
-  }
-  if (s.to !== 'none') {
     const why = await outOfOrder(ctx, s);
     if (why !== null) {
       await ctx.sockets.steer(s.node, dirs, s.arch, exe, s.port, 'none', s.migrate);
       return `not steered: ${why}; new connections are shared by the kernel's hash`;
     }
   }
-  const r = await ctx.sockets.steer(s.node, dirs, s.arch, exe, s.port, s.to, s.migrate);
+  let r = await ctx.sockets.steer(s.node, dirs, s.arch, exe, s.port, s.to, s.migrate);
+  // Ready before its process listens (a probe answered by the old one, as the hash gives it while it is alone): waited for.
+  if (s.to === 'new' && !r.done && ONE_LISTENER.test(r.why)) {
+    await waitFor(ctx.wait, tagOf(s.op, 'kube-apiserver'), `the DaemonSet pod's apiserver on ${s.node} to listen beside the static one`, async () => {
+      r = await ctx.sockets.steer(s.node, dirs, s.arch, exe, s.port, s.to, s.migrate);
+      return { done: r.done || !ONE_LISTENER.test(r.why), seen: r.done ? 'steered' : r.why };
+    });
+  }
   if (!r.done) return s.to === 'none' ? `no program detached (${r.why}); tcp_migrate_req put back if it had been set` : `not steered (${r.why}); new connections are shared by the kernel's hash`;
   if (s.to === 'none') return r.wasAttached ? undefined : 'no steering program was attached';
 }

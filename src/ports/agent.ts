@@ -14,6 +14,7 @@ import { ApiError, createOrReplace, paths, type KubeApi, type Obj } from './kube
 import type { NodeDirs, NodeFiles, NodeSockets } from './nodefs.ts';
 import type { NodeHelper } from './node-helper.ts';
 import { helperConfigMapName, type HelperArch } from '../core/port-sharing.ts';
+import { PROBE_ADDRESS } from '../core/steering.ts';
 
 export { DEFAULT_AGENT_IMAGE } from './agent-image.ts';
 export const AGENT_COMPONENT = 'node-agent';
@@ -119,7 +120,7 @@ export const AGENT_OPS = {
     helper: true, backup: 'rw', sysctl: true,
     script: [
       UNPACK,
-      ': "${S:=/s/tcp_migrate_req}"',
+      ': "${S:=/s/tcp_migrate_req}" "${NET:=/proc/net}" "${WGET:=wget}"',
       'K="$B/tcp_migrate_req.orig"',
       'if [ "$TO" = none ]; then',
       '  "$W/node-helper" steer --port "$PORT" --exe "$F" --to none; rc=$?',
@@ -130,7 +131,19 @@ export const AGENT_OPS = {
       '  if [ ! -f "$K" ]; then { cat "$S" > "$B/.tcp_migrate_req.tmp" && mv -f "$B/.tcp_migrate_req.tmp" "$K"; } || { rm -f "$B/.tcp_migrate_req.tmp"; echo "cannot keep the node\'s net.ipv4.tcp_migrate_req (disk full?)" >&2; exit 5; }; fi',
       '  echo 1 > "$S" || { echo "cannot set net.ipv4.tcp_migrate_req" >&2; exit 5; }',
       'fi',
-      'exec "$W/node-helper" steer --port "$PORT" --exe "$F" --to "$TO"',
+      // new: only once the new process listens beside the old one (two listeners: the probe address then reaches it
+      // alone) and answers /readyz there ($PROBE; busybox wget, TLS unchecked: only the answer matters; its -T crashes
+      // busybox 1.35 with TLS, so timeout bounds it), for at most
+      // $WAIT seconds; else the program is detached (the hash, as without steering) and the exit is 3.
+      'if [ "$TO" = new ]; then',
+      '  hex=$(printf "%04X" "$PORT"); i=0',
+      '  until [ "$(cat "$NET/tcp" "$NET/tcp6" 2>/dev/null | awk -v p=":$hex" \'$2 ~ p"$" && $4 == "0A"\' | wc -l)" -ge 2 ] && timeout 5 $WGET -q -O - --no-check-certificate "https://$PROBE:$PORT/readyz" 2>/dev/null | grep -qx ok; do',
+      '    i=$((i+1))',
+      '    if [ "$i" -ge $((WAIT*2)) ]; then "$W/node-helper" steer --port "$PORT" --exe "$F" --to none >/dev/null; echo "the new $F did not answer /readyz at $PROBE:$PORT beside the old one within $WAIT s (an agent image without TLS in wget?): not steered" >&2; exit 3; fi',
+      '    sleep 0.5',
+      '  done',
+      'fi',
+      'exec "$W/node-helper" steer --port "$PORT" --exe "$F" --to "$TO" --probe "$PROBE"',
     ].join('\n'),
   },
   removeBackups: {
@@ -311,7 +324,7 @@ export function agentNodeSockets(o: AgentOptions & { helper: NodeHelper }): Node
       return { done: true, already: shared.length > 0 && shared.every((x) => x.alreadyShared) };
     }),
     steer: (node, dirs, arch, exe, port, to, migrate) => withHelper(arch, async (sha) => {
-      const r = await runAgent(o, 'steer', node, dirs, exe, undefined, { SHA: sha, PORT: String(port), TO: to, MIGRATE: migrate ? '1' : '0' }, { helperArch: arch, ...soft });
+      const r = await runAgent(o, 'steer', node, dirs, exe, undefined, { SHA: sha, PORT: String(port), TO: to, MIGRATE: migrate ? '1' : '0', PROBE: PROBE_ADDRESS, WAIT: String(Math.max(10, Math.floor(o.wait.timeoutMs / 1000) - 15)) }, { helperArch: arch, ...soft });
       if (r.exitCode !== 0) return { done: false, why: why(r) };
       const out = JSON.parse(r.output?.trim().split('\n').pop() ?? '{}') as { wasAttached?: boolean };
       return { done: true, wasAttached: out.wasAttached === true };

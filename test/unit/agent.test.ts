@@ -238,11 +238,27 @@ for (const shell of shells) {
       writeFileSync(join(H, 'node-helper.gz'), execFileSync('gzip', ['-c'], { input: fake }));
       const sha = execFileSync('sha256sum', { input: fake, encoding: 'utf8' }).split(' ')[0]!;
       writeFileSync(S, '0\n');
-      const steer = (TO: string, MIGRATE: string, SHA = sha) => spawnSync(shell.sh, ['-c', agentScript('steer')], { env: { PATH: `${shell.PATH}:/usr/bin:/bin`, B: n.B, H, W, S, F: 'kube-apiserver', SHA, PORT: '6443', TO, MIGRATE }, encoding: 'utf8' });
+      // The node's sockets: /proc/net/tcp6 as the kernel writes it, the old listener alone at first (6443 = 0x192B).
+      const NET = join(n.B, '..', 'net');
+      mkdirSync(NET);
+      const listener = (sl: number) => `   ${sl}: 00000000000000000000000000000000:192B 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 ${1000 + sl} 1 0000000000000000 100 0 0 10 0\n`;
+      const header = '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+      writeFileSync(join(NET, 'tcp6'), header + listener(0));
+      writeFileSync(join(NET, 'tcp'), '  sl  local_address rem_address   st\n   0: 0100007F:192B 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 0 1\n');
+      // wget: what the new process answers at the probe address.
+      const bin = join(n.B, '..', 'bin');
+      mkdirSync(bin);
+      writeFileSync(join(bin, 'wget'), `#!/bin/sh\necho "wget $*" >> "${join(W, 'calls')}"\necho ok\n`);
+      chmodSync(join(bin, 'wget'), 0o755);
+      const steer = (TO: string, MIGRATE: string, SHA = sha, WAIT = '30') => spawnSync(shell.sh, ['-c', agentScript('steer')], { env: { PATH: `${shell.PATH}:/usr/bin:/bin`, WGET: join(bin, 'wget'), B: n.B, H, W, S, NET, F: 'kube-apiserver', SHA, PORT: '6443', TO, MIGRATE, PROBE: '127.100.0.1', WAIT }, encoding: 'utf8' });
       let r = steer('old', '1');
       assert.equal(r.status, 0, r.stderr);
       assert.equal(readFileSync(S, 'utf8').trim(), '1');
       assert.equal(readFileSync(join(n.B, 'tcp_migrate_req.orig'), 'utf8').trim(), '0');
+      r = steer('new', '1', sha, '1');
+      assert.equal(r.status, 3, 'the old listener alone: never steered to a new one');
+      assert.match(r.stderr, /did not answer \/readyz at 127\.100\.0\.1:6443 beside the old one within 1 s/);
+      writeFileSync(join(NET, 'tcp6'), header + listener(0) + listener(1));
       r = steer('new', '1');
       assert.equal(r.status, 0, r.stderr);
       assert.equal(readFileSync(join(n.B, 'tcp_migrate_req.orig'), 'utf8').trim(), '0', 'a second set keeps the first value, not its own 1');
@@ -251,7 +267,14 @@ for (const shell of shells) {
       assert.match(r.stdout, /"wasAttached":true/);
       assert.equal(readFileSync(S, 'utf8').trim(), '0', 'put back');
       assert.equal(existsSync(join(n.B, 'tcp_migrate_req.orig')), false);
-      assert.deepEqual(readFileSync(join(W, 'calls'), 'utf8').trim().split('\n'), ['--to old', '--to new', '--to none'].map((t) => `helper steer --port 6443 --exe kube-apiserver ${t}`));
+      assert.deepEqual(readFileSync(join(W, 'calls'), 'utf8').trim().split('\n'), [
+        'helper steer --port 6443 --exe kube-apiserver --to old --probe 127.100.0.1',
+        // the wait that gave up (one listener, so no wget yet) detached the program: the hash, as unsteered
+        'helper steer --port 6443 --exe kube-apiserver --to none',
+        'wget -q -O - --no-check-certificate https://127.100.0.1:6443/readyz',
+        'helper steer --port 6443 --exe kube-apiserver --to new --probe 127.100.0.1',
+        'helper steer --port 6443 --exe kube-apiserver --to none',
+      ]);
       writeFileSync(S, '0\n');
       r = steer('old', '0');
       assert.equal(readFileSync(S, 'utf8').trim(), '0', 'MIGRATE=0 leaves it');
@@ -331,7 +354,7 @@ describe('node sockets through the node helper', () => {
     const w = world(0, '{"to":"none","listenerPids":[42],"wasAttached":true}\n');
     assert.deepEqual(await w.sockets.steer('cp-1', DIRS, 'amd64', 'kube-apiserver', 6443, 'none', true), { done: true, wasAttached: true });
     const pod = w.seen.find((o) => o.kind === 'Pod') as Obj & { spec: { containers: Array<{ env: Array<{ name: string; value: string }> }> } };
-    assert.deepEqual(Object.fromEntries(pod.spec.containers[0]!.env.map((e) => [e.name, e.value])), { SHA: 'f'.repeat(64), PORT: '6443', TO: 'none', MIGRATE: '1', F: 'kube-apiserver' });
+    assert.deepEqual(Object.fromEntries(pod.spec.containers[0]!.env.map((e) => [e.name, e.value])), { SHA: 'f'.repeat(64), PORT: '6443', TO: 'none', MIGRATE: '1', PROBE: '127.100.0.1', WAIT: '10', F: 'kube-apiserver' }, 'the wait on the node within the run\'s own (10 s here, the least)');
     assert.ok(w.kube.calls.includes(`DELETE ${paths.configMap('kube-system', 'kubectl-selfhost-node-helper-amd64')}`));
   });
 });

@@ -127,6 +127,20 @@ describe('the node helper', { skip }, () => {
     assert.deepEqual(secondListenerAndClients(other.pid!), { bound: false, err: 'EADDRINUSE' }, 'the same name in another network namespace was left alone');
   });
 
+  it('steer attaches to a listener shared in place while it is alone (no group yet: its own socket makes one)', async () => {
+    const a = await listenerInNewNetns('A');
+    children.push(a);
+    assert.equal(inNetns(a.pid!, [helper, 'share-port', '--port', String(PORT), '--exe', 'node']).status, 0);
+    const old = inNetns(a.pid!, [helper, 'steer', '--port', String(PORT), '--exe', 'node', '--to', 'old']);
+    assert.equal(old.status, 0, old.stderr);
+    const b = secondListenerAndClients(a.pid!);
+    assert.equal(b.bound, true, b.err);
+    assert.equal((b.answers['A'] ?? 0) + (b.answers['B'] ?? 0), 200, `loopback clients, all answered: ${JSON.stringify(b.answers)}`);
+    const none = inNetns(a.pid!, [helper, 'steer', '--port', String(PORT), '--exe', 'node', '--to', 'none']);
+    assert.equal(none.status, 0, none.stderr);
+    assert.equal((JSON.parse(none.stdout) as { wasAttached: boolean }).wasAttached, true, 'the program was there');
+  });
+
   it('steer gives connections from elsewhere to the old listener or the new one, the probe address to the new one, and leaves loopback to the hash', async () => {
     const { ns, a, b } = await twoListenersInNewNetns();
     children.push(ns, a, b);

@@ -243,6 +243,18 @@ describe('steered apiserver hand-over (src/core/steering.ts)', () => {
     assert.match(notes[0]!, /^not steered: the static apiserver on cp-1 started after its DaemonSet pod/);
   });
 
+  it('a DaemonSet pod ready before its process listens (probed through the old one) is waited for, then steered to', async () => {
+    const { w, plan } = steered();
+    let tries = 0;
+    w.ctx.sockets = fakeSockets(w.kube.calls, undefined, (_n, to) => (to === 'new' && ++tries < 3 ? { done: false, why: 'nothing to act on: node-helper: only one kube-apiserver listener on port 6443: no new one to steer to' } : { done: true, wasAttached: true }));
+    w.kube.put(paths.pods('kube-system'), { metadata: { name: 'kube-apiserver-abcde', labels: { 'app.kubernetes.io/managed-by': 'kubectl-selfhost', component: 'kube-apiserver' } }, spec: { nodeName: 'cp-1', containers: [{}] }, status: { ...ready, containerStatuses: [{ restartCount: 0, state: { running: { startedAt: '2026-01-02T03:05:00Z' } } }] } } as Obj);
+    const notes: string[] = [];
+    w.r.emit = ((e: { type: string; skipped?: string }) => { if (e.type === 'step-done' && e.skipped) notes.push(e.skipped); }) as never;
+    await runSteps(pivotSteps(plan.steps).filter((x) => x.id === 'steer-new/kube-apiserver/cp-1'), w.ctx, w.r, newJournal('pivot', 'r', [], w.ctx.clock.now()));
+    assert.equal(tries, 3);
+    assert.deepEqual(notes, [], 'steered in the end: nothing to note');
+  });
+
   it('a node that cannot be steered is no failure: the hand-over goes on, and the step says why', async () => {
     const { w, plan } = steered();
     w.ctx.sockets = fakeSockets(w.kube.calls, undefined, () => ({ done: false, why: 'the kernel lacks it: setsockopt SO_ATTACH_REUSEPORT_CBPF' }));
