@@ -73,7 +73,7 @@ interface StepBase {
 }
 
 export type RollbackStep = StepBase & (
-  | { action: 'restore'; component: Component; node: string; target: StepNode; file: string; port: number; from: RestoreSource; manifest: string | null }
+  | { action: 'restore'; component: Component; node: string; target: StepNode; file: string; port: number; from: RestoreSource; manifest: string | null; steer?: { arch: HelperArch; migrate: boolean } }
   | { action: 'guard-endpoints'; component: 'kube-apiserver'; node: null; addresses: string[]; on: boolean }
   | { action: 'uncheckpoint'; component: 'kube-apiserver'; node: string; target: StepNode; port: number }
   | { action: 'delete-daemonset'; component: Component; node: null; targets: StepNode[]; port: number }
@@ -172,19 +172,18 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
   const steps: RollbackStep[] = [];
   // The kubernetes Service keeps the handed-back addresses throughout (src/core/endpoint-guard.ts).
   const addresses = apiserverAddresses(nodes.filter((n) => cp.nodes.some((p) => p.node === n.name)));
-  if (c === 'kube-apiserver') {
-    // A pivot killed mid-hand-over may have left its steering program and tcp_migrate_req: undone first.
-    for (const n of nodes.filter((x) => cp.nodes.some((p) => p.node === x.name))) {
-      const st = steeringFor(n, o.helperArchs ?? [], null);
-      if (st.how === 'steer') steps.push(steerStep(stepNode(n), port, 'none', st));
-    }
-    steps.push(rollbackGuard(addresses, true));
-  }
+  if (c === 'kube-apiserver') steps.push(rollbackGuard(addresses, true));
+  // Steered hand-backs (src/core/steering.ts): the program keeps new connections on the serving instance until the
+  // restored static one answers at the probe address. Attaching replaces a program a killed pivot left.
+  const steering = new Map(nodes.map((n) => [n.name, c === 'kube-apiserver' ? steeringFor(n, o.helperArchs ?? [], null) : null]));
   for (const p of cp.nodes) {
     const n = nodes.find((x) => x.name === p.node)!;
+    const st = steering.get(n.name);
+    if (st?.how === 'steer') steps.push(steerStep(stepNode(n), port, 'old', st));
     steps.push({
       id: `restore/${c}/${n.name}`, action: 'restore', component: c, node: n.name, target: stepNode(n), file: file(n), port, from: p.from, manifest: p.manifest, writes: 'node',
-      description: `on ${n.name}: restore the static ${c} from ${SOURCE_TEXT[p.from]}, sharing the port, and wait until it serves`,
+      ...(st?.how === 'steer' ? { steer: { arch: st.arch, migrate: st.migrate } } : {}),
+      description: `on ${n.name}: restore the static ${c} from ${SOURCE_TEXT[p.from]}, sharing the port, ${st?.how === 'steer' ? 'give new connections to it once it answers at the probe address, ' : ''}and wait until it serves`,
     });
     if (c === 'kube-apiserver' && hasCheckpoint(n)) steps.push(uncheckpoint(n, port));
   }
@@ -195,6 +194,11 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
     id: `delete-daemonset/${c}`, action: 'delete-daemonset', component: c, node: null, targets: nodes.map(stepNode), port, writes: 'api',
     description: `delete DaemonSet kube-system/${c} once the static ${c} serves on every node, and wait until the static pods serve alone`,
   });
+  // Detached everywhere it may be: the nodes handed back, and any other a killed pivot may have steered.
+  for (const n of nodes) {
+    const st = steering.get(n.name);
+    if (st?.how === 'steer') steps.push(steerStep(stepNode(n), port, 'none', st));
+  }
   steps.push(...ungateSteps(c, nodes));
   if (o.exact) {
     for (const n of nodes) {

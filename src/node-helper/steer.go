@@ -289,6 +289,12 @@ func withMember(fd int, a steerArgs, f func(member int) error) error {
 	if err := syscall.SetsockoptInt(m, syscall.SOL_SOCKET, soReuseport, 1); err != nil {
 		return classify("setsockopt SO_REUSEPORT", err)
 	}
+	// SO_REUSEADDR as well, as Go's listeners have it: the connections a listener accepted before it was shared in
+	// place are bound to the port without SO_REUSEPORT, and only SO_REUSEADDR on both sides lets a bind pass them
+	// (inet_bind_conflict); without it the bind fails with EADDRINUSE beside any apiserver that has clients.
+	if err := syscall.SetsockoptInt(m, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		return classify("setsockopt SO_REUSEADDR", err)
+	}
 	if family == syscall.AF_INET6 {
 		if err := syscall.SetsockoptInt(m, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, v6only); err != nil {
 			return classify("setsockopt IPV6_V6ONLY", err)

@@ -4,7 +4,7 @@
 // apiserver serves, and a DaemonSet is deleted only once every node it runs on has a serving static instance.
 import { guardStepRuns } from './endpoint-guard-steps.ts';
 import { gateStepRuns } from './gate-steps.ts';
-import { steerStepRuns } from './steer-steps.ts';
+import { steer, steerStepRuns } from './steer-steps.ts';
 import { COMPONENT_INFO, type Component } from '../core/components.ts';
 import { PreconditionError } from '../core/errors.ts';
 import type { Pod } from '../core/k8s-types.ts';
@@ -74,8 +74,10 @@ export async function restore(ctx: Ctx, s: S<'restore'>): Promise<string | void>
   // deleted next, so the restored process must be proven to be a new one.
   const before = !inPlace && COMPONENT_INFO[s.component].servesApi ? await servingStartTimes(ctx.probe, observed(s), 24) : [];
   if (!inPlace) await ctx.files.write(s.node, dirs, s.file, text);
+  // Steered (src/core/steering.ts): other hosts reach the restored process only once it answers at the probe address.
+  const steered = s.steer ? await steer(ctx, { ...s.steer, node: s.node, target: s.target, port: s.port, to: 'new', op: 'rollback' }) : undefined;
   await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(inPlace ? current : text)[0] as Pod, s.component), false, { before });
-  return inPlace ? 'the static manifest in place runs the same spec already' : undefined;
+  return [inPlace ? 'the static manifest in place runs the same spec already' : '', steered ?? ''].filter(Boolean).join('; ') || undefined;
 }
 
 /** The same pod, API defaults aside (src/core/transform/canonical.ts). */

@@ -141,6 +141,26 @@ describe('the node helper', { skip }, () => {
     assert.equal((JSON.parse(none.stdout) as { wasAttached: boolean }).wasAttached, true, 'the program was there');
   });
 
+  it('steer joins the group of a Go listener shared in place after it had clients (their sockets bound without SO_REUSEPORT)', () => {
+    const bin = join(out, 'mptcp-listener');
+    execFileSync('go', ['build', '-o', bin, '.'], { cwd: join(REPO, 'test', 'fixtures', 'mptcp-listener'), env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } });
+    // As a static apiserver before pivot: listening without SO_REUSEPORT, one client served (its socket on the port is
+    // in TIME_WAIT now), then shared in place. A bind beside it passes that socket only with SO_REUSEADDR.
+    const script = [
+      'ip link set lo up && ip addr add 192.0.2.1/32 dev lo',
+      `"$0" ${PORT} A alone > "$2/said" & l=$!`,
+      `for i in $(seq 50); do grep -q listening "$2/said" && break; sleep 0.1; done`,
+      `"$3" -e "require('net').connect(${PORT}, '192.0.2.1').on('data', (d) => process.stdout.write(d))" > "$2/client"`,
+      `"$1" share-port --port ${PORT} --exe mptcp-listener > /dev/null || exit 9`,
+      `"$1" steer --port ${PORT} --exe mptcp-listener --to old; rc=$?`,
+      'kill $l; exit $rc',
+    ].join('\n');
+    const r = spawnSync('unshare', ['--net', '--', 'sh', '-c', script, bin, helper, out, process.execPath], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(readFileSync(join(out, 'client'), 'utf8'), 'A', 'the client was served before the share');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { to: string }).to, 'old');
+  });
+
   it('steer gives connections from elsewhere to the old listener or the new one, the probe address to the new one, and leaves loopback to the hash', async () => {
     const { ns, a, b } = await twoListenersInNewNetns();
     children.push(ns, a, b);

@@ -80,14 +80,20 @@ describe('buildRollbackPlan', () => {
     assert.deepEqual(buildRollbackPlan(pivoted(), all, NOW).steps.filter((st) => st.action === 'forget-node'), [], 'none without a gone node');
   });
 
-  it('where the node helper can run, a steering program and tcp_migrate_req a killed pivot left are undone before anything else', () => {
+  it('where the node helper can run, the apiserver is steered back: the program before the restore, detached after the DaemonSet is gone', () => {
     const s = pivoted();
     s.nodes[0] = { ...s.nodes[0]!, kernel: '6.1.0', arch: 'amd64' };
-    const ids = (archs: string[]) => buildRollbackPlan(s, { ...all, helperArchs: archs }, NOW).steps.map((st) => st.id).filter((id) => /kube-apiserver/.test(id));
-    assert.deepEqual(ids(['amd64']).slice(0, 3), ['unsteer/kube-apiserver/cp-1', 'guard/kube-apiserver', 'restore/kube-apiserver/cp-1']);
-    const st = buildRollbackPlan(s, { ...all, helperArchs: ['amd64'] }, NOW).steps.find((x) => x.action === 'steer');
-    assert.deepEqual(st && st.action === 'steer' ? [st.to, st.migrate, st.arch] : null, ['none', true, 'amd64']);
-    assert.equal(ids([]).some((id) => id.startsWith('unsteer/')), false, 'no helper in this build: nothing it could have left');
+    const plan = (archs: string[]) => buildRollbackPlan(s, { ...all, helperArchs: archs }, NOW);
+    assert.deepEqual(plan(['amd64']).steps.map((st) => st.id).filter((id) => /kube-apiserver/.test(id)), [
+      'guard/kube-apiserver', 'steer/kube-apiserver/cp-1', 'restore/kube-apiserver/cp-1', 'delete-daemonset/kube-apiserver', 'unsteer/kube-apiserver/cp-1', 'ungate/kube-apiserver/cp-1', 'unguard/kube-apiserver',
+    ].filter((id) => plan(['amd64']).steps.some((st) => st.id === id)));
+    const ids = plan(['amd64']).steps.map((st) => st.id);
+    assert.ok(ids.indexOf('steer/kube-apiserver/cp-1') < ids.indexOf('restore/kube-apiserver/cp-1') && ids.indexOf('delete-daemonset/kube-apiserver') < ids.indexOf('unsteer/kube-apiserver/cp-1'), ids.join(' '));
+    const restore = plan(['amd64']).steps.find((x) => x.id === 'restore/kube-apiserver/cp-1')!;
+    assert.deepEqual(restore.action === 'restore' ? restore.steer : null, { arch: 'amd64', migrate: true });
+    assert.match(restore.description, /once it answers at the probe address/);
+    assert.equal(plan(['amd64']).steps.some((st) => st.action === 'steer' && st.component !== 'kube-apiserver'), false, 'the apiserver only');
+    assert.equal(plan([]).steps.some((st) => st.action === 'steer' || (st.action === 'restore' && st.steer)), false, 'no helper in this build: as before');
   });
 
   it('every static pod comes back from its DaemonSet template as the original, but for the port-sharing flag', () => {
