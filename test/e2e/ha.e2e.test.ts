@@ -11,13 +11,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureInClusterProber, inClusterWindow } from './incluster-prober.ts';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
-import { agentPods, endpointGuards, KUBECONFIG, kubectl, ourDaemonSets, REPO, selfhost, status, tryKubectl, until, type StatusDoc } from './helpers.ts';
+import { agentPods, endpointGuards, KUBECONFIG, kubectl, migrateReq, ourDaemonSets, REPO, selfhost, status, steeringLeft, tryKubectl, until, type StatusDoc } from './helpers.ts';
 
 const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
 const bed = (args: string[]) => spawnSync('bash', [BED, ...args], { encoding: 'utf8' }).stdout.trim();
 const NODES = bed(['nodes']).split('\n').filter(Boolean);
 /** Where the host sees a path of a node's own file system. */
 const nodePath = (node: string, path: string) => bed(['path', node, path]);
+/** Each node's net.ipv4.tcp_migrate_req before the suite: every run puts it back. */
+const migrateBefore: Record<string, string> = {};
 const CONTROL_PLANE = ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'];
 
 const listed = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : []);
@@ -59,6 +61,7 @@ const everyNode = (m: Record<string, string>) => Object.fromEntries(NODES.map((n
 
 describe('HA: three control-plane nodes behind a load balancer', { timeout: 2_400_000 }, () => {
   before(() => assert.ok(NODES.length >= 3, `needs the bed with three control-plane nodes (npm run test:e2e:ha); testbed.sh nodes: ${NODES.join(' ')}`));
+  before(() => { for (const n of NODES) migrateBefore[n] = migrateReq(n); });
   after(() => {
     if (figures.length > 0) console.log(`# FIGURES (HA)\n${figures.map((f) => `#   ${f}`).join('\n')}`);
   });
@@ -112,5 +115,6 @@ describe('HA: three control-plane nodes behind a load balancer', { timeout: 2_40
     assert.deepEqual(agentPods(), []);
     assert.deepEqual(endpointGuards(), []);
     assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', 'kubectl-selfhost-checkpoints']), null);
+    for (const n of NODES) assert.deepEqual(steeringLeft(migrateBefore[n]!, n), [], `no steering program and no changed sysctl left on ${n}`);
   });
 });

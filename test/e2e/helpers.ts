@@ -1,10 +1,9 @@
 // e2e helpers: run the built kubectl-selfhost and kubectl against the real test bed (KUBECONFIG set by
 // scripts/e2e.sh), read the node's static pod directory, and wait with bounded polls.
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 export const BIN = join(REPO, 'bin', 'kubectl-selfhost');
@@ -154,32 +153,36 @@ export function restoreStaticControlPlane(suite: string): void {
 }
 
 const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
-let helperBin: string | null = null;
+const HELPER_ON_NODE = '/var/tmp/kubectl-selfhost-e2e/node-helper';
 
-/** This build's node helper, unpacked once where the host (and the single node, which shares its files) can run it. */
-function nodeHelperBin(): string {
-  if (helperBin) return helperBin;
+/** A command on a node of the bed: the single node (no name), or a node of an HA bed (in its own namespaces). */
+const onNode = (node: string | undefined, cmd: string[]) => spawnSync('bash', [BED, 'exec', ...(node ? [node, '--'] : []), ...cmd], { encoding: 'utf8' });
+
+/** This build's node helper, put where the node sees it (an HA node has a file system of its own). */
+function helperOn(node: string | undefined): string {
   const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
-  const file = join(mkdtempSync(join(tmpdir(), 'e2e-helper-')), 'node-helper');
-  writeFileSync(file, gunzipSync(readFileSync(join(REPO, 'dist', 'node-helper', `node-helper-linux-${arch}.gz`))));
-  chmodSync(file, 0o700);
-  return (helperBin = file);
+  const host = execFileSync('bash', [BED, 'path', node ?? '-', HELPER_ON_NODE], { encoding: 'utf8' }).trim();
+  mkdirSync(dirname(host), { recursive: true, mode: 0o700 });
+  writeFileSync(host, gunzipSync(readFileSync(join(REPO, 'dist', 'node-helper', `node-helper-linux-${arch}.gz`))), { mode: 0o700 });
+  return HELPER_ON_NODE;
 }
 
-/** The single node's net.ipv4.tcp_migrate_req (the value in its network namespace). */
-export function migrateReq(): string {
-  return execFileSync('bash', [BED, 'exec', 'cat', '/proc/sys/net/ipv4/tcp_migrate_req'], { encoding: 'utf8' }).trim();
+/** A node's net.ipv4.tcp_migrate_req (the value in its network namespace). */
+export function migrateReq(node?: string): string {
+  const r = onNode(node, ['cat', '/proc/sys/net/ipv4/tcp_migrate_req']);
+  if (r.status !== 0) throw new Error(`cannot read net.ipv4.tcp_migrate_req on ${node ?? 'the node'}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
 }
 
 /**
- * What a run left on the single node of steering (src/core/steering.ts): net.ipv4.tcp_migrate_req not as it was
- * before the suite, a program on the apiserver's port (the helper's detach tells, and detaches it).
+ * What a run left on a node of steering (src/core/steering.ts): net.ipv4.tcp_migrate_req not as it was before the
+ * suite, a program on the apiserver's port (the helper's detach tells, and detaches it).
  */
-export function steeringLeft(migrateBefore: string): string[] {
+export function steeringLeft(migrateBefore: string, node?: string): string[] {
   const left: string[] = [];
-  const now = migrateReq();
+  const now = migrateReq(node);
   if (now !== migrateBefore) left.push(`net.ipv4.tcp_migrate_req=${now} (it was ${migrateBefore})`);
-  const r = spawnSync('bash', [BED, 'exec', nodeHelperBin(), 'steer', '--port', '6443', '--exe', 'kube-apiserver', '--to', 'none'], { encoding: 'utf8' });
+  const r = onNode(node, [helperOn(node), 'steer', '--port', '6443', '--exe', 'kube-apiserver', '--to', 'none']);
   if (r.status === 0 && (JSON.parse(r.stdout) as { wasAttached: boolean }).wasAttached) left.push('a steering program on port 6443');
   else if (r.status !== 0 && r.status !== 3) left.push(`cannot tell whether a steering program is left: ${r.stderr.trim()}`);
   return left;
