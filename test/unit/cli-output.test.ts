@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { run } from '../../src/cli.ts';
+import { steeredCost } from '../../src/core/steering.ts';
 import { COMPONENT_INFO } from '../../src/core/components.ts';
 import { escapeTerminal, escapeTerminalBlock } from '../../src/ui/escape.ts';
 import { bufferIo, FIXTURES, REPO } from './helpers.ts';
@@ -47,23 +48,30 @@ describe('the plan\'s costs', () => {
   it('match the README\'s measured figures', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
     // The restart's cost: the first pivot's row when port sharing was added by restarting the static pods.
-    const restarted = /\| the same first pivot [^|]*\*\*restarting\*\*[^|]*\| \d+ \/ \d+ \/ ([\d.]+) s \|/.exec(readme);
+    const restarted = /port sharing by \*\*restarting\*\* each static pod[^:]*: \d+ \/ \d+ \/ ([\d.]+) s/.exec(readme);
     assert.ok(restarted, 'README "Measured on the test bed" has the restarted first pivot\'s longest gap');
     const claimed = /\((\d+) s without an answer/.exec(COMPONENT_INFO['kube-apiserver'].restartCost);
     assert.ok(claimed, COMPONENT_INFO['kube-apiserver'].restartCost);
     assert.equal(Number(claimed[1]), Math.round(Number(restarted[1])));
     assert.match(readme, new RegExp(`an API outage of\\s+${claimed[1]} s`));
-    // A hand-over's cost: node and in-cluster columns of the pivot-again row, and no in-cluster gap above the bound.
-    const cell = String.raw`(\d+) \/ (\d+) \/ ([\d.]+) s`;
-    const handover = new RegExp(String.raw`\| our pivot again[^|]*\| ${cell} \| ${cell} \|`).exec(readme);
+    // The single-node table: steered node and in-cluster, wall time, then the same before steering.
+    const cell = String.raw`(\d+) \/ \**(\d+)\** \/ ([\d.]+) s`;
+    const row = (label: string) => new RegExp(String.raw`\| ${label}[^|]*\| ${cell} \| ${cell} \| \d+ s \| ${cell} \| ${cell} \| \d+ s \|`, 'g');
+    // An unsteered hand-over's cost: the before-steering columns of the pivot-again row, no in-cluster gap above the bound.
+    const handover = row('our pivot again').exec(readme);
     assert.ok(handover, 'README has the hand-over row');
     const cost = COMPONENT_INFO['kube-apiserver'].handoverCost;
     const bound = /the longest gap under ([\d.]+) s/.exec(cost);
     const inCluster = /gaps of up to (\d+) s/.exec(cost);
     assert.ok(bound && inCluster, cost);
-    assert.ok(Number(handover[3]) < Number(bound[1]) && Math.round((100 * Number(handover[2])) / Number(handover[1])) === 1, cost);
-    const gaps = [...readme.matchAll(new RegExp(String.raw`\| our [^|]*\| ${cell} \| ${cell} \|`, 'g'))].map((m) => Number(m[6]));
-    assert.ok(gaps.length >= 4 && Math.max(...gaps) <= Number(inCluster[1]), `in-cluster gaps ${gaps.join(', ')} within ${inCluster[1]} s`);
+    assert.ok(Number(handover[9]) < Number(bound[1]) && Math.round((100 * Number(handover[8])) / Number(handover[7])) === 1, cost);
+    const rows = [...readme.matchAll(row('our '))];
+    assert.ok(rows.length >= 4, `the rows of our hand-overs: ${rows.length}`);
+    const gaps = rows.map((m) => Number(m[12]));
+    assert.ok(Math.max(...gaps) <= Number(inCluster[1]), `in-cluster gaps ${gaps.join(', ')} within ${inCluster[1]} s`);
+    // A steered hand-over's cost ("none expected"): no failure in the steered columns of any of our rows.
+    assert.match(steeredCost({ how: 'steer', arch: 'amd64', migrate: true }), /^none expected/);
+    assert.deepEqual(rows.map((m) => `${m[2]} ${m[5]}`), rows.map(() => '0 0'), 'steered: none failed at the node or in-cluster');
     assert.doesNotMatch(JSON.stringify(COMPONENT_INFO), /typically|10-30/);
   });
 
