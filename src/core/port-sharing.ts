@@ -21,17 +21,25 @@ export interface NodeFacts {
   arch?: string | undefined;
 }
 
+/** major.minor of node.status.nodeInfo.kernelVersion (6.1.0-18-amd64: [6, 1]); null when it does not start so. */
+export function kernelVersion(kernel: string | undefined): [number, number] | null {
+  const m = /^(\d+)\.(\d+)/.exec(kernel ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+/** Whether kernel version v is `since` or later. */
+export function atLeast(v: readonly [number, number], since: readonly [number, number]): boolean {
+  return v[0] > since[0] || (v[0] === since[0] && v[1] >= since[1]);
+}
+
 export function sharingMethod(node: NodeFacts, helperArchs: readonly string[]): SharingMethod {
   // The node's facts first: an offline plan (no node to ask) then reads the same whatever this build carries.
   if (!node.arch) return { how: 'restart', why: 'the node\'s architecture is unknown' };
   if (helperArchs.length === 0) return { how: 'restart', why: 'this kubectl-selfhost carries no node helper' };
   if (!helperArchs.includes(node.arch)) return { how: 'restart', why: `no node helper for ${node.arch} (${helperArchs.join(', ')} only)` };
-  const m = /^(\d+)\.(\d+)/.exec(node.kernel ?? '');
-  if (!m) return { how: 'restart', why: `the node's kernel version is unknown${node.kernel ? ` ("${node.kernel}")` : ''}` };
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  if (major < PIDFD_GETFD_SINCE[0] || (major === PIDFD_GETFD_SINCE[0] && minor < PIDFD_GETFD_SINCE[1])) {
-    return { how: 'restart', why: `kernel ${major}.${minor} lacks pidfd_getfd (Linux ${PIDFD_GETFD_SINCE.join('.')})` };
-  }
+  const v = kernelVersion(node.kernel);
+  if (!v) return { how: 'restart', why: `the node's kernel version is unknown${node.kernel ? ` ("${node.kernel}")` : ''}` };
+  if (!atLeast(v, PIDFD_GETFD_SINCE)) return { how: 'restart', why: `kernel ${v.join('.')} lacks pidfd_getfd (Linux ${PIDFD_GETFD_SINCE.join('.')})` };
   return { how: 'in-place', arch: node.arch as HelperArch };
 }
 

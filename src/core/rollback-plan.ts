@@ -41,7 +41,7 @@ export interface RollbackOptions {
   exact: boolean;
   /** Allow restoring an older version than the one that runs. */
   force: boolean;
-  /** The node helper's architectures in this build: where it can run, a steering program a killed pivot left is detached first. */
+  /** The node helper's architectures in this build: where it can run, the apiserver's hand-back is steered (src/core/steering.ts). */
   helperArchs?: readonly string[];
 }
 

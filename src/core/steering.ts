@@ -1,19 +1,19 @@
 // Steering an apiserver hand-over (issue 13). Two processes share the port during a hand-over; left to the kernel's
 // SO_REUSEPORT hash, the starting one gets about half of the new connections before it can answer them (403/500),
-// and the stopping one resets the connections still queued to it. Where the node allows it, pivot:
-//  1. before the DaemonSet pod starts on a node: sets net.ipv4.tcp_migrate_req=1 there (Linux >= 5.14; a closing
-//     listener's queued connections then move to the other listener instead of being reset), keeping the old value
-//     in the node's backup directory, and attaches the node helper's program that gives new connections from other
-//     hosts to the old listener (src/node-helper/steer.go);
-//  2. once the DaemonSet pod is ready (the kubelet's probes reach it alone, at the probe address): to the new one;
-//  3. after the static pod is gone: detaches the program and puts the old sysctl value back.
-// The kubelet's probes tell the two processes apart only if the DaemonSet pod's probes go to PROBE_ADDRESS, which
-// the program always gives to the new process: the template's probes name it (transform/node-neutral.ts) wherever
-// the apiserver listens on every address. Everything here is a pure decision; the executor is pivot/steer-steps.ts.
+// and the stopping one resets the connections still queued to it. Where the node allows it, pivot and rollback:
+//  1. before the instance that takes over starts on a node: set net.ipv4.tcp_migrate_req=1 there (Linux >= 5.14; a
+//     closing listener's queued connections then move to the other listener instead of being reset), keeping the
+//     old value in the node's backup directory, and attach the node helper's program that gives new connections
+//     from other hosts to the instance that serves now (src/node-helper/steer.go);
+//  2. once the new process listens beside the old one and answers /readyz at PROBE_ADDRESS, which the program always
+//     gives to the new process (checked on the node by the agent, src/ports/agent.ts): to the new one;
+//  3. after the old instance is gone: detach the program and put the old sysctl value back.
+// The DaemonSet's apiserver probes name PROBE_ADDRESS (transform/node-neutral.ts) wherever the apiserver listens on
+// every address, so that the kubelet's readiness of its pod is its own process's. Everything here is a pure decision;
+// the executor is pivot/steer-steps.ts.
 import { mainContainer, readFlag } from './container.ts';
 import type { PodTemplate } from './k8s-types.ts';
-import { sharingMethod, type HelperArch } from './port-sharing.ts';
-import type { NodeFacts } from './port-sharing.ts';
+import { atLeast, kernelVersion, sharingMethod, type HelperArch, type NodeFacts } from './port-sharing.ts';
 import type { StepNode } from './plan.ts';
 
 /** The loopback address whose connections the steering program gives to the new listener (steer.go's --probe). */
@@ -42,10 +42,8 @@ export function steeringFor(node: NodeFacts, helperArchs: readonly string[], tem
   // The same needs as setting the port shared in place: the helper for the node's architecture, a kernel with pidfd_getfd.
   const m = sharingMethod(node, helperArchs);
   if (m.how !== 'in-place') return { how: 'hash', why: m.why };
-  const v = /^(\d+)\.(\d+)/.exec(node.kernel ?? '')!;
-  const [major, minor] = [Number(v[1]), Number(v[2])];
-  const migrate = major > MIGRATE_REQ_SINCE[0] || (major === MIGRATE_REQ_SINCE[0] && minor >= MIGRATE_REQ_SINCE[1]);
-  return { how: 'steer', arch: m.arch, migrate };
+  // In place, so the kernel's version was read.
+  return { how: 'steer', arch: m.arch, migrate: atLeast(kernelVersion(node.kernel)!, MIGRATE_REQ_SINCE) };
 }
 
 /** What each of the three steps does on the node. */
@@ -62,8 +60,8 @@ export function steeredCost(s: Steering): string {
 /** One node's steering step of an apiserver hand-over, as pivot and rollback plan it. */
 export function steerStep(target: StepNode, port: number, to: SteerTo, s: Extract<Steering, { how: 'steer' }>) {
   const what = {
-    old: [`steer`, `on ${target.name}: give new connections to port ${port} from other hosts to the static apiserver while the DaemonSet pod starts (node helper, SO_ATTACH_REUSEPORT_CBPF)${s.migrate ? '; net.ipv4.tcp_migrate_req=1, its value kept' : ''}`],
-    new: [`steer-new`, `on ${target.name}: once the DaemonSet pod is ready, give new connections to it`],
+    old: [`steer`, `on ${target.name}: give new connections to port ${port} from other hosts to the apiserver that serves now while the other starts (node helper, SO_ATTACH_REUSEPORT_CBPF)${s.migrate ? '; net.ipv4.tcp_migrate_req=1, its value kept' : ''}`],
+    new: [`steer-new`, `on ${target.name}: once the apiserver taking over answers /readyz at ${PROBE_ADDRESS}, give new connections to it`],
     none: [`unsteer`, `on ${target.name}: detach the steering program${s.migrate ? ', put net.ipv4.tcp_migrate_req back' : ''}`],
   }[to];
   return {
