@@ -3,18 +3,19 @@
 // middle of the apiserver's hand-over and another in the middle of a rollback, the apiserver DaemonSet deleted by
 // hand (the checkpoint serves, rollback brings the static apiserver back without a command on the node), and a
 // scheduler DaemonSet deleted by hand before a partial rollback (its original kept in both copies). The API
-// prober runs through each (the reboots included) and its figures are printed; the tests assert behaviour, never
+// prober runs through each (the reboots included) and its figures are printed; after each, no steering program and
+// no changed sysctl is left on the node (killed and rebooted runs included). The tests assert behaviour, never
 // timings.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { clusterCopy } from './faults/node.ts';
 import { probed as probeDuring } from './prober.ts';
 import {
   BACKUPS, backupsLeft, KUBECONFIG, kubectl, kubectlAsync, kubectlJson, MANIFESTS, modes, ourDaemonSets, REPO, restoreStaticControlPlane, selfhost, selfhostAsync,
-  staticManifests, status, tryKubectl, until,
+  migrateReq, staticManifests, status, steeringLeft, tryKubectl, until,
 } from './helpers.ts';
 
 const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
@@ -22,6 +23,9 @@ const NODE = 'selfhost-cp';
 const FAULT = 'KUBECTL_SELFHOST_FAULT';
 
 const probed = <T>(label: string, f: () => T | Promise<T>) => probeDuring(KUBECONFIG, label, f);
+
+/** The node's net.ipv4.tcp_migrate_req before the suite: every run, killed and rebooted ones included, puts it back. */
+let migrateBefore = '';
 
 const healthy = () => until('status to be healthy', 600_000, () => status().code === 0);
 
@@ -32,12 +36,14 @@ function assertStatic(): void {
   assert.deepEqual(staticManifests(), ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml']);
   assert.deepEqual(ourDaemonSets(), []);
   assert.deepEqual(backupsLeft(), [], 'nothing of the tool left on the node');
+  assert.deepEqual(steeringLeft(migrateBefore), [], 'no steering program and no changed sysctl left on the node');
 }
 
 function assertSelfHosted(): void {
   const s = status();
   assert.equal(s.code, 0, JSON.stringify(s.doc));
   assert.deepEqual(modes(s.doc), { 'kube-scheduler': 'self-hosted', 'kube-controller-manager': 'self-hosted', 'kube-apiserver': 'self-hosted', etcd: 'static' });
+  assert.deepEqual(steeringLeft(migrateBefore), [], 'no steering program and no changed sysctl left on the node');
 }
 
 /** A hard reboot of the node (everything stopped, /run cleared), then wait, with no command, for the API. */
@@ -52,6 +58,7 @@ async function rebootAndWaitForApi(what: string): Promise<void> {
 
 
 describe('safe from any state, on the real kubeadm test bed', { concurrency: 1 }, () => {
+  before(() => { migrateBefore = migrateReq(); });
   after(() => restoreStaticControlPlane('the safety suite'));
 
   it('two pivots started together: exactly one writes; the other exits > 1 before its first write, naming the holder', async () => {
