@@ -183,7 +183,7 @@ function stepsFor(cp: RollbackComponentPlan, nodes: NodeSnapshot[], s: Snapshot,
     steps.push({
       id: `restore/${c}/${n.name}`, action: 'restore', component: c, node: n.name, target: stepNode(n), file: file(n), port, from: p.from, manifest: p.manifest, writes: 'node',
       ...(st?.how === 'steer' ? { steer: { arch: st.arch, migrate: st.migrate } } : {}),
-      description: `on ${n.name}: restore the static ${c} from ${SOURCE_TEXT[p.from]}, sharing the port, ${st?.how === 'steer' ? 'give new connections to it once it answers at the probe address, ' : ''}and wait until it serves`,
+      description: `on ${n.name}: ${p.from === 'checkpoint' ? 'stop the checkpointer (it would retire the serving checkpoint before the restored apiserver answers), ' : ''}restore the static ${c} from ${SOURCE_TEXT[p.from]}, sharing the port, ${st?.how === 'steer' ? 'give new connections to it once it answers at the probe address, ' : ''}and wait until it serves`,
     });
     if (c === 'kube-apiserver' && hasCheckpoint(n)) steps.push(uncheckpoint(n, port));
   }

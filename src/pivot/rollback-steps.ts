@@ -73,11 +73,26 @@ export async function restore(ctx: Ctx, s: S<'restore'>): Promise<string | void>
   // down, after a pivot killed once it had removed the manifest) are not the restored one: the DaemonSet is
   // deleted next, so the restored process must be proven to be a new one.
   const before = !inPlace && COMPONENT_INFO[s.component].servesApi ? await servingStartTimes(ctx.probe, observed(s), 24) : [];
+  if (!inPlace && s.from === 'checkpoint') await holdCheckpoint(ctx, s);
   if (!inPlace) await ctx.files.write(s.node, dirs, s.file, text);
   // Steered (src/core/steering.ts): other hosts reach the restored process only once it answers at the probe address.
   const steered = s.steer ? await steer(ctx, { ...s.steer, node: s.node, target: s.target, port: s.port, to: 'new', op: 'rollback' }) : undefined;
   await waitUntilStaticServes(ctx, s.component, observed(s), commandOf(parseAll(inPlace ? current : text)[0] as Pod, s.component), false, { before });
   return [inPlace ? 'the static manifest in place runs the same spec already' : '', steered ?? ''].filter(Boolean).join('; ') || undefined;
+}
+
+/**
+ * Restoring beside a serving checkpoint: the checkpointer is stopped first. It retires an active checkpoint as soon
+ * as a second apiserver listens beside it, before the restored one answers, which would take the node's serving
+ * apiserver away mid-hand-over (and the steering's old side with it). The checkpoint itself keeps serving; it goes
+ * with the uncheckpoint step, once the restored apiserver serves. Removing the checkpointer's file is idempotent.
+ */
+async function holdCheckpoint(ctx: Ctx, s: S<'restore'>): Promise<void> {
+  await ctx.files.removeOwned(s.node, nodeDirs(s.target.staticPodPath), CHECKPOINTER_FILE);
+  await waitFor(ctx.wait, tagOf('rollback', 'kube-apiserver'), `the checkpointer on ${s.node} to stop (the checkpoint serves on until the restored apiserver does)`, async () => {
+    const p = await ctx.kube.get(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`));
+    return { done: p === null, seen: p === null ? 'gone' : 'mirror pod still there' };
+  });
 }
 
 /** The same pod, API defaults aside (src/core/transform/canonical.ts). */

@@ -46,6 +46,7 @@ describe('rollback executor: order', () => {
     for (const node of ['cp-1', 'cp-2']) {
       const restore = at(c, `node ${node}: write kube-apiserver.yaml`);
       const uncheckpoint = at(c, `node ${node}: remove own ${CHECKPOINTER_FILE}`);
+      assert.equal(c.filter((x) => x === `node ${node}: remove own ${CHECKPOINTER_FILE}`).length, 1, `${node}: the checkpointer is not stopped early when the DaemonSet pod serves`);
       assert.ok(restore < uncheckpoint && c.slice(restore, uncheckpoint).includes(`PROBE ${node}`), `${node}: the static apiserver proven before its checkpoint goes`);
       assert.ok(uncheckpoint < at(c, `DELETE ${DS}`));
     }
@@ -79,6 +80,8 @@ describe('rollback executor: order', () => {
     const gaps = apiGaps(w);
     assert.equal((await runRollback(w.env, rollbackArgs({ components: ['kube-apiserver'] }))).journal?.state, 'completed');
     const c = w.kube.calls;
+    // The checkpointer stopped before the write: it would retire the checkpoint once a second apiserver listens.
+    assert.ok(at(c, `node cp-1: remove own ${CHECKPOINTER_FILE}`) < at(c, 'node cp-1: write kube-apiserver.yaml'), 'the checkpointer stopped before the restore');
     assert.ok(at(c, 'node cp-1: write kube-apiserver.yaml') < at(c, `node cp-1: remove own ${ACTIVE_CHECKPOINT_FILE}`));
     assert.deepEqual(gaps, []);
     assert.deepEqual(listening(w, 'cp-1'), ['kube-apiserver-cp-1']);
