@@ -1,5 +1,6 @@
 // Nodes coming and going on the HA bed (testbed.sh up --control-planes 3), with the plugin's verbs around them:
-// a node down before pivot, a node stopped in the middle of a pivot, a control-plane node joined after the pivot,
+// a pivot killed during the second node's apiserver hand-over (steered) and rolled back, a node down before pivot, a
+// node stopped in the middle of a pivot, a control-plane node joined after the pivot,
 // single-node and rolling reboots with the control plane self-hosted, a node removed for good, rollback with a node
 // down. The API through the load balancer is probed throughout each; figures are printed, never asserted.
 // Runs after ha.e2e.test.ts (npm run test:e2e:ha), on a static control plane.
@@ -9,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { formatReport, startProber, type ProbeReport } from './prober.ts';
-import { KUBECONFIG, kubectl, ourDaemonSets, REPO, selfhost, selfhostAsync, selfhostBackground, status, tryKubectl, until, Fatal, type StatusDoc } from './helpers.ts';
+import { KUBECONFIG, kubectl, migrateReq, ourDaemonSets, REPO, selfhost, selfhostAsync, selfhostBackground, status, steeringLeft, tryKubectl, until, untilOutput, type StatusDoc } from './helpers.ts';
 
 const BED = join(REPO, 'scripts', 'testbed', 'testbed.sh');
 function bed(args: string[]): string {
@@ -60,10 +61,38 @@ function backSince(node: string, since: number): boolean {
   });
 }
 
+/** Each node's net.ipv4.tcp_migrate_req before the suite. */
+const migrateBefore: Record<string, string> = {};
+
+/** No steering program on the apiserver's port and tcp_migrate_req as before the suite, on every node that was there then. */
+function assertNoSteeringLeft(): void {
+  for (const [n, before] of Object.entries(migrateBefore)) assert.deepEqual(steeringLeft(before, n), [], `no steering program and no changed sysctl left on ${n}`);
+}
+
 describe('HA: nodes that go down, come, reboot and go', { timeout: 5_400_000 }, () => {
   before(() => assert.ok(nodes().length >= 3, `needs the bed with three control-plane nodes (npm run test:e2e:ha); testbed.sh nodes: ${nodes().join(' ')}`));
+  before(() => { for (const n of nodes()) migrateBefore[n] = migrateReq(n); });
   after(() => {
     if (figures.length > 0) console.log(`# FIGURES (HA nodes)\n${figures.map((f) => `#   ${f}`).join('\n')}`);
+  });
+
+  it('a pivot SIGKILLed during the second node\'s apiserver hand-over: rollback undoes it, and no node keeps a steering program or a changed sysctl', async () => {
+    const second = nodes()[1]!;
+    const run = selfhostBackground(['pivot', '--yes', '--timeout', '5m']);
+    // Killed where the second node's new apiserver has the port (steered to it) and the old one has not gone yet.
+    const handover = new RegExp(`\\[pivot/kube-apiserver\\] \\(\\d+/\\d+\\) on ${second}: wait until the DaemonSet pod serves`);
+    await untilOutput(run, `the pivot to start ${second}'s apiserver hand-over`, 1_200_000, handover);
+    await new Promise((r) => setTimeout(r, 3000));
+    run.child.kill('SIGKILL');
+    await run.exited;
+    console.log(`# killed pivot during ${second}'s apiserver hand-over; its last lines:\n${run.out().trim().split('\n').slice(-3).map((l) => `#   ${l}`).join('\n')}`);
+    const r = await throughLb('rollback of a pivot killed during the second node\'s apiserver hand-over', () => selfhostAsync(['rollback', '--yes']));
+    assert.equal(r.code, 0, `rollback (${r.code}):\n${(r.out + r.err).slice(-3000)}`);
+    const s = status();
+    assert.equal(s.code, 0, `status: ${JSON.stringify(s.doc.problems)}`);
+    for (const n of nodes()) assert.deepEqual(modesOf(s.doc, n), STATIC, `${n}`);
+    assert.deepEqual(ourDaemonSets(), []);
+    assertNoSteeringLeft();
   });
 
   it('a node down before pivot: pivot refuses, naming it, and changes nothing', async () => {
@@ -85,17 +114,11 @@ describe('HA: nodes that go down, come, reboot and go', { timeout: 5_400_000 }, 
 
   it('a node stopped in the middle of pivot: the run stops safely; pivot again, once the node is back, finishes', async () => {
     const victim = nodes()[2]!;
-    const child = selfhostBackground(['pivot', '--yes', '--timeout', '60s']);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    await until('the pivot to reach the controller-manager', 900_000, () => {
-      if (child.exitCode !== null) throw new Fatal(`pivot ended (exit ${child.exitCode}) early:\n${out.slice(-2000)}`);
-      return out.includes('[pivot/kube-controller-manager] (');
-    });
+    const run = selfhostBackground(['pivot', '--yes', '--timeout', '60s']);
+    await untilOutput(run, 'the pivot to reach the controller-manager', 900_000, /\[pivot\/kube-controller-manager\] \(/);
     bed(['stop', victim, '--kill']);
-    const code = await exited;
+    const code = await run.exited;
+    const out = run.out();
     console.log(`# pivot with ${victim} stopped: exit ${code}; last lines:\n${out.trim().split('\n').slice(-4).map((l) => `#   ${l}`).join('\n')}`);
     assert.ok(code === 5 || code === 6, `pivot exit code ${code}, expected a safe stop (5 or 6):\n${out.slice(-3000)}`);
     // The API stayed up through the other two nodes.
@@ -107,6 +130,7 @@ describe('HA: nodes that go down, come, reboot and go', { timeout: 5_400_000 }, 
     const s = status();
     assert.equal(s.code, 0, `status: ${JSON.stringify(s.doc.problems)}`);
     for (const n of nodes()) assert.deepEqual(modesOf(s.doc, n), SELF_HOSTED, `${n}`);
+    assertNoSteeringLeft();
   });
 
   it('a control-plane node joined after pivot: no DaemonSet pod on it, status names the fix, pivot brings it in', async () => {
@@ -184,5 +208,6 @@ describe('HA: nodes that go down, come, reboot and go', { timeout: 5_400_000 }, 
     for (const n of nodes()) assert.deepEqual(modesOf(end.doc, n), STATIC, `${n}`);
     assert.equal(tryKubectl(['-n', 'kube-system', 'get', 'configmap', `kubectl-selfhost-backup-${gone}`]), null, `no backup of ${gone} left`);
     assert.deepEqual(ourDaemonSets(), []);
+    assertNoSteeringLeft();
   });
 });

@@ -48,8 +48,24 @@ export function selfhostAsync(args: string[], timeoutMs = 900_000, extraEnv: Rec
   return collect(spawn(BIN, args, { env: env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs, (out) => noteRetries(args, out));
 }
 
-export function selfhostBackground(args: string[]): ChildProcess {
-  return spawn(BIN, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+/** A run of the plugin in the background: its output so far (stdout and stderr together), and its exit. */
+export interface BackgroundRun { child: ChildProcess; out: () => string; exited: Promise<number | null> }
+
+export function selfhostBackground(args: string[]): BackgroundRun {
+  const child = spawn(BIN, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, out: () => out, exited };
+}
+
+/** Waits until the run's output matches `mark`; a run that ends first fails the test at once, with its last output. */
+export async function untilOutput(run: BackgroundRun, what: string, limitMs: number, mark: RegExp): Promise<void> {
+  await until(what, limitMs, () => {
+    if (run.child.exitCode !== null) throw new Fatal(`the run ended (exit ${run.child.exitCode}) before ${what}:\n${run.out().slice(-2000)}`);
+    return mark.test(run.out());
+  });
 }
 
 export function kubectl(args: string[]): string {

@@ -10,7 +10,7 @@ import { dump, loadAll } from 'js-yaml';
 import { probed as probeDuring } from './prober.ts';
 import {
   agentPods, backupsLeft, endpointGuards, KUBECONFIG, kubectl, kubectlAsync, MANIFESTS, modes, ourDaemonSets, selfhost, selfhostAsync, selfhostBackground,
-  restoreStaticControlPlane, staticManifests, status, tryKubectl, until, Fatal, migrateReq, steeringLeft,
+  restoreStaticControlPlane, staticManifests, status, tryKubectl, until, untilOutput, migrateReq, steeringLeft,
 } from './helpers.ts';
 
 /** The node's net.ipv4.tcp_migrate_req before the suite: every run puts it back. */
@@ -50,19 +50,12 @@ function assertSelfHosted(): void {
 /** Starts a pivot and SIGKILLs it once the journal shows the apiserver's hand-over under way. */
 async function killDuringApiserverHandover(): Promise<void> {
   await until('the control plane to be healthy before the run', 300_000, () => status().code === 0);
-  const child = selfhostBackground(['pivot', '--yes', '--timeout', '5m']);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  await until('the pivot to start the apiserver hand-over', 600_000, () => {
-    if (child.exitCode !== null) throw new Fatal(`pivot ended (exit ${child.exitCode}) before the hand-over: ${out.slice(-2000)}`);
-    return /\[pivot\/kube-apiserver\] \(\d+\/\d+\) on [^:]+: wait until the DaemonSet pod serves/.test(out);
-  });
+  const run = selfhostBackground(['pivot', '--yes', '--timeout', '5m']);
+  await untilOutput(run, 'the pivot to start the apiserver hand-over', 600_000, /\[pivot\/kube-apiserver\] \(\d+\/\d+\) on [^:]+: wait until the DaemonSet pod serves/);
   await new Promise((r) => setTimeout(r, 3000));
-  child.kill('SIGKILL');
-  await exited;
-  console.log(`# killed pivot (pid ${child.pid}) during the apiserver hand-over; its last lines:\n${out.trim().split('\n').slice(-3).map((l) => `#   ${l}`).join('\n')}`);
+  run.child.kill('SIGKILL');
+  await run.exited;
+  console.log(`# killed pivot (pid ${run.child.pid}) during the apiserver hand-over; its last lines:\n${run.out().trim().split('\n').slice(-3).map((l) => `#   ${l}`).join('\n')}`);
 }
 
 describe('kubectl selfhost on the real kubeadm test bed', { concurrency: 1 }, () => {
