@@ -41,8 +41,10 @@ why() { sed -n '/failing tests:/,$p' "$2" | head -n 60 | sed "s|^|$1: |" >>"$rea
 # only readies the bed for a next file, is skipped (about two minutes of CI).
 last=$(( ${#files[@]} + ${#subset[@]} ))
 run=0
-discarded() { run=$((run + 1)); [ "${KEEP_BED:-0}" != 1 ] && [ "$run" -eq "$last" ] && echo 1 || echo 0; }
+# Called as $(discarded), in a subshell: the count is kept by the loops (run=$((run + 1)) before each file).
+discarded() { [ "${KEEP_BED:-0}" != 1 ] && [ "$run" -eq "$last" ] && echo 1 || echo 0; }
 for f in "${files[@]}"; do
+  run=$((run + 1))
   log=$(mktemp)
   t=$SECONDS
   E2E_BED_DISCARDED=$(discarded) node --test --test-concurrency=1 --test-reporter=spec "$f" | tee "$log" || { failed+=("$f"); why "$f" "$log"; }
@@ -51,6 +53,7 @@ for f in "${files[@]}"; do
 done
 for s in "${subset[@]}"; do
   f=${s%%|*}
+  run=$((run + 1))
   log=$(mktemp)
   t=$SECONDS
   E2E_BED_DISCARDED=$(discarded) node --test --test-concurrency=1 --test-reporter=spec --test-name-pattern="${s#*|}" "$f" | tee "$log" || { failed+=("$f"); why "$f" "$log"; }
