@@ -90,8 +90,8 @@ export async function restore(ctx: Ctx, s: S<'restore'>): Promise<string | void>
 async function holdCheckpoint(ctx: Ctx, s: S<'restore'>): Promise<void> {
   await ctx.files.removeOwned(s.node, nodeDirs(s.target.staticPodPath), CHECKPOINTER_FILE);
   await waitFor(ctx.wait, tagOf('rollback', 'kube-apiserver'), `the checkpointer on ${s.node} to stop (the checkpoint serves on until the restored apiserver does)`, async () => {
-    const p = await ctx.kube.get(paths.pod(NAMESPACE, `${CHECKPOINTER_POD}-${s.node}`));
-    return { done: p === null, seen: p === null ? 'gone' : 'mirror pod still there' };
+    const done = await mirrorPodsGone(ctx, [CHECKPOINTER_POD], s.node);
+    return { done, seen: done ? 'gone' : 'mirror pod still there' };
   });
 }
 
@@ -152,15 +152,20 @@ export async function removeCheckpoint(ctx: Ctx, s: S<'uncheckpoint'>): Promise<
   await ctx.files.removeBackup(s.node, dirs, INACTIVE_CHECKPOINT_FILE);
   await recordCheckpoint(ctx.kube, ctx.wait, s.node, null);
   await waitFor(ctx.wait, tagOf('rollback', 'kube-apiserver'), `the checkpointer on ${s.node} to stop`, async () => {
-    const left = await Promise.all([CHECKPOINTER_POD, CHECKPOINT_POD].map((p) => ctx.kube.get(paths.pod(NAMESPACE, `${p}-${s.node}`))));
-    return { done: left.every((p) => p === null), seen: left.some((p) => p !== null) ? 'mirror pod still there' : 'gone' };
+    const done = await checkpointGone(ctx, s.node);
+    return { done, seen: done ? 'gone' : 'mirror pod still there' };
   });
   await waitUntilStaticServes(ctx, 'kube-apiserver', node, null, false);
 }
 
-async function checkpointGone(ctx: Pick<Ctx, 'kube'>, node: string): Promise<boolean> {
-  const left = await Promise.all([CHECKPOINTER_POD, CHECKPOINT_POD].map((p) => ctx.kube.get(paths.pod(NAMESPACE, `${p}-${node}`))));
+/** Whether none of these static pods (by name, without the node suffix) has a mirror pod on the node any more. */
+async function mirrorPodsGone(ctx: Pick<Ctx, 'kube'>, pods: readonly string[], node: string): Promise<boolean> {
+  const left = await Promise.all(pods.map((p) => ctx.kube.get(paths.pod(NAMESPACE, `${p}-${node}`))));
   return left.every((p) => p === null);
+}
+
+function checkpointGone(ctx: Pick<Ctx, 'kube'>, node: string): Promise<boolean> {
+  return mirrorPodsGone(ctx, [CHECKPOINTER_POD, CHECKPOINT_POD], node);
 }
 
 /** Deletes the DaemonSet only when no node would be left without the component, then waits for the static pods alone. */

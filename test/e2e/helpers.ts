@@ -155,14 +155,14 @@ export function ourDaemonSets(): string[] {
   return kubectl(['-n', 'kube-system', 'get', 'daemonsets', '-l', 'app.kubernetes.io/managed-by=kubectl-selfhost', '-o', 'name']).split('\n').filter(Boolean);
 }
 
+/** scripts/e2e.sh tears the bed down after this file: a clean-up that only readies the bed for a next file is skipped. */
+export const BED_DISCARDED_NEXT = process.env.E2E_BED_DISCARDED === '1';
+
 /**
  * After a suite: if a failed test left any of the tool's DaemonSets or node files behind, roll back so that the
  * next suite starts from the static control plane kubeadm made. The failed test still fails; this only stops one
  * failure from turning every later test red.
  */
-/** scripts/e2e.sh tears the bed down after this file: a clean-up that only readies the bed for a next file is skipped. */
-export const BED_DISCARDED_NEXT = process.env.E2E_BED_DISCARDED === '1';
-
 export function restoreStaticControlPlane(suite: string): void {
   if (BED_DISCARDED_NEXT) return void console.log(`# ${suite}: the bed is torn down next; no clean-up rollback`);
   const left = [...ourDaemonSets(), ...staticManifests().filter((f) => f.startsWith('kubectl-selfhost-')), ...backupsLeft().map((f) => `${BACKUPS}/${f}`)];
